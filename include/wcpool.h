@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wcpool.h - malloc-style allocation of device buffers from huge-page pools
+ * whose cache policy (write-combine, uncached or write-back) is fixed when
+ * the pool is created.
+ *
+ * Model
+ * -----
+ * A *pool* is one file of huge pages (a memfd, or a pool fd of the wcpool
+ * kernel module) mapped at one virtual address reservation: the byte at file
+ * offset O lives at base + O.  Because of that an *offset* is a pointer's
+ * identity in every process that maps the pool.  Allocations are carved out of
+ * the pool by a private jemalloc arena whose bookkeeping lives in ordinary
+ * memory: the allocator never reads or writes pool memory, which matters when
+ * that memory is write-combining or uncached.
+ *
+ * Conventions
+ * -----------
+ * - Pool-level calls return 0 on success or a negative errno value
+ *   (liburing style); they do not set errno.
+ * - Allocation calls behave like their C library namesakes: they return NULL
+ *   and set errno (ENOMEM, EINVAL) on failure.
+ * - Misuse that would corrupt memory (freeing a pointer that is not a live
+ *   allocation of the pool, a double free) is reported on stderr and the
+ *   process aborts, like glibc's "free(): invalid pointer".
+ * - All calls are thread safe.  Any thread may free what another allocated.
+ *
+ * Linking libwcpool does not change the application's own malloc: jemalloc
+ * is loaded as an ordinary shared library dependency and glibc's malloc,
+ * which the executable finds first, stays the process allocator.  Pool
+ * memory is only ever handed out by the wcp_* calls below.
+ */
+#ifndef WCPOOL_H
+#define WCPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Where pool memory comes from. */
+enum wcp_backend {
+	/** /dev/wcpool if present, else a memfd. */
+	WCP_BACKEND_AUTO = 0,
+	/** The wcpool kernel module (/dev/wcpool); fixed WC/UC/WB policy. */
+	WCP_BACKEND_MODULE = 1,
+	/** memfd_create(): MFD_HUGETLB pages when reserved, else 4 KiB pages. */
+	WCP_BACKEND_MEMFD = 2,
+};
+
+/** Cache policy of every mapping of the pool, fixed at creation. */
+enum wcp_policy {
+	/** Write-combine where the backend can do it, else write-back. */
+	WCP_POLICY_DEFAULT = 0,
+	/** Write-combine: streaming CPU writes, uncached reads. */
+	WCP_POLICY_WC = 1,
+	/** Uncached: every access goes to memory. */
+	WCP_POLICY_UC = 2,
+	/** Write-back: ordinary cached memory. */
+	WCP_POLICY_WB = 3,
+};
+
+/** wcp_pool_options.flags */
+enum wcp_pool_flags {
+	/**
+	 * If the backend cannot provide the requested WC or UC policy, fall
+	 * back to WB instead of failing with -EOPNOTSUPP.  wcp_pool_info()
+	 * reports the policy in use.
+	 */
+	WCP_POOL_ALLOW_WB_FALLBACK = 1u << 0,
+};
+
+#define WCP_PAGE_4K ((size_t)4 << 10)
+#define WCP_PAGE_2M ((size_t)2 << 20)
+#define WCP_PAGE_1G ((size_t)1 << 30)
+
+/** Default wcp_pool_options.max_size (virtual reservation, not memory). */
+#define WCP_DEFAULT_MAX_SIZE ((size_t)64 << 30)
+
+/**
+ * Options for wcp_pool_create().  Zero-initialise and set what you need:
+ * every zero field means "default".
+ */
+struct wcp_pool_options {
+	/** enum wcp_backend; 0 = WCP_BACKEND_AUTO. */
+	uint32_t backend;
+	/** enum wcp_policy; 0 = WCP_POLICY_DEFAULT. */
+	uint32_t policy;
+	/**
+	 * 0: huge pages (2 MiB) when the system has free ones, else 4 KiB.
+	 * WCP_PAGE_2M or WCP_PAGE_1G: those huge pages or fail (-ENOMEM).
+	 * WCP_PAGE_4K: ordinary pages.
+	 */
+	uint64_t page_size;
+	/**
+	 * Most bytes the pool may ever map (rounded up to page_size); 0 =
+	 * WCP_DEFAULT_MAX_SIZE.  Address space of this size is reserved at
+	 * creation; memory is committed only as allocations need it.
+	 */
+	uint64_t max_size;
+	/** enum wcp_pool_flags; unknown bits give -EINVAL. */
+	uint32_t flags;
+	/** Must be zero. */
+	uint32_t reserved;
+};
+
+/** What a pool actually got, as opposed to what was asked for. */
+struct wcp_pool_info {
+	uint32_t backend;	/**< WCP_BACKEND_MODULE or WCP_BACKEND_MEMFD */
+	uint32_t policy;	/**< WCP_POLICY_WC, _UC or _WB */
+	uint64_t page_size;	/**< 4 KiB, 2 MiB or 1 GiB */
+	uint64_t max_size;	/**< size of the address reservation */
+	void *base;		/**< address of pool offset 0 in this process */
+	bool imported;		/**< a view from wcp_pool_import(): no allocation */
+	bool read_only;		/**< mapped without write permission */
+};
+
+/** Where the pool's bytes went.  Every field is a snapshot. */
+struct wcp_pool_stats {
+	/** Bytes of pool file mapped at base (grows in page_size steps). */
+	uint64_t mapped;
+	/** Bytes of memory actually backing the pool file right now. */
+	uint64_t resident;
+	/** Bytes in allocator pages holding at least part of an allocation. */
+	uint64_t active;
+	/** Sum of wcp_usable_size() over live allocations. */
+	uint64_t allocated;
+	/** Number of live allocations. */
+	uint64_t allocations;
+};
+
+struct wcp_pool;
+
+/**
+ * wcp_pool_create() - create a pool.
+ * @opts: options, or NULL for all defaults.
+ * @poolp: receives the pool.
+ *
+ * Return: 0, or -EINVAL (unknown flag or backend, page size not 0/4K/2M/1G,
+ * non-zero reserved), -ENODEV (WCP_BACKEND_MODULE without /dev/wcpool),
+ * -EOPNOTSUPP (policy the backend cannot give and no fallback allowed),
+ * -ENOMEM (no huge pages although page_size demanded them, or no memory),
+ * or another negative errno from the system call that failed.
+ */
+int wcp_pool_create(const struct wcp_pool_options *opts,
+		    struct wcp_pool **poolp);
+
+/**
+ * wcp_pool_destroy() - unmap the pool and release its memory.
+ *
+ * Every allocation of the pool becomes invalid at once, live or not.  Other
+ * processes that imported the pool keep their mappings until they destroy
+ * their view.  NULL is accepted and ignored.
+ */
+void wcp_pool_destroy(struct wcp_pool *pool);
+
+/** wcp_pool_info() - backend, policy and page size in use.  Return: 0. */
+int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info);
+
+/** wcp_pool_stats() - current statistics.  Return: 0 or -errno. */
+int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
+
+/**
+ * wcp_pool_trim() - give memory of freed allocations back to the system now
+ * instead of after the allocator's decay time (like malloc_trim()).
+ *
+ * Return: 0 or -errno.
+ */
+int wcp_pool_trim(struct wcp_pool *pool);
+
+/**
+ * wcp_malloc() - allocate @size bytes from @pool.
+ *
+ * Alignment is that of malloc() (16 bytes) or better; a size of 0 gives a
+ * unique minimal allocation.  Return: the allocation, or NULL with errno
+ * ENOMEM (pool max_size or system memory exhausted) or EPERM (imported pool).
+ */
+void *wcp_malloc(struct wcp_pool *pool, size_t size);
+
+/** wcp_calloc() - like calloc(): zeroed, with overflow check (ENOMEM). */
+void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size);
+
+/**
+ * wcp_realloc() - like realloc(): keeps min(old, new) bytes, may move.
+ *
+ * @ptr NULL behaves like wcp_malloc().  @size 0 frees @ptr and returns NULL.
+ * On failure returns NULL with errno ENOMEM and leaves @ptr untouched.
+ */
+void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size);
+
+/**
+ * wcp_aligned_alloc() - allocate @size bytes aligned to @alignment.
+ *
+ * @alignment must be a power of two no larger than 1 GiB (errno EINVAL
+ * otherwise); @size need not be a multiple of it.
+ */
+void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size);
+
+/**
+ * wcp_free() - free an allocation of @pool.  NULL is ignored.
+ *
+ * Aborts with a message if @ptr is not a live allocation of @pool (foreign
+ * pointer, interior pointer, double free).
+ */
+void wcp_free(struct wcp_pool *pool, void *ptr);
+
+/**
+ * wcp_usable_size() - bytes usable at @ptr (>= the size asked for).
+ *
+ * Return: 0 for NULL; aborts like wcp_free() for a pointer that is not a
+ * live allocation of @pool.
+ */
+size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr);
+
+/**
+ * wcp_owns() - does @ptr point into @pool's address range?
+ *
+ * True for any address inside the pool's reservation (also interior and
+ * freed ones): use it to route a pointer to its pool, not to prove that it
+ * is live.
+ */
+bool wcp_owns(const struct wcp_pool *pool, const void *ptr);
+
+/* ---- Sharing between processes ---------------------------------------- */
+
+/** Offset returned by wcp_offset() for a pointer outside the pool. */
+#define WCP_OFFSET_INVALID UINT64_MAX
+
+/** wcp_offset() - pool offset of @ptr, or WCP_OFFSET_INVALID. */
+uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr);
+
+/**
+ * wcp_pointer() - the address of pool offset @offset in this process.
+ *
+ * In an imported view, offsets the owner mapped after the import are mapped
+ * here on demand.  Return: the address, or NULL with errno ERANGE if
+ * @offset is not (yet) part of the pool.
+ */
+void *wcp_pointer(struct wcp_pool *pool, uint64_t offset);
+
+/** What another process needs, besides the fd, to map a pool. */
+struct wcp_pool_share {
+	uint32_t magic;		/**< WCP_SHARE_MAGIC */
+	uint32_t backend;	/**< enum wcp_backend in use */
+	uint32_t policy;	/**< enum wcp_policy in use */
+	uint32_t reserved;	/**< zero */
+	uint64_t page_size;
+	uint64_t max_size;
+};
+
+#define WCP_SHARE_MAGIC 0x77637031u /* "wcp1" */
+
+/**
+ * wcp_pool_export() - a new fd for the pool file and its description.
+ *
+ * The caller owns the returned fd (close it when sent).  Return: the fd
+ * (>= 0) or -errno.
+ */
+int wcp_pool_export(const struct wcp_pool *pool, struct wcp_pool_share *share);
+
+/** wcp_import_flags for wcp_pool_import() */
+enum wcp_import_flags {
+	/** Map without PROT_WRITE. */
+	WCP_IMPORT_READ_ONLY = 1u << 0,
+};
+
+/**
+ * wcp_pool_import() - map a pool exported by another process.
+ * @fd: the pool file; the view keeps its own duplicate, the caller may close
+ *      @fd afterwards.
+ * @share: the description from wcp_pool_export().
+ * @flags: enum wcp_import_flags.
+ *
+ * The view sees the same bytes at the same offsets as the owner.  It cannot
+ * allocate (wcp_malloc() fails with EPERM).
+ *
+ * Return: 0, or -EINVAL (bad magic, sizes, flags), -EBADF or another -errno.
+ */
+int wcp_pool_import(int fd, const struct wcp_pool_share *share,
+		    uint32_t flags, struct wcp_pool **poolp);
+
+/**
+ * wcp_pool_send() - send the pool over a connected UNIX socket (SCM_RIGHTS).
+ * Return: 0 or -errno.
+ */
+int wcp_pool_send(const struct wcp_pool *pool, int sock);
+
+/**
+ * wcp_pool_recv() - receive a pool sent with wcp_pool_send() and import it.
+ * Return: 0, -EPROTO (message was not a wcpool share), or -errno.
+ */
+int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WCPOOL_H */

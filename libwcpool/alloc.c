@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The malloc family over a pool's arena.  Every call goes straight to the
+ * pool's jemalloc arena without a thread cache, so pool memory never mixes
+ * with the process malloc or with another pool.  The live map checks each
+ * pointer coming back before jemalloc sees it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pool.h"
+
+#define WCP_MAX_ALIGNMENT WCP_PAGE_1G
+
+static void __attribute__((noreturn, cold))
+misuse(const char *fn, const char *what, const struct wcp_pool *pool,
+       const void *ptr)
+{
+	fprintf(stderr, "wcpool: %s(): %s %p (pool %p)\n", fn, what, ptr,
+		(const void *)pool);
+	abort();
+}
+
+/* Pool offset of @ptr, which must be a live allocation; aborts otherwise. */
+static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
+			    const char *fn)
+{
+	uint64_t off;
+
+	if (!pool)
+		misuse(fn, "NULL pool for pointer", pool, ptr);
+	if (!pool->has_arena)
+		misuse(fn, "imported pool view cannot free", pool, ptr);
+	off = wcp_offset(pool, ptr);
+	if (off == WCP_OFFSET_INVALID)
+		misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
+	if (off % WCP_LIVEMAP_GRANULE || !wcp_livemap_test(&pool->live, off))
+		misuse(fn, "invalid pointer (not a live allocation)", pool,
+		       ptr);
+	return off;
+}
+
+/* Like live_offset(), and marks the allocation dead in the same step. */
+static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
+			  const char *fn)
+{
+	uint64_t off = live_offset(pool, ptr, fn);
+
+	/* A concurrent free of the same pointer loses here. */
+	if (!wcp_livemap_clear(&pool->live, off))
+		misuse(fn, "double free of", pool, ptr);
+	return off;
+}
+
+static void *mark_live(struct wcp_pool *pool, void *p)
+{
+	if (p && !wcp_livemap_set(&pool->live, wcp_offset(pool, p)))
+		misuse("wcp_malloc", "allocator returned a live pointer", pool,
+		       p);
+	return p;
+}
+
+static void *pool_alloc(struct wcp_pool *pool, size_t size, int flags)
+{
+	void *p;
+
+	if (!pool) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!pool->has_arena) {
+		errno = EPERM;
+		return NULL;
+	}
+	if (size > pool->max_size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mallocx(size ? size : 1, pool->mallocx_flags | flags);
+	if (!p)
+		errno = ENOMEM;
+	return mark_live(pool, p);
+}
+
+void *wcp_malloc(struct wcp_pool *pool, size_t size)
+{
+	return pool_alloc(pool, size, 0);
+}
+
+void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return pool_alloc(pool, total, MALLOCX_ZERO);
+}
+
+void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
+{
+	if (!alignment || (alignment & (alignment - 1)) ||
+	    alignment > WCP_MAX_ALIGNMENT) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return pool_alloc(pool, size, MALLOCX_ALIGN(alignment));
+}
+
+void wcp_free(struct wcp_pool *pool, void *ptr)
+{
+	if (!ptr)
+		return;
+	take_live(pool, ptr, "wcp_free");
+	dallocx(ptr, pool->mallocx_flags);
+}
+
+void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
+{
+	uint64_t off;
+	void *p;
+
+	if (!ptr)
+		return wcp_malloc(pool, size);
+	if (!size) {
+		wcp_free(pool, ptr);
+		return NULL;
+	}
+	/*
+	 * Mark the old allocation dead before jemalloc may hand its address
+	 * to another thread, and alive again if nothing moved.
+	 */
+	off = take_live(pool, ptr, "wcp_realloc");
+	p = size > pool->max_size ? NULL
+				  : rallocx(ptr, size, pool->mallocx_flags);
+	if (!p) {
+		wcp_livemap_set(&pool->live, off);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return mark_live(pool, p);
+}
+
+size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr)
+{
+	if (!ptr)
+		return 0;
+	live_offset(pool, ptr, "wcp_usable_size");
+	return sallocx(ptr, pool->mallocx_flags);
+}
+
+bool wcp_owns(const struct wcp_pool *pool, const void *ptr)
+{
+	return wcp_offset(pool, ptr) != WCP_OFFSET_INVALID;
+}

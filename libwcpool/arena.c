@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pool's jemalloc arena and its extent hooks.
+ *
+ * Address space: extents are handed out from the pool reservation by a bump
+ * cursor and never given back (dalloc opts out), so jemalloc keeps them as
+ * "retained" virtual memory and reuses them; memory behind them comes and
+ * goes through commit (backend commit) and decommit/purge (backend release,
+ * i.e. hole punching), so freed memory returns to the system.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pool.h"
+
+/*
+ * jemalloc 5.3's experimental.arenas_create_ext takes this struct, which its
+ * public header does not declare.  metadata_use_hooks = false keeps the
+ * arena's own metadata (arena_t, bins, extent descriptors) in ordinary memory
+ * instead of pool memory.
+ */
+struct wcp_arena_config {
+	extent_hooks_t *extent_hooks;
+	bool metadata_use_hooks;
+};
+
+static struct wcp_pool *pool_of(extent_hooks_t *hooks)
+{
+	return (struct wcp_pool *)((char *)hooks -
+				   offsetof(struct wcp_pool, hooks));
+}
+
+static uint64_t offset_of(struct wcp_pool *pool, void *addr)
+{
+	return (uint64_t)((char *)addr - pool->base);
+}
+
+static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
+			size_t alignment, bool *zero, bool *commit,
+			unsigned arena_ind)
+{
+	struct wcp_pool *pool = pool_of(hooks);
+	uint64_t off, end;
+	void *addr = NULL;
+
+	(void)arena_ind;
+	pthread_mutex_lock(&pool->map_lock);
+	off = wcp_align_up(pool->cursor, alignment);
+	end = off + size;
+	if (end < off || end > pool->max_size)
+		goto out;
+	if (new_addr && new_addr != pool->base + off)
+		goto out;
+	if (wcp_pool_map_to(pool, wcp_align_up(end, pool->page_size)))
+		goto out;
+	pool->cursor = end;
+	addr = pool->base + off;
+out:
+	pthread_mutex_unlock(&pool->map_lock);
+	if (!addr)
+		return NULL;
+	/* The cursor never goes back: these file bytes were never used. */
+	*zero = true;
+	if (*commit && pool->ops->commit(pool, off, size))
+		return NULL; /* the address space stays unused; harmless */
+	return addr;
+}
+
+/* Opt out: the range stays with jemalloc as retained address space. */
+static bool hook_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
+			bool committed, unsigned arena_ind)
+{
+	(void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
+	return true;
+}
+
+/* Called on arena destruction; the pool unmaps everything right after. */
+static void hook_destroy(extent_hooks_t *hooks, void *addr, size_t size,
+			 bool committed, unsigned arena_ind)
+{
+	(void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
+}
+
+static bool hook_commit(extent_hooks_t *hooks, void *addr, size_t size,
+			size_t offset, size_t length, unsigned arena_ind)
+{
+	struct wcp_pool *pool = pool_of(hooks);
+
+	(void)size, (void)arena_ind;
+	return pool->ops->commit(pool, offset_of(pool, addr) + offset,
+				 length) != 0;
+}
+
+static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
+			  size_t offset, size_t length, unsigned arena_ind)
+{
+	struct wcp_pool *pool = pool_of(hooks);
+
+	(void)size, (void)arena_ind;
+	return pool->ops->release(pool, offset_of(pool, addr) + offset,
+				  length) != 0;
+}
+
+/* Shared file mappings have no MADV_FREE: let jemalloc decommit instead. */
+static bool hook_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
+			    size_t offset, size_t length, unsigned arena_ind)
+{
+	(void)hooks, (void)addr, (void)size, (void)offset, (void)length;
+	(void)arena_ind;
+	return true;
+}
+
+/* Forced purge: the range stays usable and reads as zero. */
+static bool hook_purge_forced(extent_hooks_t *hooks, void *addr, size_t size,
+			      size_t offset, size_t length, unsigned arena_ind)
+{
+	struct wcp_pool *pool = pool_of(hooks);
+	uint64_t off = offset_of(pool, addr) + offset;
+
+	(void)size, (void)arena_ind;
+	return pool->ops->release(pool, off, length) != 0 ||
+	       pool->ops->commit(pool, off, length) != 0;
+}
+
+/* One reservation mapped at matching file offsets: any split or merge works. */
+static bool hook_split(extent_hooks_t *hooks, void *addr, size_t size,
+		       size_t size_a, size_t size_b, bool committed,
+		       unsigned arena_ind)
+{
+	(void)hooks, (void)addr, (void)size, (void)size_a, (void)size_b;
+	(void)committed, (void)arena_ind;
+	return false;
+}
+
+static bool hook_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
+		       void *addr_b, size_t size_b, bool committed,
+		       unsigned arena_ind)
+{
+	(void)hooks, (void)addr_a, (void)size_a, (void)addr_b, (void)size_b;
+	(void)committed, (void)arena_ind;
+	return false;
+}
+
+static const extent_hooks_t wcp_extent_hooks = {
+	.alloc = hook_alloc,
+	.dalloc = hook_dalloc,
+	.destroy = hook_destroy,
+	.commit = hook_commit,
+	.decommit = hook_decommit,
+	.purge_lazy = hook_purge_lazy,
+	.purge_forced = hook_purge_forced,
+	.split = hook_split,
+	.merge = hook_merge,
+};
+
+static int arena_ctl(struct wcp_pool *pool, const char *leaf, void *old,
+		     size_t *oldlen, void *new, size_t newlen)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "arena.%u.%s", pool->arena, leaf);
+	return -mallctl(name, old, oldlen, new, newlen);
+}
+
+int wcp_arena_create(struct wcp_pool *pool)
+{
+	struct wcp_arena_config cfg = { &pool->hooks, false };
+	size_t limit = pool->page_size > WCP_PAGE_2M ? pool->page_size
+						     : WCP_PAGE_2M;
+	size_t len = sizeof(pool->arena);
+	int err;
+
+	pool->hooks = wcp_extent_hooks;
+	err = mallctl("experimental.arenas_create_ext", &pool->arena, &len,
+		      &cfg, sizeof(cfg));
+	if (err)
+		return -err;
+	pool->has_arena = true;
+	/*
+	 * Grow the address space in page_size steps rather than jemalloc's
+	 * geometric steps, so max_size is usable to the last huge page.
+	 */
+	err = arena_ctl(pool, "retain_grow_limit", NULL, NULL, &limit,
+			sizeof(limit));
+	if (err) {
+		wcp_arena_destroy(pool);
+		return err;
+	}
+	pool->mallocx_flags = MALLOCX_ARENA(pool->arena) | MALLOCX_TCACHE_NONE;
+	return 0;
+}
+
+void wcp_arena_destroy(struct wcp_pool *pool)
+{
+	if (pool->has_arena)
+		arena_ctl(pool, "destroy", NULL, NULL, NULL, 0);
+	pool->has_arena = false;
+}
+
+int wcp_arena_purge(struct wcp_pool *pool)
+{
+	return arena_ctl(pool, "purge", NULL, NULL, NULL, 0);
+}
+
+static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
+{
+	char name[96];
+	size_t value, len = sizeof(value);
+	int err;
+
+	snprintf(name, sizeof(name), "stats.arenas.%u.%s", pool->arena, leaf);
+	err = mallctl(name, &value, &len, NULL, 0);
+	if (err)
+		return -err;
+	*v = value;
+	return 0;
+}
+
+int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
+{
+	uint64_t epoch = 1, small, large, pactive, sm, sd, lm, ld;
+	size_t page, len = sizeof(epoch);
+	int err;
+
+	/* Refresh jemalloc's merged statistics. */
+	err = -mallctl("epoch", &epoch, &len, &epoch, len);
+	len = sizeof(page);
+	if (!err)
+		err = -mallctl("arenas.page", &page, &len, NULL, 0);
+	if (err)
+		return err;
+	if ((err = arena_stat(pool, "small.allocated", &small)) ||
+	    (err = arena_stat(pool, "large.allocated", &large)) ||
+	    (err = arena_stat(pool, "pactive", &pactive)) ||
+	    (err = arena_stat(pool, "small.nmalloc", &sm)) ||
+	    (err = arena_stat(pool, "small.ndalloc", &sd)) ||
+	    (err = arena_stat(pool, "large.nmalloc", &lm)) ||
+	    (err = arena_stat(pool, "large.ndalloc", &ld)))
+		return err;
+	st->allocated = small + large;
+	st->active = pactive * page;
+	st->allocations = (sm - sd) + (lm - ld);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live-allocation map: one bit per 8-byte granule of the pool, set while an
+ * allocation starts there.  It lets wcp_free() tell a live allocation from
+ * a foreign, interior or already freed pointer without trusting the
+ * allocator, lock-free, in ordinary (not pool) memory that the kernel only
+ * backs where bits are actually used.
+ */
+#ifndef WCPOOL_INTERNAL_LIVEMAP_H
+#define WCPOOL_INTERNAL_LIVEMAP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WCP_LIVEMAP_GRANULE 8u
+
+struct wcp_livemap {
+	_Atomic uint64_t *words;
+	uint64_t map_bytes;
+};
+
+int wcp_livemap_init(struct wcp_livemap *map, uint64_t pool_bytes);
+void wcp_livemap_fini(struct wcp_livemap *map);
+/* Mark the allocation at pool offset @off live; false if it already was. */
+bool wcp_livemap_set(struct wcp_livemap *map, uint64_t off);
+/* Mark it dead; false if it was not live (double free, interior pointer). */
+bool wcp_livemap_clear(struct wcp_livemap *map, uint64_t off);
+bool wcp_livemap_test(const struct wcp_livemap *map, uint64_t off);
+
+#endif

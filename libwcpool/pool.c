@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/* Pool life cycle: options, the address reservation, mapping, teardown. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+static bool valid_page_size(uint64_t ps)
+{
+	return ps == 0 || ps == WCP_PAGE_4K || ps == WCP_PAGE_2M ||
+	       ps == WCP_PAGE_1G;
+}
+
+static int check_options(const struct wcp_pool_options *o)
+{
+	if (o->backend > WCP_BACKEND_MEMFD || o->policy > WCP_POLICY_WB ||
+	    !valid_page_size(o->page_size) ||
+	    (o->flags & ~(uint32_t)WCP_POOL_ALLOW_WB_FALLBACK) || o->reserved)
+		return -EINVAL;
+	return 0;
+}
+
+/* One PROT_NONE reservation aligned to the page size: the pool's VA. */
+int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
+		     uint64_t page_size)
+{
+	uint64_t size, slack;
+	char *p, *base;
+
+	if (!max_size)
+		max_size = WCP_DEFAULT_MAX_SIZE;
+	size = wcp_align_up(max_size, page_size);
+	if (size < max_size || size > ((uint64_t)1 << 46))
+		return -EINVAL;
+	slack = page_size - WCP_PAGE_4K;
+	p = mmap(NULL, size + slack, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	base = (char *)wcp_align_up((uintptr_t)p, page_size);
+	if (base > p)
+		munmap(p, base - p);
+	if (base + size < p + size + slack)
+		munmap(base + size, p + size + slack - (base + size));
+	pool->base = base;
+	pool->max_size = size;
+	pool->page_size = page_size;
+	pool->info.base = base;
+	pool->info.max_size = size;
+	pool->info.page_size = page_size;
+	return wcp_livemap_init(&pool->live, size);
+}
+
+int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	void *p = mmap(pool->base + off, len, pool->prot,
+		       MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->fd,
+		       (off_t)off);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * Map the pool file up to @size (a page_size multiple), extending the file
+ * first when this process owns the pool.  Caller holds map_lock.
+ */
+int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
+{
+	uint64_t mapped = atomic_load(&pool->mapped);
+	int err;
+
+	if (size <= mapped)
+		return 0;
+	if (size > pool->max_size)
+		return -ERANGE;
+	if (!pool->info.imported) {
+		err = pool->ops->extend(pool, size);
+		if (err)
+			return err;
+	}
+	err = wcp_pool_map_range(pool, mapped, size - mapped);
+	if (err)
+		return err;
+	atomic_store(&pool->mapped, size);
+	return 0;
+}
+
+static struct wcp_pool *pool_alloc(void)
+{
+	struct wcp_pool *pool = calloc(1, sizeof(*pool));
+
+	if (!pool)
+		return NULL;
+	pool->fd = -1;
+	pool->prot = PROT_READ | PROT_WRITE;
+	pthread_mutex_init(&pool->map_lock, NULL);
+	return pool;
+}
+
+void wcp_pool_free_object(struct wcp_pool *pool)
+{
+	wcp_arena_destroy(pool);
+	if (pool->base)
+		munmap(pool->base, pool->max_size);
+	wcp_livemap_fini(&pool->live);
+	if (pool->fd >= 0)
+		close(pool->fd);
+	pthread_mutex_destroy(&pool->map_lock);
+	free(pool);
+}
+
+static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
+{
+	switch (o->backend) {
+	case WCP_BACKEND_MODULE:
+		/* The module backend arrives with wcpool.ko. */
+		return -ENODEV;
+	case WCP_BACKEND_AUTO:
+	case WCP_BACKEND_MEMFD:
+		return wcp_memfd_open(pool, o);
+	}
+	return -EINVAL;
+}
+
+int wcp_pool_create(const struct wcp_pool_options *opts,
+		    struct wcp_pool **poolp)
+{
+	static const struct wcp_pool_options defaults;
+	struct wcp_pool *pool;
+	int err;
+
+	if (!poolp)
+		return -EINVAL;
+	*poolp = NULL;
+	if (!opts)
+		opts = &defaults;
+	err = check_options(opts);
+	if (err)
+		return err;
+	pool = pool_alloc();
+	if (!pool)
+		return -ENOMEM;
+	err = open_backend(pool, opts);
+	if (!err)
+		err = wcp_pool_reserve(pool, opts->max_size, pool->page_size);
+	if (!err)
+		err = wcp_arena_create(pool);
+	if (err) {
+		wcp_pool_free_object(pool);
+		return err;
+	}
+	*poolp = pool;
+	return 0;
+}
+
+void wcp_pool_destroy(struct wcp_pool *pool)
+{
+	if (pool)
+		wcp_pool_free_object(pool);
+}
+
+int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
+{
+	if (!pool || !info)
+		return -EINVAL;
+	*info = pool->info;
+	return 0;
+}
+
+int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
+{
+	int err;
+
+	if (!pool || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	stats->mapped = atomic_load(&pool->mapped);
+	err = pool->ops->resident(pool, &stats->resident);
+	if (!err && pool->has_arena)
+		err = wcp_arena_stats(pool, stats);
+	return err;
+}
+
+int wcp_pool_trim(struct wcp_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	return pool->has_arena ? wcp_arena_purge(pool) : 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal pool object shared by the files of libwcpool. */
+#ifndef WCPOOL_INTERNAL_POOL_H
+#define WCPOOL_INTERNAL_POOL_H
+
+#include <jemalloc/jemalloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "wcpool.h"
+#include "livemap.h"
+
+struct wcp_pool;
+
+/*
+ * A backend owns the pool file.  Offsets and lengths are bytes of that file;
+ * callers keep them multiples of the pool's page size where the backend
+ * needs it (extend) and page (4 KiB) multiples elsewhere.
+ */
+struct wcp_backend_ops {
+	const char *name;
+	/* Make the file at least @size bytes long (owner only). */
+	int (*extend)(struct wcp_pool *pool, uint64_t size);
+	/* Current file size, as another process may have extended it. */
+	int (*file_size)(struct wcp_pool *pool, uint64_t *size);
+	/* Back [off, off+len) with memory so that touching it cannot fail. */
+	int (*commit)(struct wcp_pool *pool, uint64_t off, uint64_t len);
+	/* Give the memory of [off, off+len) back; it reads as zero after. */
+	int (*release)(struct wcp_pool *pool, uint64_t off, uint64_t len);
+	/* Bytes of memory backing the file now. */
+	int (*resident)(struct wcp_pool *pool, uint64_t *bytes);
+};
+
+struct wcp_pool {
+	/* jemalloc hands this pointer back to every hook: see arena.c. */
+	extent_hooks_t hooks;
+	const struct wcp_backend_ops *ops;
+	struct wcp_pool_info info;
+	char *base;
+	uint64_t max_size;
+	uint64_t page_size;
+	int fd;
+	int prot;
+
+	/* jemalloc arena (owner only) and the flags every call passes. */
+	unsigned arena;
+	int mallocx_flags;
+	bool has_arena;
+
+	/* Extent address space handed to jemalloc and file bytes mapped. */
+	pthread_mutex_t map_lock;
+	uint64_t cursor;
+	_Atomic uint64_t mapped;
+
+	struct wcp_livemap live;
+};
+
+/* pool.c */
+int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
+		     uint64_t page_size);
+int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len);
+int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size);
+void wcp_pool_free_object(struct wcp_pool *pool);
+
+/* backend_memfd.c */
+int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);
+int wcp_memfd_adopt(struct wcp_pool *pool, int fd);
+
+/* arena.c */
+int wcp_arena_create(struct wcp_pool *pool);
+void wcp_arena_destroy(struct wcp_pool *pool);
+int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
+int wcp_arena_purge(struct wcp_pool *pool);
+
+static inline uint64_t wcp_align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+#endif

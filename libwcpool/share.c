@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sharing a pool with other processes: the pool file travels as an fd (over
+ * a UNIX socket with SCM_RIGHTS), the importer maps it at its own
+ * reservation with the same layout, so offsets name the same bytes in both.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr, b;
+
+	if (!pool)
+		return WCP_OFFSET_INVALID;
+	b = (uintptr_t)pool->base;
+	if (p < b || p - b >= pool->max_size)
+		return WCP_OFFSET_INVALID;
+	return p - b;
+}
+
+/* Map what the owner has added to the file since this view last looked. */
+static int refresh_view(struct wcp_pool *pool)
+{
+	uint64_t size;
+	int err;
+
+	pthread_mutex_lock(&pool->map_lock);
+	err = pool->ops->file_size(pool, &size);
+	if (!err)
+		err = wcp_pool_map_to(pool, size < pool->max_size ?
+					     size : pool->max_size);
+	pthread_mutex_unlock(&pool->map_lock);
+	return err;
+}
+
+void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
+{
+	if (!pool) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (offset >= atomic_load(&pool->mapped) && pool->info.imported)
+		refresh_view(pool);
+	if (offset >= atomic_load(&pool->mapped)) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return pool->base + offset;
+}
+
+int wcp_pool_export(const struct wcp_pool *pool, struct wcp_pool_share *share)
+{
+	int fd;
+
+	if (!pool || !share)
+		return -EINVAL;
+	fd = fcntl(pool->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(share, 0, sizeof(*share));
+	share->magic = WCP_SHARE_MAGIC;
+	share->backend = pool->info.backend;
+	share->policy = pool->info.policy;
+	share->page_size = pool->page_size;
+	share->max_size = pool->max_size;
+	return fd;
+}
+
+static int check_share(const struct wcp_pool_share *s, uint32_t flags)
+{
+	if (!s || s->magic != WCP_SHARE_MAGIC || s->reserved ||
+	    s->backend != WCP_BACKEND_MEMFD || s->policy != WCP_POLICY_WB ||
+	    (s->page_size != WCP_PAGE_4K && s->page_size != WCP_PAGE_2M &&
+	     s->page_size != WCP_PAGE_1G) ||
+	    !s->max_size || s->max_size % s->page_size ||
+	    (flags & ~(uint32_t)WCP_IMPORT_READ_ONLY))
+		return -EINVAL;
+	return 0;
+}
+
+int wcp_pool_import(int fd, const struct wcp_pool_share *share,
+		    uint32_t flags, struct wcp_pool **poolp)
+{
+	struct wcp_pool *pool;
+	int err, own_fd;
+
+	if (!poolp)
+		return -EINVAL;
+	*poolp = NULL;
+	err = check_share(share, flags);
+	if (err)
+		return err;
+	own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own_fd < 0)
+		return -errno;
+	pool = calloc(1, sizeof(*pool));
+	if (!pool) {
+		close(own_fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&pool->map_lock, NULL);
+	pool->info.imported = true;
+	pool->info.policy = share->policy;
+	pool->info.read_only = flags & WCP_IMPORT_READ_ONLY;
+	pool->prot = PROT_READ | (pool->info.read_only ? 0 : PROT_WRITE);
+	pool->page_size = share->page_size;
+	wcp_memfd_adopt(pool, own_fd);
+	err = wcp_pool_reserve(pool, share->max_size, share->page_size);
+	if (!err)
+		err = refresh_view(pool);
+	if (err) {
+		wcp_pool_free_object(pool);
+		return err;
+	}
+	*poolp = pool;
+	return 0;
+}
+
+int wcp_pool_send(const struct wcp_pool *pool, int sock)
+{
+	struct wcp_pool_share share;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { &share, sizeof(share) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = wcp_pool_export(pool, &share);
+
+	if (fd < 0)
+		return fd;
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return n == sizeof(share) ? 0 : -EPROTO;
+}
+
+int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
+{
+	struct wcp_pool_share share;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { &share, sizeof(share) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1, err;
+
+	if (!poolp)
+		return -EINVAL;
+	*poolp = NULL;
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0 || n != sizeof(share) || (msg.msg_flags & MSG_CTRUNC)) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	err = wcp_pool_import(fd, &share, flags, poolp);
+	close(fd);
+	return err;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers of the libwcpool test programs. */
+#ifndef WCPOOL_TESTS_HELPERS_H
+#define WCPOOL_TESTS_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wcpool.h"
+
+#define MiB ((size_t)1 << 20)
+#define GiB ((size_t)1 << 30)
+
+/* Create a pool or fail the test; page_size/max_size 0 mean defaults. */
+struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size);
+/* Free 2 MiB huge pages in the system right now. */
+long free_hugepages(void);
+/* Fill @len bytes at @p with a pattern derived from @seed. */
+void fill_pattern(void *p, size_t len, unsigned seed);
+/* True if @len bytes at @p hold the pattern of @seed. */
+bool check_pattern(const void *p, size_t len, unsigned seed);
+/* True if all @len bytes at @p are zero. */
+bool all_zero(const void *p, size_t len);
+
+#endif
