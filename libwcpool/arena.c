@@ -63,7 +63,7 @@ out:
 		return NULL;
 	/* The cursor never goes back: these file bytes were never used. */
 	*zero = true;
-	if (*commit && pool->ops->commit(pool, off, size))
+	if (*commit && wcp_commit(pool, off, size))
 		return NULL; /* the address space stays unused; harmless */
 	return addr;
 }
@@ -89,8 +89,7 @@ static bool hook_commit(extent_hooks_t *hooks, void *addr, size_t size,
 	struct wcp_pool *pool = pool_of(hooks);
 
 	(void)size, (void)arena_ind;
-	return pool->ops->commit(pool, offset_of(pool, addr) + offset,
-				 length) != 0;
+	return wcp_commit(pool, offset_of(pool, addr) + offset, length) != 0;
 }
 
 static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
@@ -99,8 +98,7 @@ static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
 	struct wcp_pool *pool = pool_of(hooks);
 
 	(void)size, (void)arena_ind;
-	return pool->ops->release(pool, offset_of(pool, addr) + offset,
-				  length) != 0;
+	return wcp_release(pool, offset_of(pool, addr) + offset, length) != 0;
 }
 
 /* Shared file mappings have no MADV_FREE: let jemalloc decommit instead. */
@@ -112,16 +110,17 @@ static bool hook_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
 	return true;
 }
 
-/* Forced purge: the range stays usable and reads as zero. */
+/*
+ * Declined: a forced purge must leave the range reading as zero, and a hole
+ * punch cannot zero part of a huge page a neighbour still uses.  jemalloc
+ * decommits instead, which always works here.
+ */
 static bool hook_purge_forced(extent_hooks_t *hooks, void *addr, size_t size,
 			      size_t offset, size_t length, unsigned arena_ind)
 {
-	struct wcp_pool *pool = pool_of(hooks);
-	uint64_t off = offset_of(pool, addr) + offset;
-
-	(void)size, (void)arena_ind;
-	return pool->ops->release(pool, off, length) != 0 ||
-	       pool->ops->commit(pool, off, length) != 0;
+	(void)hooks, (void)addr, (void)size, (void)offset, (void)length;
+	(void)arena_ind;
+	return true;
 }
 
 /* One reservation mapped at matching file offsets: any split or merge works. */

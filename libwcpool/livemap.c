@@ -5,6 +5,11 @@
 
 #include "livemap.h"
 
+static uint64_t bitmap_bytes(uint64_t bits)
+{
+	return (bits + 63) / 64 * sizeof(uint64_t);
+}
+
 static inline uint64_t bit_of(uint64_t off)
 {
 	return off / WCP_LIVEMAP_GRANULE;
@@ -15,25 +20,31 @@ static inline uint64_t mask_of(uint64_t off)
 	return (uint64_t)1 << (bit_of(off) % 64);
 }
 
+uint64_t *wcp_bitmap_alloc(uint64_t bits)
+{
+	/* NORESERVE: only the pages holding set bits ever get memory. */
+	void *p = mmap(NULL, bitmap_bytes(bits), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void wcp_bitmap_free(void *map, uint64_t bits)
+{
+	munmap(map, bitmap_bytes(bits));
+}
+
 int wcp_livemap_init(struct wcp_livemap *map, uint64_t pool_bytes)
 {
-	uint64_t words = (bit_of(pool_bytes) + 63) / 64;
-	void *p;
-
-	map->map_bytes = words * sizeof(uint64_t);
-	/* NORESERVE: only the pages holding set bits ever get memory. */
-	p = mmap(NULL, map->map_bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	map->words = p;
-	return 0;
+	map->bits = bit_of(pool_bytes);
+	map->words = (_Atomic uint64_t *)wcp_bitmap_alloc(map->bits);
+	return map->words ? 0 : -ENOMEM;
 }
 
 void wcp_livemap_fini(struct wcp_livemap *map)
 {
 	if (map->words)
-		munmap((void *)map->words, map->map_bytes);
+		wcp_bitmap_free((void *)map->words, map->bits);
 	map->words = NULL;
 }
 

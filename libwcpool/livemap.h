@@ -17,8 +17,12 @@
 
 struct wcp_livemap {
 	_Atomic uint64_t *words;
-	uint64_t map_bytes;
+	uint64_t bits;
 };
+
+/* Zeroed bitmaps whose memory the kernel backs only where bits are set. */
+uint64_t *wcp_bitmap_alloc(uint64_t bits);
+void wcp_bitmap_free(void *map, uint64_t bits);
 
 int wcp_livemap_init(struct wcp_livemap *map, uint64_t pool_bytes);
 void wcp_livemap_fini(struct wcp_livemap *map);

@@ -29,6 +29,7 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 {
 	uint64_t size, slack;
 	char *p, *base;
+	int err;
 
 	if (!max_size)
 		max_size = WCP_DEFAULT_MAX_SIZE;
@@ -51,7 +52,8 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	pool->info.base = base;
 	pool->info.max_size = size;
 	pool->info.page_size = page_size;
-	return wcp_livemap_init(&pool->live, size);
+	err = wcp_livemap_init(&pool->live, size);
+	return err ? err : wcp_commit_init(pool);
 }
 
 int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
@@ -88,7 +90,7 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 	return 0;
 }
 
-static struct wcp_pool *pool_alloc(void)
+struct wcp_pool *wcp_pool_alloc_object(void)
 {
 	struct wcp_pool *pool = calloc(1, sizeof(*pool));
 
@@ -97,6 +99,7 @@ static struct wcp_pool *pool_alloc(void)
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
 	pthread_mutex_init(&pool->map_lock, NULL);
+	pthread_mutex_init(&pool->commit_lock, NULL);
 	return pool;
 }
 
@@ -106,9 +109,11 @@ void wcp_pool_free_object(struct wcp_pool *pool)
 	if (pool->base)
 		munmap(pool->base, pool->max_size);
 	wcp_livemap_fini(&pool->live);
+	wcp_commit_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
 	pthread_mutex_destroy(&pool->map_lock);
+	pthread_mutex_destroy(&pool->commit_lock);
 	free(pool);
 }
 
@@ -140,7 +145,7 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	err = check_options(opts);
 	if (err)
 		return err;
-	pool = pool_alloc();
+	pool = wcp_pool_alloc_object();
 	if (!pool)
 		return -ENOMEM;
 	err = open_backend(pool, opts);

@@ -24,7 +24,10 @@ struct wcp_backend_ops {
 	int (*extend)(struct wcp_pool *pool, uint64_t size);
 	/* Current file size, as another process may have extended it. */
 	int (*file_size)(struct wcp_pool *pool, uint64_t *size);
-	/* Back [off, off+len) with memory so that touching it cannot fail. */
+	/*
+	 * Back [off, off+len) with memory so that touching it cannot fail.
+	 * commit and release get whole pool pages (see commit.c).
+	 */
 	int (*commit)(struct wcp_pool *pool, uint64_t off, uint64_t len);
 	/* Give the memory of [off, off+len) back; it reads as zero after. */
 	int (*release)(struct wcp_pool *pool, uint64_t off, uint64_t len);
@@ -54,14 +57,25 @@ struct wcp_pool {
 	_Atomic uint64_t mapped;
 
 	struct wcp_livemap live;
+
+	/* Committed 4 KiB pages of huge-page pools: see commit.c. */
+	pthread_mutex_t commit_lock;
+	uint64_t *committed;
 };
 
 /* pool.c */
+struct wcp_pool *wcp_pool_alloc_object(void);
 int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size);
 int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size);
 void wcp_pool_free_object(struct wcp_pool *pool);
+
+/* commit.c: jemalloc's commit/decommit mapped onto backend pages */
+int wcp_commit_init(struct wcp_pool *pool);
+void wcp_commit_fini(struct wcp_pool *pool);
+int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
+int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len);
 
 /* backend_memfd.c */
 int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);

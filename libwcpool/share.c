@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -100,12 +101,11 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own_fd < 0)
 		return -errno;
-	pool = calloc(1, sizeof(*pool));
+	pool = wcp_pool_alloc_object();
 	if (!pool) {
 		close(own_fd);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&pool->map_lock, NULL);
 	pool->info.imported = true;
 	pool->info.policy = share->policy;
 	pool->info.read_only = flags & WCP_IMPORT_READ_ONLY;

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/* Pool life cycle: options, what the pool really got, statistics, trim. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static int create(struct wcp_pool_options o, struct wcp_pool **pool)
+{
+	return wcp_pool_create(&o, pool);
+}
+
+Test(pool, defaults_give_memfd_writeback)
+{
+	struct wcp_pool *pool = NULL;
+	struct wcp_pool_info info;
+	bool huge = free_hugepages() > 0;
+
+	cr_assert_eq(wcp_pool_create(NULL, &pool), 0);
+	cr_assert_eq(wcp_pool_info(pool, &info), 0);
+	if (access("/dev/wcpool", F_OK) == 0)
+		cr_assert_eq(info.backend, WCP_BACKEND_MODULE);
+	else
+		cr_assert_eq(info.backend, WCP_BACKEND_MEMFD);
+	if (info.backend == WCP_BACKEND_MEMFD) {
+		cr_assert_eq(info.policy, WCP_POLICY_WB);
+		cr_assert_eq(info.page_size, huge ? WCP_PAGE_2M : WCP_PAGE_4K,
+			     "page size %lu with %ld free huge pages",
+			     (unsigned long)info.page_size, free_hugepages());
+	}
+	cr_assert_eq(info.max_size, WCP_DEFAULT_MAX_SIZE);
+	cr_assert_eq((uintptr_t)info.base % info.page_size, 0);
+	cr_assert_not(info.imported);
+	cr_assert_not(info.read_only);
+	wcp_pool_destroy(pool);
+}
+
+Test(pool, invalid_options_are_einval)
+{
+	struct wcp_pool *pool = (struct wcp_pool *)1;
+
+	cr_assert_eq(create((struct wcp_pool_options){ .flags = 1u << 7 },
+			    &pool), -EINVAL);
+	cr_assert_null(pool, "failed create must leave NULL");
+	cr_assert_eq(create((struct wcp_pool_options){ .backend = 9 }, &pool),
+		     -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .policy = 9 }, &pool),
+		     -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .page_size = 8192 },
+			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .page_size = 3 << 20 },
+			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .reserved = 1 },
+			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .max_size = UINT64_MAX },
+			    &pool), -EINVAL);
+	cr_assert_eq(wcp_pool_create(NULL, NULL), -EINVAL);
+	cr_assert_null(pool);
+}
+
+Test(pool, module_backend_needs_the_device)
+{
+	struct wcp_pool *pool = NULL;
+	int err = create((struct wcp_pool_options){
+		.backend = WCP_BACKEND_MODULE }, &pool);
+
+	if (access("/dev/wcpool", F_OK) == 0) {
+		cr_assert_eq(err, 0);
+		wcp_pool_destroy(pool);
+	} else {
+		cr_assert_eq(err, -ENODEV);
+		cr_assert_null(pool);
+	}
+}
+
+Test(pool, memfd_refuses_wc_and_uc_without_fallback)
+{
+	uint32_t policies[] = { WCP_POLICY_WC, WCP_POLICY_UC };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct wcp_pool *pool = NULL;
+		struct wcp_pool_info info;
+
+		cr_assert_eq(create((struct wcp_pool_options){
+			.backend = WCP_BACKEND_MEMFD,
+			.policy = policies[i] }, &pool), -EOPNOTSUPP);
+		cr_assert_eq(create((struct wcp_pool_options){
+			.backend = WCP_BACKEND_MEMFD, .policy = policies[i],
+			.flags = WCP_POOL_ALLOW_WB_FALLBACK }, &pool), 0);
+		wcp_pool_info(pool, &info);
+		cr_assert_eq(info.policy, WCP_POLICY_WB);
+		wcp_pool_destroy(pool);
+	}
+}
+
+Test(pool, explicit_page_sizes)
+{
+	struct wcp_pool *pool = NULL;
+	struct wcp_pool_info info;
+	int err;
+
+	pool = make_pool(WCP_PAGE_4K, 0);
+	wcp_pool_info(pool, &info);
+	cr_assert_eq(info.page_size, WCP_PAGE_4K);
+	wcp_pool_destroy(pool);
+
+	err = create((struct wcp_pool_options){ .page_size = WCP_PAGE_2M },
+		     &pool);
+	if (free_hugepages() > 0) {
+		cr_assert_eq(err, 0);
+		wcp_pool_info(pool, &info);
+		cr_assert_eq(info.page_size, WCP_PAGE_2M);
+		wcp_pool_destroy(pool);
+	} else {
+		cr_assert_eq(err, -ENOMEM, "2 MiB pages demanded, none free");
+	}
+}
+
+Test(pool, max_size_rounds_up_to_page_size)
+{
+	struct wcp_pool *pool = make_pool(0, 3 * MiB);
+	struct wcp_pool_info info;
+
+	wcp_pool_info(pool, &info);
+	cr_assert_geq(info.max_size, 3 * MiB);
+	cr_assert_eq(info.max_size % info.page_size, 0);
+	cr_assert_lt(info.max_size, 3 * MiB + info.page_size);
+	wcp_pool_destroy(pool);
+}
+
+Test(pool, stats_follow_allocations)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	struct wcp_pool_stats st;
+	void *p[10];
+	size_t sum = 0;
+
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	cr_assert_eq(st.allocations, 0);
+	cr_assert_eq(st.allocated, 0);
+	for (int i = 0; i < 10; i++) {
+		p[i] = wcp_malloc(pool, 1000 * (size_t)(i + 1) * (i + 1));
+		cr_assert_not_null(p[i]);
+		memset(p[i], 1, 1000 * (size_t)(i + 1) * (i + 1));
+		sum += wcp_usable_size(pool, p[i]);
+	}
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	cr_assert_eq(st.allocations, 10);
+	cr_assert_eq(st.allocated, sum);
+	cr_assert_geq(st.active, st.allocated);
+	cr_assert_geq(st.mapped, st.active);
+	cr_assert_geq(st.resident, 100000, "touched memory is resident");
+	for (int i = 0; i < 10; i++)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	cr_assert_eq(st.allocations, 0);
+	cr_assert_eq(st.allocated, 0);
+	wcp_pool_destroy(pool);
+}
+
+/* Freed memory goes back to the system: no unbounded growth. */
+Test(pool, trim_returns_memory_to_the_system)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	struct wcp_pool_stats st;
+	void *p[8];
+
+	for (int i = 0; i < 8; i++) {
+		p[i] = wcp_malloc(pool, 8 * MiB);
+		cr_assert_not_null(p[i]);
+		memset(p[i], 0xab, 8 * MiB);
+	}
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	cr_assert_geq(st.resident, 64 * MiB);
+	for (int i = 0; i < 8; i++)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	cr_assert_leq(st.resident, 4 * MiB, "resident after trim: %lu",
+		      (unsigned long)st.resident);
+	/* The same memory is usable again and reads as zero. */
+	p[0] = wcp_calloc(pool, 1, 64 * MiB);
+	cr_assert_not_null(p[0]);
+	cr_assert(all_zero(p[0], 64 * MiB));
+	wcp_free(pool, p[0]);
+	wcp_pool_destroy(pool);
+}
+
+Test(pool, repeated_cycles_do_not_grow_mapping)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	struct wcp_pool_stats st;
+	uint64_t mapped_after_first = 0;
+
+	for (int round = 0; round < 20; round++) {
+		void *p = wcp_malloc(pool, 32 * MiB);
+
+		cr_assert_not_null(p);
+		memset(p, round, 32 * MiB);
+		wcp_free(pool, p);
+		wcp_pool_trim(pool);
+		wcp_pool_stats(pool, &st);
+		if (round == 0)
+			mapped_after_first = st.mapped;
+		cr_assert_eq(st.mapped, mapped_after_first,
+			     "address space is reused, round %d", round);
+	}
+	wcp_pool_destroy(pool);
+}
+
+Test(pool, null_arguments)
+{
+	struct wcp_pool_info info;
+	struct wcp_pool_stats st;
+	struct wcp_pool *pool = make_pool(0, 0);
+
+	wcp_pool_destroy(NULL);
+	cr_assert_eq(wcp_pool_info(NULL, &info), -EINVAL);
+	cr_assert_eq(wcp_pool_info(pool, NULL), -EINVAL);
+	cr_assert_eq(wcp_pool_stats(NULL, &st), -EINVAL);
+	cr_assert_eq(wcp_pool_stats(pool, NULL), -EINVAL);
+	cr_assert_eq(wcp_pool_trim(NULL), -EINVAL);
+	wcp_pool_destroy(pool);
+}
+
+Test(pool, many_pools_are_independent)
+{
+	struct wcp_pool *pools[16];
+	void *p[16];
+
+	for (int i = 0; i < 16; i++) {
+		pools[i] = make_pool(WCP_PAGE_4K, 64 * MiB);
+		p[i] = wcp_malloc(pools[i], 4096);
+		cr_assert_not_null(p[i]);
+		memset(p[i], i, 4096);
+	}
+	for (int i = 0; i < 16; i++) {
+		for (int j = 0; j < 16; j++)
+			cr_assert_eq(wcp_owns(pools[j], p[i]), i == j);
+		cr_assert_eq(((unsigned char *)p[i])[4095], i);
+	}
+	for (int i = 0; i < 16; i++) {
+		wcp_free(pools[i], p[i]);
+		wcp_pool_destroy(pools[i]);
+	}
+}
