@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -60,4 +64,35 @@ bool all_zero(const void *p, size_t len)
 		if (c[i])
 			return false;
 	return true;
+}
+
+void expect_abort(void (*fn)(void *), void *arg, const char *message)
+{
+	char out[1024] = "";
+	size_t got = 0;
+	ssize_t n;
+	int pipefd[2], status;
+	pid_t pid;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		fn(arg);
+		_exit(0); /* not reached if fn aborts */
+	}
+	close(pipefd[1]);
+	while (got < sizeof(out) - 1 &&
+	       (n = read(pipefd[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		  "child was not aborted (status %#x), stderr: %s", status,
+		  out);
+	cr_assert_not_null(strstr(out, message), "stderr \"%s\" lacks \"%s\"",
+			   out, message);
 }

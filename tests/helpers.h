@@ -23,4 +23,10 @@ bool check_pattern(const void *p, size_t len, unsigned seed);
 /* True if all @len bytes at @p are zero. */
 bool all_zero(const void *p, size_t len);
 
+/*
+ * Run @fn(@arg) in a child process and assert that it dies of SIGABRT after
+ * printing a line containing @message on stderr.
+ */
+void expect_abort(void (*fn)(void *), void *arg, const char *message);
+
 #endif
