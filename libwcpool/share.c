@@ -123,53 +123,54 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	return 0;
 }
 
-int wcp_pool_send(const struct wcp_pool *pool, int sock)
-{
+/* One message: the share description, with the pool fd as SCM_RIGHTS. */
+struct share_msg {
 	struct wcp_pool_share share;
+	struct iovec iov;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = { &share, sizeof(share) };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
+	struct msghdr msg;
+};
+
+static void share_msg_init(struct share_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov.iov_base = &m->share;
+	m->iov.iov_len = sizeof(m->share);
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->ctl.buf;
+	m->msg.msg_controllen = sizeof(m->ctl.buf);
+}
+
+int wcp_pool_send(const struct wcp_pool *pool, int sock)
+{
+	struct share_msg m;
 	struct cmsghdr *c;
 	ssize_t n;
-	int fd = wcp_pool_export(pool, &share);
+	int fd;
 
+	share_msg_init(&m);
+	fd = wcp_pool_export(pool, &m.share);
 	if (fd < 0)
 		return fd;
-	memset(&ctl, 0, sizeof(ctl));
-	c = CMSG_FIRSTHDR(&msg);
+	c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	n = sendmsg(sock, &m.msg, MSG_NOSIGNAL);
 	close(fd);
 	if (n < 0)
 		return -errno;
-	return n == sizeof(share) ? 0 : -EPROTO;
+	return n == sizeof(m.share) ? 0 : -EPROTO;
 }
 
 int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 {
-	struct wcp_pool_share share;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { &share, sizeof(share) };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
+	struct share_msg m;
 	struct cmsghdr *c;
 	ssize_t n;
 	int fd = -1, err;
@@ -177,19 +178,20 @@ int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 	if (!poolp)
 		return -EINVAL;
 	*poolp = NULL;
-	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	share_msg_init(&m);
+	n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	c = CMSG_FIRSTHDR(&msg);
+	c = CMSG_FIRSTHDR(&m.msg);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 	    c->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (fd < 0 || n != sizeof(share) || (msg.msg_flags & MSG_CTRUNC)) {
+	if (fd < 0 || n != sizeof(m.share) || (m.msg.msg_flags & MSG_CTRUNC)) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
 	}
-	err = wcp_pool_import(fd, &share, flags, poolp);
+	err = wcp_pool_import(fd, &m.share, flags, poolp);
 	close(fd);
 	return err;
 }
