@@ -101,26 +101,38 @@ static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
 	return wcp_release(pool, offset_of(pool, addr) + offset, length) != 0;
 }
 
-/* Shared file mappings have no MADV_FREE: let jemalloc decommit instead. */
-static bool hook_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
-			    size_t offset, size_t length, unsigned arena_ind)
-{
-	(void)hooks, (void)addr, (void)size, (void)offset, (void)length;
-	(void)arena_ind;
-	return true;
-}
-
 /*
- * Declined: a forced purge must leave the range reading as zero, and a hole
- * punch cannot zero part of a huge page a neighbour still uses.  jemalloc
- * decommits instead, which always works here.
+ * Forced purge: the range stays usable and reads as zero afterwards.  A hole
+ * punch followed by a commit does exactly that when the range covers whole
+ * pool pages; part of a huge page that a neighbour still uses cannot be
+ * zeroed without touching it, so that is declined and jemalloc decommits
+ * instead (which always works here).
  */
 static bool hook_purge_forced(extent_hooks_t *hooks, void *addr, size_t size,
 			      size_t offset, size_t length, unsigned arena_ind)
 {
-	(void)hooks, (void)addr, (void)size, (void)offset, (void)length;
-	(void)arena_ind;
-	return true;
+	struct wcp_pool *pool = pool_of(hooks);
+	uint64_t off = offset_of(pool, addr) + offset;
+
+	(void)size, (void)arena_ind;
+	if ((off | length) & (pool->page_size - 1))
+		return true;
+	return wcp_release(pool, off, length) != 0 ||
+	       wcp_commit(pool, off, length) != 0;
+}
+
+/*
+ * Shared file mappings have no MADV_FREE.  On 4 KiB pages a forced purge
+ * (hole punch) is a valid, eager lazy purge; on huge pages it would only
+ * swap the pages for freshly zeroed ones, so it is declined there and the
+ * memory goes back at decommit.
+ */
+static bool hook_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
+			    size_t offset, size_t length, unsigned arena_ind)
+{
+	if (pool_of(hooks)->page_size != WCP_PAGE_4K)
+		return true;
+	return hook_purge_forced(hooks, addr, size, offset, length, arena_ind);
 }
 
 /* One reservation mapped at matching file offsets: any split or merge works. */
