@@ -253,17 +253,29 @@ struct wcp_pool_share {
 
 #define WCP_SHARE_MAGIC 0x77637031u /* "wcp1" */
 
+/** wcp_pool_export() and wcp_pool_send() flags */
+enum wcp_export_flags {
+	/**
+	 * The fd is read-only: whoever receives it can map the pool only
+	 * without PROT_WRITE, and cannot mprotect() it writable either.  The
+	 * way to share with a less trusted process.
+	 */
+	WCP_EXPORT_READ_ONLY = 1u << 0,
+};
+
 /**
  * wcp_pool_export() - a new fd for the pool file and its description.
+ * @flags: enum wcp_export_flags.
  *
  * The caller owns the returned fd (close it when sent).  Return: the fd
- * (>= 0) or -errno.
+ * (>= 0), -EINVAL (unknown flags) or another -errno.
  */
-int wcp_pool_export(const struct wcp_pool *pool, struct wcp_pool_share *share);
+int wcp_pool_export(const struct wcp_pool *pool, uint32_t flags,
+		    struct wcp_pool_share *share);
 
-/** wcp_import_flags for wcp_pool_import() */
+/** wcp_pool_import() and wcp_pool_recv() flags */
 enum wcp_import_flags {
-	/** Map without PROT_WRITE. */
+	/** Map without PROT_WRITE even if the fd would allow writing. */
 	WCP_IMPORT_READ_ONLY = 1u << 0,
 };
 
@@ -275,7 +287,8 @@ enum wcp_import_flags {
  * @flags: enum wcp_import_flags.
  *
  * The view sees the same bytes at the same offsets as the owner.  It cannot
- * allocate (wcp_malloc() fails with EPERM).
+ * allocate (wcp_malloc() fails with EPERM).  A read-only @fd (see
+ * WCP_EXPORT_READ_ONLY) always gives a read-only view.
  *
  * Return: 0, or -EINVAL (bad magic, sizes, flags), -EBADF or another -errno.
  */
@@ -283,10 +296,10 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 		    uint32_t flags, struct wcp_pool **poolp);
 
 /**
- * wcp_pool_send() - send the pool over a connected UNIX socket (SCM_RIGHTS).
- * Return: 0 or -errno.
+ * wcp_pool_send() - send the pool over a connected UNIX socket (SCM_RIGHTS)
+ * as wcp_pool_export() with @flags would give it.  Return: 0 or -errno.
  */
-int wcp_pool_send(const struct wcp_pool *pool, int sock);
+int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags);
 
 /**
  * wcp_pool_recv() - receive a pool sent with wcp_pool_send() and import it.

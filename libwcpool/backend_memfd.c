@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/memfd.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +72,17 @@ static int memfd_resident(struct wcp_pool *pool, uint64_t *bytes)
 	return 0;
 }
 
+/* A new open of the same memfd, read-only: no later mprotect can undo it. */
+static int memfd_open_read_only(const struct wcp_pool *pool)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pool->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 static const struct wcp_backend_ops memfd_huge_ops = {
 	.name = "memfd-hugetlb",
 	.extend = memfd_extend,
@@ -78,6 +90,7 @@ static const struct wcp_backend_ops memfd_huge_ops = {
 	.commit = memfd_commit_huge,
 	.release = memfd_release,
 	.resident = memfd_resident,
+	.open_read_only = memfd_open_read_only,
 };
 
 static const struct wcp_backend_ops memfd_small_ops = {
@@ -87,6 +100,7 @@ static const struct wcp_backend_ops memfd_small_ops = {
 	.commit = memfd_commit_small,
 	.release = memfd_release,
 	.resident = memfd_resident,
+	.open_read_only = memfd_open_read_only,
 };
 
 static unsigned int huge_flag(uint64_t page_size)

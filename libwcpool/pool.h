@@ -33,6 +33,8 @@ struct wcp_backend_ops {
 	int (*release)(struct wcp_pool *pool, uint64_t off, uint64_t len);
 	/* Bytes of memory backing the file now. */
 	int (*resident)(struct wcp_pool *pool, uint64_t *bytes);
+	/* A new fd of the pool file that cannot be mapped writable. */
+	int (*open_read_only)(const struct wcp_pool *pool);
 };
 
 struct wcp_pool {

@@ -56,15 +56,22 @@ void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
 	return pool->base + offset;
 }
 
-int wcp_pool_export(const struct wcp_pool *pool, struct wcp_pool_share *share)
+int wcp_pool_export(const struct wcp_pool *pool, uint32_t flags,
+		    struct wcp_pool_share *share)
 {
 	int fd;
 
-	if (!pool || !share)
+	if (!pool || !share || (flags & ~(uint32_t)WCP_EXPORT_READ_ONLY))
 		return -EINVAL;
-	fd = fcntl(pool->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (flags & WCP_EXPORT_READ_ONLY) {
+		fd = pool->ops->open_read_only(pool);
+		if (fd < 0)
+			return fd;
+	} else {
+		fd = fcntl(pool->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+	}
 	memset(share, 0, sizeof(*share));
 	share->magic = WCP_SHARE_MAGIC;
 	share->backend = pool->info.backend;
@@ -90,7 +97,7 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 		    uint32_t flags, struct wcp_pool **poolp)
 {
 	struct wcp_pool *pool;
-	int err, own_fd;
+	int err, own_fd, access;
 
 	if (!poolp)
 		return -EINVAL;
@@ -98,6 +105,11 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	err = check_share(share, flags);
 	if (err)
 		return err;
+	access = fcntl(fd, F_GETFL);
+	if (access < 0)
+		return -errno;
+	if ((access & O_ACCMODE) == O_RDONLY)
+		flags |= WCP_IMPORT_READ_ONLY;
 	own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own_fd < 0)
 		return -errno;
@@ -145,7 +157,7 @@ static void share_msg_init(struct share_msg *m)
 	m->msg.msg_controllen = sizeof(m->ctl.buf);
 }
 
-int wcp_pool_send(const struct wcp_pool *pool, int sock)
+int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags)
 {
 	struct share_msg m;
 	struct cmsghdr *c;
@@ -153,7 +165,7 @@ int wcp_pool_send(const struct wcp_pool *pool, int sock)
 	int fd;
 
 	share_msg_init(&m);
-	fd = wcp_pool_export(pool, &m.share);
+	fd = wcp_pool_export(pool, flags, &m.share);
 	if (fd < 0)
 		return fd;
 	c = CMSG_FIRSTHDR(&m.msg);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ Test(share, child_sees_parent_bytes_at_same_offsets)
 	pid = fork();
 	if (pid == 0)
 		child_reads_and_answers();
-	cr_assert_eq(wcp_pool_send(pool, sv[0]), 0);
+	cr_assert_eq(wcp_pool_send(pool, sv[0], 0), 0);
 	send_u64(sv[0], wcp_offset(pool, data));
 	send_u64(sv[0], len);
 	/* Grow the pool after the child imported it: the view follows. */
@@ -136,7 +137,7 @@ Test(share, read_only_view_cannot_write)
 		p[0] = 1; /* must fault */
 		_exit(13);
 	}
-	cr_assert_eq(wcp_pool_send(pool, sv[0]), 0);
+	cr_assert_eq(wcp_pool_send(pool, sv[0], 0), 0);
 	send_u64(sv[0], wcp_offset(pool, data));
 	int status = wait_child(pid);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
@@ -150,7 +151,7 @@ Test(share, export_and_import_in_one_process)
 	struct wcp_pool_share share;
 	struct wcp_pool *view;
 	char *p = wcp_malloc(pool, 1000), *q;
-	int fd = wcp_pool_export(pool, &share);
+	int fd = wcp_pool_export(pool, 0, &share);
 
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(share.magic, WCP_SHARE_MAGIC);
@@ -170,7 +171,7 @@ Test(share, import_rejects_bad_descriptions)
 {
 	struct wcp_pool_share share, bad;
 	struct wcp_pool *view = (struct wcp_pool *)1;
-	int fd = wcp_pool_export(pool, &share);
+	int fd = wcp_pool_export(pool, 0, &share);
 
 	bad = share, bad.magic = 0;
 	cr_assert_eq(wcp_pool_import(fd, &bad, 0, &view), -EINVAL);
@@ -184,7 +185,8 @@ Test(share, import_rejects_bad_descriptions)
 	cr_assert_eq(wcp_pool_import(fd, &share, 1u << 9, &view), -EINVAL);
 	cr_assert_eq(wcp_pool_import(-1, &share, 0, &view), -EBADF);
 	cr_assert_eq(wcp_pool_import(fd, NULL, 0, &view), -EINVAL);
-	cr_assert_eq(wcp_pool_export(NULL, &share), -EINVAL);
+	cr_assert_eq(wcp_pool_export(NULL, 0, &share), -EINVAL);
+	cr_assert_eq(wcp_pool_export(pool, 1u << 5, &share), -EINVAL);
 	close(fd);
 }
 
@@ -200,6 +202,39 @@ Test(share, recv_rejects_a_plain_message)
 Test(share, send_on_a_closed_socket_fails)
 {
 	close(sv[1]);
-	cr_assert_eq(wcp_pool_send(pool, sv[0]), -EPIPE);
+	cr_assert_eq(wcp_pool_send(pool, sv[0], 0), -EPIPE);
 	sv[1] = socket(AF_UNIX, SOCK_STREAM, 0);
+}
+
+/* A read-only fd is a boundary: the receiver cannot make it writable. */
+Test(share, read_only_export_cannot_be_made_writable)
+{
+	unsigned char *data = wcp_malloc(pool, 4096);
+	pid_t pid;
+	int status;
+
+	data[0] = 55;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct wcp_pool *view;
+		struct wcp_pool_info info;
+		unsigned char *p;
+		uintptr_t page;
+
+		/* Asks for a writable view; the fd decides. */
+		CHILD_CHECK(wcp_pool_recv(sv[1], 0, &view) == 0, 10);
+		CHILD_CHECK(wcp_pool_info(view, &info) == 0 && info.read_only, 11);
+		p = wcp_pointer(view, recv_u64(sv[1]));
+		CHILD_CHECK(p && p[0] == 55, 12);
+		page = (uintptr_t)p & ~(uintptr_t)4095;
+		CHILD_CHECK(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE) == -1 &&
+			    errno == EACCES, 13);
+		_exit(0);
+	}
+	cr_assert_eq(wcp_pool_send(pool, sv[0], WCP_EXPORT_READ_ONLY), 0);
+	send_u64(sv[0], wcp_offset(pool, data));
+	status = wait_child(pid);
+	cr_assert_eq(status, 0, "child status %#x", status);
+	wcp_free(pool, data);
 }
