@@ -168,7 +168,7 @@ int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 	return 0;
 }
 
-/* An imported pool file: hugetlb if its page size says so. */
+/* An imported pool file, reserved already: hugetlb if its pages say so. */
 int wcp_memfd_adopt(struct wcp_pool *pool, int fd)
 {
 	pool->fd = fd;

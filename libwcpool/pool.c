@@ -117,13 +117,25 @@ void wcp_pool_free_object(struct wcp_pool *pool)
 	free(pool);
 }
 
+/* The module when it is there and usable, else a memfd. */
 static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 {
+	uint64_t max = o->max_size ? o->max_size : WCP_DEFAULT_MAX_SIZE;
+	int err;
+
+	max = wcp_align_up(max, WCP_PAGE_2M);
 	switch (o->backend) {
 	case WCP_BACKEND_MODULE:
-		/* The module backend arrives with wcpool.ko. */
-		return -ENODEV;
+		return wcp_module_open(pool, o, max);
 	case WCP_BACKEND_AUTO:
+		if (wcp_module_present() &&
+		    (!o->page_size || o->page_size == WCP_PAGE_2M)) {
+			err = wcp_module_open(pool, o, max);
+			/* No access to the device: the userspace backend. */
+			if (err != -EACCES && err != -EPERM && err != -ENODEV)
+				return err;
+		}
+		return wcp_memfd_open(pool, o);
 	case WCP_BACKEND_MEMFD:
 		return wcp_memfd_open(pool, o);
 	}

@@ -83,6 +83,12 @@ int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);
 int wcp_memfd_adopt(struct wcp_pool *pool, int fd);
 
+/* backend_module.c */
+bool wcp_module_present(void);
+int wcp_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
+		    uint64_t max_size);
+int wcp_module_adopt(struct wcp_pool *pool, int fd);
+
 /* arena.c */
 int wcp_arena_create(struct wcp_pool *pool);
 void wcp_arena_destroy(struct wcp_pool *pool);

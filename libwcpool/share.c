@@ -81,13 +81,20 @@ int wcp_pool_export(const struct wcp_pool *pool, uint32_t flags,
 	return fd;
 }
 
+static bool valid_backend(const struct wcp_pool_share *s)
+{
+	if (s->backend == WCP_BACKEND_MODULE)
+		return s->page_size == WCP_PAGE_2M &&
+		       s->policy >= WCP_POLICY_WC && s->policy <= WCP_POLICY_WB;
+	return s->backend == WCP_BACKEND_MEMFD && s->policy == WCP_POLICY_WB &&
+	       (s->page_size == WCP_PAGE_4K || s->page_size == WCP_PAGE_2M ||
+		s->page_size == WCP_PAGE_1G);
+}
+
 static int check_share(const struct wcp_pool_share *s, uint32_t flags)
 {
 	if (!s || s->magic != WCP_SHARE_MAGIC || s->reserved ||
-	    s->backend != WCP_BACKEND_MEMFD || s->policy != WCP_POLICY_WB ||
-	    (s->page_size != WCP_PAGE_4K && s->page_size != WCP_PAGE_2M &&
-	     s->page_size != WCP_PAGE_1G) ||
-	    !s->max_size || s->max_size % s->page_size ||
+	    !valid_backend(s) || !s->max_size || s->max_size % s->page_size ||
 	    (flags & ~(uint32_t)WCP_IMPORT_READ_ONLY))
 		return -EINVAL;
 	return 0;
@@ -122,9 +129,13 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	pool->info.policy = share->policy;
 	pool->info.read_only = flags & WCP_IMPORT_READ_ONLY;
 	pool->prot = PROT_READ | (pool->info.read_only ? 0 : PROT_WRITE);
-	pool->page_size = share->page_size;
-	wcp_memfd_adopt(pool, own_fd);
 	err = wcp_pool_reserve(pool, share->max_size, share->page_size);
+	if (!err && share->backend == WCP_BACKEND_MODULE)
+		err = wcp_module_adopt(pool, own_fd);
+	else if (!err)
+		err = wcp_memfd_adopt(pool, own_fd);
+	else
+		close(own_fd);
 	if (!err)
 		err = refresh_view(pool);
 	if (err) {

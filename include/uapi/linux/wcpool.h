@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * wcpool - huge page pools with a fixed cache policy behind an mmap-able fd.
+ *
+ * This is the whole ioctl ABI between wcpool.ko and userspace (libwcpool).
+ *
+ * Open /dev/wcpool and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
+ * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO and
+ * WCPOOL_IOC_DUP, and can be mmap()ed (MAP_SHARED) at any grown file offset.
+ *
+ * Extensibility: every argument struct starts with __u32 size, which the
+ * caller sets to sizeof() of the struct as it knows it.  The kernel accepts
+ * any size from the version 0 size (WCPOOL_*_SIZE_VER0) up to 4096: a
+ * shorter struct is zero-extended, a longer one must have only zero bytes
+ * past what the kernel knows (else E2BIG).  Output fields are written back
+ * up to min(size, kernel's size).  Every flags and reserved field must be
+ * zero unless documented otherwise (else EINVAL).
+ *
+ * Errors common to every ioctl:
+ *   EFAULT  argument pointer not readable/writable
+ *   EINVAL  size < *_SIZE_VER0 or > 4096, unknown flag bit, reserved field
+ *           not zero, or a field out of its documented range
+ *   E2BIG   size larger than the kernel knows and the extra bytes not zero
+ *   ENOTTY  unknown ioctl for this fd (pool ioctls on /dev/wcpool and the
+ *           other way round)
+ */
+#ifndef _UAPI_LINUX_WCPOOL_H
+#define _UAPI_LINUX_WCPOOL_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define WCPOOL_IOC_MAGIC	0xB7
+
+/* Cache policy of a pool, fixed at creation.  WC is the default (0). */
+#define WCPOOL_POLICY_WC	0	/* write-combining */
+#define WCPOOL_POLICY_UC	1	/* uncached (x86 UC-) */
+#define WCPOOL_POLICY_WB	2	/* write-back (cached) */
+#define WCPOOL_POLICY_COUNT	3
+
+/* Pool page size: log2 of bytes.  0 selects the default, 2 MiB. */
+#define WCPOOL_PAGE_SHIFT_2M	21
+
+/*
+ * Mapping modes (struct wcpool_create.map_mode, struct wcpool_info.map_mode).
+ * PTE: 4 KiB PTEs of normal refcounted pages: can be pinned (GUP, V4L2
+ *      USERPTR, RDMA, io_uring on kernels >= 6.5).  Every kernel.
+ * PMD: 2 MiB PMD entries (huge_fault on a VM_PFNMAP mapping): fewer TLB
+ *      misses, cannot be pinned.  Kernels >= 6.12 only, else EOPNOTSUPP.
+ */
+#define WCPOOL_MAP_PTE		0
+#define WCPOOL_MAP_PMD		1
+
+/* WCPOOL_IOC_CREATE flags */
+#define WCPOOL_CREATE_CLOEXEC	_BITUL(0)	/* pool fd gets O_CLOEXEC */
+#define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC)
+
+/*
+ * WCPOOL_IOC_CREATE, on /dev/wcpool: create a pool and return its fd.
+ * The new pool has no pages; grow it with WCPOOL_IOC_GROW.
+ *
+ *   size        in   sizeof(struct wcpool_create)
+ *   flags       in   WCPOOL_CREATE_*
+ *   policy      in   WCPOOL_POLICY_*
+ *   page_shift  in   0 or WCPOOL_PAGE_SHIFT_2M
+ *   max_size    in   largest file size of the pool: non-zero multiple of the
+ *                    page size, at most 2^46 bytes
+ *   fd          out  the pool fd (O_RDWR)
+ *   map_mode    in   WCPOOL_MAP_*
+ *   reserved    in   zero
+ *
+ * Errors: EINVAL (bad policy, page_shift, max_size, map_mode, flags,
+ * reserved), EOPNOTSUPP (WCPOOL_MAP_PMD on a kernel without it),
+ * ENOMEM, EMFILE/ENFILE (no fd).
+ */
+struct wcpool_create {
+	__u32 size;
+	__u32 flags;
+	__u32 policy;
+	__u32 page_shift;
+	__u64 max_size;
+	__s32 fd;
+	__u32 map_mode;
+	__u64 reserved[2];
+};
+
+#define WCPOOL_CREATE_SIZE_VER0	48
+
+/*
+ * WCPOOL_IOC_GROW, on a writable pool fd: back [offset, offset + length) of
+ * the pool file with new zeroed huge pages.  All or nothing.
+ * WCPOOL_IOC_RELEASE, on a writable pool fd: drop the pages in
+ * [offset, offset + length); holes in the range are skipped.  Released
+ * pages are unmapped from every process (later access: SIGBUS) and freed
+ * once nothing else (a pin) references them.
+ *
+ *   size    in  sizeof(struct wcpool_range)
+ *   flags   in  0
+ *   offset  in  multiple of the pool page size
+ *   length  in  non-zero multiple of the pool page size
+ *
+ * Errors: EINVAL (misaligned or zero length, offset + length overflows),
+ * EFBIG (range ends past max_size), EBADF (read-only pool fd),
+ * GROW only: EEXIST (a page in the range is already grown; nothing
+ * changed), ENOSPC (module-wide limit, parameter limit_mb, reached),
+ * ENOMEM (no contiguous 2 MiB page or memcg limit), EINTR (fatal signal).
+ */
+struct wcpool_range {
+	__u32 size;
+	__u32 flags;
+	__u64 offset;
+	__u64 length;
+	__u64 reserved[2];
+};
+
+#define WCPOOL_RANGE_SIZE_VER0	40
+
+/* struct wcpool_info.flags output bits */
+#define WCPOOL_INFO_READONLY	_BITUL(0)	/* this fd is read-only */
+
+/*
+ * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags and
+ * reserved must be zero on input); everything else is output.
+ *
+ *   flags       out  WCPOOL_INFO_*
+ *   policy      out  WCPOOL_POLICY_*
+ *   page_shift  out  log2 of the pool page size (21)
+ *   map_mode    out  WCPOOL_MAP_* in use for new mappings
+ *   max_size    out  as created
+ *   grown_size  out  bytes currently backed by pages
+ */
+struct wcpool_info {
+	__u32 size;
+	__u32 flags;
+	__u32 policy;
+	__u32 page_shift;
+	__u32 map_mode;
+	__u32 reserved0;
+	__u64 max_size;
+	__u64 grown_size;
+	__u64 reserved[4];
+};
+
+#define WCPOOL_INFO_SIZE_VER0	72
+
+/* WCPOOL_IOC_DUP flags */
+#define WCPOOL_DUP_READONLY	_BITUL(0)	/* required: a map-only fd */
+#define WCPOOL_DUP_CLOEXEC	_BITUL(1)
+#define WCPOOL_DUP_FLAGS	(WCPOOL_DUP_READONLY | WCPOOL_DUP_CLOEXEC)
+
+/*
+ * WCPOOL_IOC_DUP, on any pool fd: a new fd for the same pool that is
+ * read-only: it can only be mapped without PROT_WRITE (a writable
+ * MAP_SHARED mmap fails with EACCES, mprotect(PROT_WRITE) with EACCES) and
+ * takes only WCPOOL_IOC_INFO and WCPOOL_IOC_DUP.  For a writable copy use
+ * dup(2).
+ *
+ *   flags  in   WCPOOL_DUP_READONLY, optionally WCPOOL_DUP_CLOEXEC
+ *   fd     out  the new fd
+ *
+ * Errors: EINVAL (WCPOOL_DUP_READONLY missing), EMFILE/ENFILE, ENOMEM.
+ */
+struct wcpool_dup {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define WCPOOL_DUP_SIZE_VER0	32
+
+#define WCPOOL_IOC_CREATE	_IOWR(WCPOOL_IOC_MAGIC, 0x00, struct wcpool_create)
+#define WCPOOL_IOC_GROW		_IOW(WCPOOL_IOC_MAGIC, 0x01, struct wcpool_range)
+#define WCPOOL_IOC_RELEASE	_IOW(WCPOOL_IOC_MAGIC, 0x02, struct wcpool_range)
+#define WCPOOL_IOC_INFO		_IOWR(WCPOOL_IOC_MAGIC, 0x03, struct wcpool_info)
+#define WCPOOL_IOC_DUP		_IOWR(WCPOOL_IOC_MAGIC, 0x04, struct wcpool_dup)
+
+/*
+ * mmap() of a pool fd: MAP_SHARED only (MAP_PRIVATE: EINVAL); the file
+ * offset must be a multiple of the pool page size (EINVAL); every pool page
+ * in [offset, offset + length) must be grown (ENXIO).  The mapping has the
+ * pool's cache policy.  A writable mapping of a read-only fd: EACCES.
+ * Pages stay valid while mapped even after every pool fd is closed.
+ */
+
+#endif /* _UAPI_LINUX_WCPOOL_H */

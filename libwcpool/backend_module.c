@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Module backend: the pool file is a pool fd of wcpool.ko (/dev/wcpool),
+ * whose 2 MiB pages have the pool's cache policy (WC, UC or WB) in every
+ * mapping, the kernel's linear map included.
+ *
+ * Pages exist only where the pool was grown (WCPOOL_IOC_GROW); released
+ * ranges (WCPOOL_IOC_RELEASE) read as SIGBUS until grown again.  jemalloc's
+ * commit grows, its decommit releases (whole pages, see commit.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/wcpool.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+#define WCP_MODULE_DEVICE "/dev/wcpool"
+
+static int pool_ioctl(const struct wcp_pool *pool, unsigned long req, void *arg)
+{
+	return ioctl(pool->fd, req, arg) ? -errno : 0;
+}
+
+static int range_ioctl(struct wcp_pool *pool, unsigned long req, uint64_t off,
+		       uint64_t len)
+{
+	struct wcpool_range r = { .size = sizeof(r), .offset = off,
+				  .length = len };
+
+	return pool_ioctl(pool, req, &r);
+}
+
+static int module_info(const struct wcp_pool *pool, struct wcpool_info *info)
+{
+	*info = (struct wcpool_info){ .size = sizeof(*info) };
+	return pool_ioctl(pool, WCPOOL_IOC_INFO, info);
+}
+
+/*
+ * Grow every page of [off, off+len) that is not there yet.  One ioctl when
+ * the whole range is new (the usual case), else page by page.
+ */
+static int module_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	int err = range_ioctl(pool, WCPOOL_IOC_GROW, off, len);
+
+	if (err != -EEXIST)
+		return err;
+	for (uint64_t p = off; p < off + len; p += pool->page_size) {
+		err = range_ioctl(pool, WCPOOL_IOC_GROW, p, pool->page_size);
+		if (err && err != -EEXIST)
+			return err;
+	}
+	return 0;
+}
+
+/* The file is as large as max_size from the start; mapping needs pages. */
+static int module_extend(struct wcp_pool *pool, uint64_t size)
+{
+	uint64_t mapped = atomic_load(&pool->mapped);
+
+	return module_commit(pool, mapped, size - mapped);
+}
+
+/* Every offset below max_size can be mapped; unbacked pages fault. */
+static int module_file_size(struct wcp_pool *pool, uint64_t *size)
+{
+	*size = pool->max_size;
+	return 0;
+}
+
+static int module_release(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	return range_ioctl(pool, WCPOOL_IOC_RELEASE, off, len);
+}
+
+static int module_resident(struct wcp_pool *pool, uint64_t *bytes)
+{
+	struct wcpool_info info;
+	int err = module_info(pool, &info);
+
+	if (!err)
+		*bytes = info.grown_size;
+	return err;
+}
+
+static int module_open_read_only(const struct wcp_pool *pool)
+{
+	struct wcpool_dup dup = {
+		.size = sizeof(dup),
+		.flags = WCPOOL_DUP_READONLY | WCPOOL_DUP_CLOEXEC,
+	};
+	int err = pool_ioctl(pool, WCPOOL_IOC_DUP, &dup);
+
+	return err ? err : dup.fd;
+}
+
+static const struct wcp_backend_ops module_ops = {
+	.name = "wcpool.ko",
+	.extend = module_extend,
+	.file_size = module_file_size,
+	.commit = module_commit,
+	.release = module_release,
+	.resident = module_resident,
+	.open_read_only = module_open_read_only,
+};
+
+static uint32_t to_module_policy(uint32_t policy)
+{
+	switch (policy) {
+	case WCP_POLICY_UC:
+		return WCPOOL_POLICY_UC;
+	case WCP_POLICY_WB:
+		return WCPOOL_POLICY_WB;
+	default:
+		return WCPOOL_POLICY_WC;
+	}
+}
+
+static uint32_t from_module_policy(uint32_t policy)
+{
+	switch (policy) {
+	case WCPOOL_POLICY_UC:
+		return WCP_POLICY_UC;
+	case WCPOOL_POLICY_WB:
+		return WCP_POLICY_WB;
+	default:
+		return WCP_POLICY_WC;
+	}
+}
+
+bool wcp_module_present(void)
+{
+	return access(WCP_MODULE_DEVICE, F_OK) == 0;
+}
+
+int wcp_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
+		    uint64_t max_size)
+{
+	struct wcpool_create c = {
+		.size = sizeof(c),
+		.flags = WCPOOL_CREATE_CLOEXEC,
+		.policy = to_module_policy(o->policy),
+		.page_shift = WCPOOL_PAGE_SHIFT_2M,
+		.max_size = max_size,
+		.map_mode = WCPOOL_MAP_PTE,
+	};
+	int dev, err;
+
+	if (o->page_size && o->page_size != WCP_PAGE_2M)
+		return -EOPNOTSUPP;
+	dev = open(WCP_MODULE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	err = ioctl(dev, WCPOOL_IOC_CREATE, &c) ? -errno : 0;
+	close(dev);
+	if (err)
+		return err;
+	pool->fd = c.fd;
+	pool->page_size = WCP_PAGE_2M;
+	pool->ops = &module_ops;
+	pool->info.backend = WCP_BACKEND_MODULE;
+	pool->info.policy = from_module_policy(c.policy);
+	return 0;
+}
+
+/* A pool fd received from another process; the view is reserved already. */
+int wcp_module_adopt(struct wcp_pool *pool, int fd)
+{
+	struct wcpool_info info;
+	int err;
+
+	pool->fd = fd;
+	pool->ops = &module_ops;
+	pool->info.backend = WCP_BACKEND_MODULE;
+	err = module_info(pool, &info);
+	if (err)
+		return err;
+	if (info.page_shift != WCPOOL_PAGE_SHIFT_2M ||
+	    info.max_size != pool->max_size)
+		return -EINVAL;
+	pool->info.policy = from_module_policy(info.policy);
+	return 0;
+}
