@@ -2,18 +2,43 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
 
+/*
+ * WCPOOL_TEST_POLICY=wc|uc|wb runs the suites on pools of that policy (the
+ * in-guest runs against wcpool.ko do each in turn); unset means default.
+ */
+static uint32_t test_policy(void)
+{
+	const char *p = getenv("WCPOOL_TEST_POLICY");
+
+	if (!p || !*p)
+		return WCP_POLICY_DEFAULT;
+	if (!strcmp(p, "wc"))
+		return WCP_POLICY_WC;
+	if (!strcmp(p, "uc"))
+		return WCP_POLICY_UC;
+	cr_assert_str_eq(p, "wb", "WCPOOL_TEST_POLICY must be wc, uc or wb");
+	return WCP_POLICY_WB;
+}
+
 struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size)
 {
 	struct wcp_pool_options o = { .page_size = page_size,
-				      .max_size = max_size };
+				      .max_size = max_size,
+				      .policy = test_policy() };
 	struct wcp_pool *pool = NULL;
-	int err = wcp_pool_create(&o, &pool);
+	int err;
+
+	/* Pools the module cannot make (4 KiB pages) come from a memfd. */
+	if (o.policy != WCP_POLICY_DEFAULT)
+		o.flags |= WCP_POOL_ALLOW_WB_FALLBACK;
+	err = wcp_pool_create(&o, &pool);
 
 	cr_assert_eq(err, 0, "wcp_pool_create: %d", err);
 	cr_assert_not_null(pool);
