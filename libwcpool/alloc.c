@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pool.h"
 
@@ -61,8 +62,11 @@ static void *mark_live(struct wcp_pool *pool, void *p)
 	return p;
 }
 
-static void *pool_alloc(struct wcp_pool *pool, size_t size, int flags)
+/* @align 0: malloc alignment.  @zero: the memory must read as zero. */
+static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
+			bool zero)
 {
+	bool zeroed = false;
 	void *p;
 
 	if (!pool) {
@@ -77,7 +81,15 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, int flags)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = mallocx(size ? size : 1, pool->mallocx_flags | flags);
+	if (wcp_huge_wants(pool, size)) {
+		p = wcp_huge_alloc(pool, size, align, &zeroed);
+		if (p && zero && !zeroed)
+			memset(p, 0, size);
+		return mark_live(pool, p);
+	}
+	p = mallocx(size ? size : 1, pool->mallocx_flags |
+		    (align ? MALLOCX_ALIGN(align) : 0) |
+		    (zero ? MALLOCX_ZERO : 0));
 	if (!p)
 		errno = ENOMEM;
 	return mark_live(pool, p);
@@ -85,7 +97,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, int flags)
 
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
-	return pool_alloc(pool, size, 0);
+	return pool_alloc(pool, size, 0, false);
 }
 
 void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size)
@@ -96,7 +108,7 @@ void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return pool_alloc(pool, total, MALLOCX_ZERO);
+	return pool_alloc(pool, total, 0, true);
 }
 
 void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
@@ -106,15 +118,30 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return pool_alloc(pool, size, MALLOCX_ALIGN(alignment));
+	return pool_alloc(pool, size, alignment, false);
+}
+
+/* Give a block back whose live bit is already cleared. */
+static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
+{
+	if (wcp_huge_is(pool, off))
+		wcp_huge_free(pool, off);
+	else
+		dallocx(ptr, pool->mallocx_flags);
+}
+
+static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
+{
+	if (wcp_huge_is(pool, off))
+		return wcp_huge_size(pool, off);
+	return sallocx(ptr, pool->mallocx_flags);
 }
 
 void wcp_free(struct wcp_pool *pool, void *ptr)
 {
 	if (!ptr)
 		return;
-	take_live(pool, ptr, "wcp_free");
-	dallocx(ptr, pool->mallocx_flags);
+	release_block(pool, ptr, take_live(pool, ptr, "wcp_free"));
 }
 
 void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
@@ -133,22 +160,37 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 	 * to another thread, and alive again if nothing moved.
 	 */
 	off = take_live(pool, ptr, "wcp_realloc");
-	p = size > pool->max_size ? NULL
-				  : rallocx(ptr, size, pool->mallocx_flags);
-	if (!p) {
-		wcp_livemap_set(&pool->live, off);
-		errno = ENOMEM;
-		return NULL;
+	if (wcp_huge_is(pool, off) || wcp_huge_wants(pool, size)) {
+		/* Between the arena and whole pages: move, unless it fits. */
+		size_t keep = block_size(pool, ptr, off);
+
+		if (wcp_huge_is(pool, off) && wcp_huge_wants(pool, size) &&
+		    wcp_align_up(size, pool->page_size) == keep) {
+			wcp_livemap_set(&pool->live, off);
+			return ptr;
+		}
+		p = pool_alloc(pool, size, 0, false);
+		if (p) {
+			memcpy(p, ptr, keep < size ? keep : size);
+			release_block(pool, ptr, off);
+			return p;
+		}
+	} else {
+		p = size > pool->max_size ? NULL
+					  : rallocx(ptr, size, pool->mallocx_flags);
+		if (p)
+			return mark_live(pool, p);
 	}
-	return mark_live(pool, p);
+	wcp_livemap_set(&pool->live, off);
+	errno = ENOMEM;
+	return NULL;
 }
 
 size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr)
 {
 	if (!ptr)
 		return 0;
-	live_offset(pool, ptr, "wcp_usable_size");
-	return sallocx(ptr, pool->mallocx_flags);
+	return block_size(pool, ptr, live_offset(pool, ptr, "wcp_usable_size"));
 }
 
 bool wcp_owns(const struct wcp_pool *pool, const void *ptr)

@@ -2,8 +2,9 @@
 /*
  * The pool's jemalloc arena and its extent hooks.
  *
- * Address space: extents are handed out from the pool reservation by a bump
- * cursor and never given back (dalloc opts out), so jemalloc keeps them as
+ * Address space: extents are taken from the pool reservation (see
+ * wcp_pool_take_space()) and never given back (dalloc opts out), so jemalloc
+ * keeps them as
  * "retained" virtual memory and reuses them; memory behind them comes and
  * goes through commit (backend commit) and decommit/purge (backend release,
  * i.e. hole punching), so freed memory returns to the system.
@@ -42,30 +43,16 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 			unsigned arena_ind)
 {
 	struct wcp_pool *pool = pool_of(hooks);
-	uint64_t off, end;
-	void *addr = NULL;
+	uint64_t off;
 
 	(void)arena_ind;
-	pthread_mutex_lock(&pool->map_lock);
-	off = wcp_align_up(pool->cursor, alignment);
-	end = off + size;
-	if (end < off || end > pool->max_size)
-		goto out;
-	if (new_addr && new_addr != pool->base + off)
-		goto out;
-	if (wcp_pool_map_to(pool, wcp_align_up(end, pool->page_size)))
-		goto out;
-	pool->cursor = end;
-	addr = pool->base + off;
-out:
-	pthread_mutex_unlock(&pool->map_lock);
-	if (!addr)
+	if (wcp_pool_take_space(pool, size, alignment, new_addr, &off))
 		return NULL;
 	/* The cursor never goes back: these file bytes were never used. */
 	*zero = true;
 	if (*commit && wcp_commit(pool, off, size))
 		return NULL; /* the address space stays unused; harmless */
-	return addr;
+	return pool->base + off;
 }
 
 /* Opt out: the range stays with jemalloc as retained address space. */

@@ -53,7 +53,9 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	pool->info.max_size = size;
 	pool->info.page_size = page_size;
 	err = wcp_livemap_init(&pool->live, size);
-	return err ? err : wcp_commit_init(pool);
+	if (!err)
+		err = wcp_commit_init(pool);
+	return err ? err : wcp_huge_init(pool);
 }
 
 int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
@@ -90,6 +92,35 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 	return 0;
 }
 
+/*
+ * Take @size bytes aligned to @align from the never-used end of the pool
+ * (a bump cursor: address space is never handed out twice), mapped; at
+ * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
+ * -ENOMEM when the reservation is exhausted or mapping fails.
+ */
+int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
+			void *want, uint64_t *off)
+{
+	uint64_t start, end;
+	int err = -ENOMEM;
+
+	pthread_mutex_lock(&pool->map_lock);
+	start = wcp_align_up(pool->cursor, align);
+	end = start + size;
+	if (start < pool->cursor || end < start || end > pool->max_size)
+		goto out;
+	if (want && want != pool->base + start)
+		goto out;
+	if (wcp_pool_map_to(pool, wcp_align_up(end, pool->page_size)))
+		goto out;
+	pool->cursor = end;
+	*off = start;
+	err = 0;
+out:
+	pthread_mutex_unlock(&pool->map_lock);
+	return err;
+}
+
 struct wcp_pool *wcp_pool_alloc_object(void)
 {
 	struct wcp_pool *pool = calloc(1, sizeof(*pool));
@@ -100,6 +131,7 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 	pool->prot = PROT_READ | PROT_WRITE;
 	pthread_mutex_init(&pool->map_lock, NULL);
 	pthread_mutex_init(&pool->commit_lock, NULL);
+	pthread_mutex_init(&pool->huge_lock, NULL);
 	return pool;
 }
 
@@ -110,10 +142,12 @@ void wcp_pool_free_object(struct wcp_pool *pool)
 		munmap(pool->base, pool->max_size);
 	wcp_livemap_fini(&pool->live);
 	wcp_commit_fini(pool);
+	wcp_huge_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
 	pthread_mutex_destroy(&pool->map_lock);
 	pthread_mutex_destroy(&pool->commit_lock);
+	pthread_mutex_destroy(&pool->huge_lock);
 	free(pool);
 }
 
@@ -196,8 +230,10 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 	memset(stats, 0, sizeof(*stats));
 	stats->mapped = atomic_load(&pool->mapped);
 	err = pool->ops->resident(pool, &stats->resident);
-	if (!err && pool->has_arena)
+	if (!err && pool->has_arena) {
 		err = wcp_arena_stats(pool, stats);
+		wcp_huge_stats(pool, stats);
+	}
 	return err;
 }
 

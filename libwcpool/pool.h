@@ -13,6 +13,20 @@
 
 struct wcp_pool;
 
+/* A range of pool offsets; dirty: may not read as zero. */
+struct wcp_range {
+	uint64_t off;
+	uint64_t len;
+	bool dirty;
+};
+
+/* Ranges sorted by offset. */
+struct wcp_range_set {
+	struct wcp_range *v;
+	size_t n;
+	size_t cap;
+};
+
 /*
  * A backend owns the pool file.  Offsets and lengths are bytes of that file;
  * callers keep them multiples of the pool's page size where the backend
@@ -63,6 +77,14 @@ struct wcp_pool {
 	/* Committed 4 KiB pages of huge-page pools: see commit.c. */
 	pthread_mutex_t commit_lock;
 	uint64_t *committed;
+
+	/* Page-sized buffers outside jemalloc: see huge.c. */
+	pthread_mutex_t huge_lock;
+	uint64_t huge_threshold;	/* 0: everything goes to jemalloc */
+	_Atomic uint64_t *huge_starts;	/* a bit per page: a buffer starts */
+	struct wcp_range_set huge_live;
+	struct wcp_range_set huge_free;
+	uint64_t huge_bytes;
 };
 
 /* pool.c */
@@ -71,6 +93,8 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size);
 int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size);
+int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
+			void *want, uint64_t *off);
 void wcp_pool_free_object(struct wcp_pool *pool);
 
 /* commit.c: jemalloc's commit/decommit mapped onto backend pages */
@@ -78,6 +102,17 @@ int wcp_commit_init(struct wcp_pool *pool);
 void wcp_commit_fini(struct wcp_pool *pool);
 int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len);
+
+/* huge.c */
+int wcp_huge_init(struct wcp_pool *pool);
+void wcp_huge_fini(struct wcp_pool *pool);
+bool wcp_huge_wants(const struct wcp_pool *pool, size_t size);
+bool wcp_huge_is(const struct wcp_pool *pool, uint64_t off);
+void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
+		     bool *zeroed);
+size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off);
+void wcp_huge_free(struct wcp_pool *pool, uint64_t off);
+void wcp_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
 
 /* backend_memfd.c */
 int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);

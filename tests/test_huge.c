@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Frame-sized buffers on huge-page pools take whole pages: exact, aligned
+ * to the page, back to the system on free, address ranges reused.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static struct wcp_pool *pool;
+static size_t ps;
+
+static void setup(void)
+{
+	struct wcp_pool_info info;
+
+	if (free_hugepages() < 128)
+		cr_skip_test("needs 128 free 2 MiB huge pages (./bootstrap reserves them)");
+	pool = make_pool(WCP_PAGE_2M, 0);
+	wcp_pool_info(pool, &info);
+	ps = info.page_size;
+}
+
+static void teardown(void)
+{
+	wcp_pool_destroy(pool);
+}
+
+TestSuite(huge, .init = setup, .fini = teardown);
+
+static struct wcp_pool_stats stats(void)
+{
+	struct wcp_pool_stats st;
+
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	return st;
+}
+
+Test(huge, frames_take_exact_pages)
+{
+	size_t sizes[] = { 2 * MiB, 8 * MiB, 2 * MiB - 4096, 32 * MiB + 1 };
+	size_t pages = 0;
+	void *p[4];
+
+	for (int i = 0; i < 4; i++) {
+		p[i] = wcp_malloc(pool, sizes[i]);
+		cr_assert_not_null(p[i]);
+		cr_assert_eq((uintptr_t)p[i] % ps, 0, "page aligned");
+		cr_assert_eq(wcp_usable_size(pool, p[i]),
+			     (sizes[i] + ps - 1) / ps * ps);
+		memset(p[i], i + 1, sizes[i]);
+		pages += (sizes[i] + ps - 1) / ps;
+	}
+	cr_assert_eq(stats().resident, pages * ps, "resident %lu, %zu pages",
+		     (unsigned long)stats().resident, pages);
+	cr_assert_eq(stats().allocations, 4);
+	cr_assert_eq(stats().allocated, pages * ps);
+	for (int i = 0; i < 4; i++)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(stats().resident, 0, "freed pages go back at once");
+	cr_assert_eq(stats().allocations, 0);
+	cr_assert_eq(stats().allocated, 0);
+}
+
+Test(huge, freed_ranges_coalesce_and_are_reused)
+{
+	void *p[4], *q;
+	uint64_t mapped;
+
+	for (int i = 0; i < 4; i++)
+		p[i] = wcp_malloc(pool, 8 * MiB);
+	mapped = stats().mapped;
+	wcp_free(pool, p[1]);
+	wcp_free(pool, p[2]);
+	q = wcp_malloc(pool, 16 * MiB);
+	cr_assert_eq(q, p[1], "the two freed neighbours make one range");
+	cr_assert_eq(stats().mapped, mapped);
+	wcp_free(pool, q);
+	wcp_free(pool, p[0]);
+	wcp_free(pool, p[3]);
+}
+
+Test(huge, calloc_of_reused_pages_is_zero)
+{
+	void *p = wcp_malloc(pool, 8 * MiB), *q;
+
+	memset(p, 0xee, 8 * MiB);
+	wcp_free(pool, p);
+	q = wcp_calloc(pool, 8, MiB);
+	cr_assert_eq(q, p, "same range again");
+	cr_assert(all_zero(q, 8 * MiB));
+	wcp_free(pool, q);
+}
+
+Test(huge, realloc_across_the_arena_and_pages)
+{
+	size_t steps[] = { 100000, 8 * MiB, 100 * MiB, 3 * MiB, 1000 };
+	size_t prev = 5000;
+	unsigned char *p = wcp_malloc(pool, prev), *q;
+
+	fill_pattern(p, prev, 9);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		size_t keep = prev < steps[i] ? prev : steps[i];
+
+		p = wcp_realloc(pool, p, steps[i]);
+		cr_assert_not_null(p, "to %zu", steps[i]);
+		cr_assert(check_pattern(p, keep, 9), "%zu -> %zu", prev, steps[i]);
+		fill_pattern(p, steps[i], 9);
+		prev = steps[i];
+	}
+	wcp_free(pool, p);
+	/* Within the same pages: stays put. */
+	p = wcp_malloc(pool, 8 * MiB);
+	q = wcp_realloc(pool, p, 8 * MiB - 100000);
+	cr_assert_eq(q, p);
+	wcp_free(pool, q);
+	cr_assert_eq(stats().allocations, 0);
+}
+
+Test(huge, aligned_beyond_the_page)
+{
+	void *p = wcp_aligned_alloc(pool, 64 * MiB, 8 * MiB);
+
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % (64 * MiB), 0);
+	wcp_free(pool, p);
+}
+
+Test(huge, max_size_counts_whole_pages)
+{
+	struct wcp_pool *small = make_pool(WCP_PAGE_2M, 8 * MiB);
+	void *p[5];
+
+	for (int i = 0; i < 4; i++) {
+		p[i] = wcp_malloc(small, 2 * MiB);
+		cr_assert_not_null(p[i], "buffer %d of 4", i);
+	}
+	errno = 0;
+	cr_assert_null(wcp_malloc(small, 2 * MiB));
+	cr_assert_eq(errno, ENOMEM);
+	wcp_free(small, p[2]);
+	p[2] = wcp_malloc(small, 2 * MiB);
+	cr_assert_not_null(p[2]);
+	for (int i = 0; i < 4; i++)
+		wcp_free(small, p[i]);
+	wcp_pool_destroy(small);
+}
+
+static void free_it(void *p)
+{
+	wcp_free(pool, p);
+}
+
+Test(huge, misuse_is_caught)
+{
+	char *p = wcp_malloc(pool, 8 * MiB);
+
+	expect_abort(free_it, p + 2 * MiB, "not a live allocation");
+	wcp_free(pool, p);
+	expect_abort(free_it, p, "not a live allocation");
+}
