@@ -85,7 +85,8 @@ static int free_take(struct wcp_pool *pool, uint64_t len, uint64_t align,
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct wcp_range r = s->v[i];
-		uint64_t start = wcp_align_up(r.off, align);
+		uintptr_t base = (uintptr_t)pool->base;
+		uint64_t start = wcp_align_up(base + r.off, align) - base;
 
 		if (start + len > r.off + r.len)
 			continue;

@@ -93,7 +93,8 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 }
 
 /*
- * Take @size bytes aligned to @align from the never-used end of the pool
+ * Take @size bytes at an address aligned to @align from the never-used end
+ * of the pool
  * (a bump cursor: address space is never handed out twice), mapped; at
  * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
  * -ENOMEM when the reservation is exhausted or mapping fails.
@@ -105,7 +106,9 @@ int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 	int err = -ENOMEM;
 
 	pthread_mutex_lock(&pool->map_lock);
-	start = wcp_align_up(pool->cursor, align);
+	/* Addresses are aligned, not offsets: base is only page aligned. */
+	start = wcp_align_up((uintptr_t)pool->base + pool->cursor, align) -
+		(uintptr_t)pool->base;
 	end = start + size;
 	if (start < pool->cursor || end < start || end > pool->max_size)
 		goto out;
