@@ -6,7 +6,7 @@
  *
  * Open /dev/wcpool and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
  * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO and
- * WCPOOL_IOC_DUP, and can be mmap()ed (MAP_SHARED) at any grown file offset.
+ * WCPOOL_IOC_DUP, and can be mmap()ed (MAP_SHARED) below its max_size.
  *
  * Extensibility: every argument struct starts with __u32 size, which the
  * caller sets to sizeof() of the struct as it knows it.  The kernel accepts
@@ -179,10 +179,17 @@ struct wcpool_dup {
 
 /*
  * mmap() of a pool fd: MAP_SHARED only (MAP_PRIVATE: EINVAL); the file
- * offset must be a multiple of the pool page size (EINVAL); every pool page
- * in [offset, offset + length) must be grown (ENXIO).  The mapping has the
- * pool's cache policy.  A writable mapping of a read-only fd: EACCES.
+ * offset must be a multiple of the pool page size (EINVAL); the range must
+ * end at or below max_size (ENXIO).  Like a sparse file, the range may
+ * cover pages that are not grown: touching one raises SIGBUS until it is
+ * grown (so is touching a released page).  The mapping has the pool's
+ * cache policy.  A writable mapping of a read-only fd: EACCES.
  * Pages stay valid while mapped even after every pool fd is closed.
+ * WCPOOL_MAP_PTE mappings can be pinned (GUP); WCPOOL_MAP_PMD mappings are
+ * VM_PFNMAP: GUP users (vmsplice, O_DIRECT, V4L2 USERPTR) get EFAULT and
+ * madvise(MADV_DONTNEED) EINVAL.  On 6.12+ every pool mapping gets a 2 MiB
+ * aligned address unless MAP_FIXED says otherwise; an unaligned PMD-mode
+ * mapping falls back to 4 KiB entries.
  */
 
 #endif /* _UAPI_LINUX_WCPOOL_H */

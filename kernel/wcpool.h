@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wcpool - internal interfaces between the parts of wcpool.ko.
+ */
+#ifndef _WCPOOL_H
+#define _WCPOOL_H
+
+#include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+#include <linux/wcpool.h>
+
+#define WCPOOL_ORDER		(WCPOOL_PAGE_SHIFT_2M - PAGE_SHIFT)
+#define WCPOOL_HPAGE_SIZE	BIT(WCPOOL_PAGE_SHIFT_2M)
+#define WCPOOL_HPAGE_PAGES	BIT(WCPOOL_ORDER)
+#define WCPOOL_MAX_SIZE		BIT_ULL(46)
+
+/**
+ * struct wcpool - one pool, shared by all of its fds and mappings
+ * @kref: one reference per open file of the pool
+ * @lock: serialises GROW, RELEASE and the lookup in the fault path
+ * @pages: huge page index -> head struct page, owned by the pool
+ * @inode: the pool's own pseudo inode; its mapping links every VMA
+ * @node: entry in the list of all pools (debugfs)
+ * @policy: WCPOOL_POLICY_*
+ * @map_mode: WCPOOL_MAP_*
+ * @max_size: largest file size in bytes
+ * @nr_pages: huge pages in @pages
+ */
+struct wcpool {
+	struct kref kref;
+	/* GROW/RELEASE vs. fault lookup, see struct comment */
+	struct mutex lock;
+	struct xarray pages;
+	struct inode *inode;
+	struct list_head node;
+	u32 policy;
+	u32 map_mode;
+	u64 max_size;
+	unsigned long nr_pages;
+};
+
+/**
+ * struct wcpool_stats - module-wide counters, shown in debugfs
+ * @pools: live pools
+ * @pages: huge pages owned by pools, per policy
+ * @recycle: converted huge pages kept for reuse, per policy
+ * @deferred: released huge pages still referenced (pinned) elsewhere
+ * @vmas: live mappings of pool fds
+ * @converted: cache policy conversions of the linear map so far
+ * @pmd_maps: 2 MiB PMD entries inserted so far (PMD mode)
+ * @in_use: huge pages counted against the limit (@pages + @deferred)
+ */
+struct wcpool_stats {
+	atomic_long_t pools;
+	atomic_long_t pages[WCPOOL_POLICY_COUNT];
+	atomic_long_t recycle[WCPOOL_POLICY_COUNT];
+	atomic_long_t deferred;
+	atomic_long_t vmas;
+	atomic_long_t converted;
+	atomic_long_t pmd_maps;
+	atomic_long_t in_use;
+};
+
+extern struct wcpool_stats wcpool_stats;
+
+/* wcpool_page.c */
+int wcpool_page_init(unsigned long limit_pages, unsigned int recycle_pages);
+void wcpool_page_exit(void);
+unsigned long wcpool_page_limit(void);
+int wcpool_page_reserve(unsigned long nr);
+void wcpool_page_unreserve(unsigned long nr);
+struct page *wcpool_page_alloc(u32 policy);
+void wcpool_page_free(struct page *head, u32 policy);
+void wcpool_page_release(struct page *head, u32 policy);
+const char *wcpool_page_memtype(struct page *head, unsigned int *level);
+
+/* wcpool_pool.c */
+int wcpool_pool_init(void);
+void wcpool_pool_exit(void);
+long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
+void wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
+			  void *data);
+
+/* wcpool_mmap.c */
+int wcpool_mmap(struct file *file, struct vm_area_struct *vma);
+bool wcpool_mmap_pmd_supported(void);
+unsigned long wcpool_get_unmapped_area(struct file *file, unsigned long addr,
+				       unsigned long len, unsigned long pgoff,
+				       unsigned long flags);
+
+/* wcpool_stats.c */
+void wcpool_stats_init(void);
+void wcpool_stats_exit(void);
+
+/* wcpool_main.c */
+int wcpool_copy_args(void *karg, size_t ksize, size_t ver0,
+		     const void __user *uarg);
+int wcpool_copy_out(void __user *uarg, const void *karg, size_t ksize);
+
+#endif /* _WCPOOL_H */

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wcpool huge pages: allocation, cache policy conversion of the linear map,
+ * a bounded per-policy recycle pool and deferred freeing of pinned pages.
+ *
+ * A page's linear map is converted to the pool's policy once, right after
+ * allocation and before any user mapping exists, and back to WB right before
+ * the page returns to the page allocator.  A conversion flushes the TLBs of
+ * every CPU, so freed pages of each policy are kept (zeroed) for reuse, up
+ * to a bound, as the TTM page pool does; a shrinker gives them back under
+ * memory pressure.
+ *
+ * Each page is converted as one 2 MiB range (set_memory_wc/uc/wb), which
+ * keeps the linear map's 2 MiB entry: the page-array variants would split
+ * it into 4 KiB entries.
+ */
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/shrinker.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <asm/set_memory.h>
+
+#include "wcpool.h"
+
+#define WCPOOL_GFP	(GFP_USER | __GFP_COMP | __GFP_ZERO | __GFP_ACCOUNT | \
+			 __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
+static unsigned long wcpool_limit;
+static unsigned int wcpool_recycle_max;
+
+static DEFINE_SPINLOCK(wcpool_page_lock);
+static struct list_head wcpool_recycle[WCPOOL_POLICY_COUNT];
+static LIST_HEAD(wcpool_deferred);
+
+static void wcpool_page_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(wcpool_reap_work, wcpool_page_reap);
+
+unsigned long wcpool_page_limit(void)
+{
+	return wcpool_limit;
+}
+
+/* Count @nr huge pages against the module-wide limit. */
+int wcpool_page_reserve(unsigned long nr)
+{
+	if (atomic_long_add_return(nr, &wcpool_stats.in_use) > wcpool_limit) {
+		atomic_long_sub(nr, &wcpool_stats.in_use);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+void wcpool_page_unreserve(unsigned long nr)
+{
+	atomic_long_sub(nr, &wcpool_stats.in_use);
+}
+
+static int wcpool_page_set_policy(struct page *head, u32 policy)
+{
+	unsigned long addr = (unsigned long)page_address(head);
+	int ret;
+
+	switch (policy) {
+	case WCPOOL_POLICY_WC:
+		ret = set_memory_wc(addr, WCPOOL_HPAGE_PAGES);
+		break;
+	case WCPOOL_POLICY_UC:
+		ret = set_memory_uc(addr, WCPOOL_HPAGE_PAGES);
+		break;
+	default:
+		return 0;
+	}
+	if (!ret)
+		atomic_long_inc(&wcpool_stats.converted);
+	return ret;
+}
+
+/* Convert back to WB and give the page back to the page allocator. */
+static void wcpool_page_destroy(struct page *head, u32 policy)
+{
+	if (policy != WCPOOL_POLICY_WB &&
+	    set_memory_wb((unsigned long)page_address(head),
+			  WCPOOL_HPAGE_PAGES)) {
+		/* Never hand a WC/UC page to the allocator: leak it. */
+		pr_err("wcpool: cannot restore WB on pfn %#lx, leaking it\n",
+		       page_to_pfn(head));
+		return;
+	}
+	__free_pages(head, WCPOOL_ORDER);
+}
+
+/**
+ * wcpool_page_alloc - get a zeroed huge page with the linear map in @policy
+ * @policy: WCPOOL_POLICY_*
+ *
+ * Takes a page from the recycle pool of @policy if there is one, else
+ * allocates and converts a new one.  The caller has reserved it with
+ * wcpool_page_reserve().
+ *
+ * Return: the head page, or NULL.
+ */
+struct page *wcpool_page_alloc(u32 policy)
+{
+	struct page *head;
+
+	spin_lock(&wcpool_page_lock);
+	head = list_first_entry_or_null(&wcpool_recycle[policy], struct page,
+					lru);
+	if (head) {
+		list_del(&head->lru);
+		atomic_long_dec(&wcpool_stats.recycle[policy]);
+	}
+	spin_unlock(&wcpool_page_lock);
+
+	if (!head) {
+		head = alloc_pages(WCPOOL_GFP, WCPOOL_ORDER);
+		if (!head)
+			return NULL;
+		if (wcpool_page_set_policy(head, policy)) {
+			__free_pages(head, WCPOOL_ORDER);
+			return NULL;
+		}
+	}
+	atomic_long_inc(&wcpool_stats.pages[policy]);
+	return head;
+}
+
+/*
+ * Free a page nobody else references: zero it and keep it for reuse if the
+ * recycle pool of its policy has room, else destroy it.
+ */
+static void wcpool_page_recycle(struct page *head, u32 policy)
+{
+	unsigned long i;
+
+	if (atomic_long_read(&wcpool_stats.recycle[policy]) <
+	    wcpool_recycle_max) {
+		/* Written through the linear map, which has the same policy. */
+		for (i = 0; i < WCPOOL_HPAGE_PAGES; i++)
+			clear_highpage(head + i);
+		ClearPageDirty(head);
+		spin_lock(&wcpool_page_lock);
+		if (atomic_long_read(&wcpool_stats.recycle[policy]) <
+		    wcpool_recycle_max) {
+			list_add(&head->lru, &wcpool_recycle[policy]);
+			atomic_long_inc(&wcpool_stats.recycle[policy]);
+			head = NULL;
+		}
+		spin_unlock(&wcpool_page_lock);
+		if (!head)
+			return;
+	}
+	wcpool_page_destroy(head, policy);
+}
+
+/**
+ * wcpool_page_free - undo wcpool_page_alloc() of a page never mapped
+ * @head: the head page
+ * @policy: its policy
+ */
+void wcpool_page_free(struct page *head, u32 policy)
+{
+	atomic_long_dec(&wcpool_stats.pages[policy]);
+	wcpool_page_recycle(head, policy);
+}
+
+/**
+ * wcpool_page_release - drop a pool's page after it was unmapped everywhere
+ * @head: the head page
+ * @policy: its policy
+ *
+ * A page that is still referenced (pinned by GUP users) must not go back to
+ * the allocator with a WC/UC linear map: it waits on the deferred list until
+ * the pool's reference is the last one.  The caller unreserves nothing; the
+ * page leaves the limit when it is freed.
+ */
+void wcpool_page_release(struct page *head, u32 policy)
+{
+	atomic_long_dec(&wcpool_stats.pages[policy]);
+	if (page_ref_count(head) == 1) {
+		wcpool_page_recycle(head, policy);
+		wcpool_page_unreserve(1);
+		return;
+	}
+	/* page->private holds the policy while the page waits. */
+	set_page_private(head, policy);
+	spin_lock(&wcpool_page_lock);
+	list_add_tail(&head->lru, &wcpool_deferred);
+	atomic_long_inc(&wcpool_stats.deferred);
+	spin_unlock(&wcpool_page_lock);
+	schedule_delayed_work(&wcpool_reap_work, HZ);
+}
+
+static void wcpool_page_reap(struct work_struct *work)
+{
+	struct page *head, *tmp;
+	LIST_HEAD(done);
+	bool more;
+
+	spin_lock(&wcpool_page_lock);
+	list_for_each_entry_safe(head, tmp, &wcpool_deferred, lru) {
+		if (page_ref_count(head) == 1) {
+			list_move(&head->lru, &done);
+			atomic_long_dec(&wcpool_stats.deferred);
+		}
+	}
+	more = !list_empty(&wcpool_deferred);
+	spin_unlock(&wcpool_page_lock);
+
+	list_for_each_entry_safe(head, tmp, &done, lru) {
+		u32 policy = page_private(head);
+
+		list_del(&head->lru);
+		set_page_private(head, 0);
+		wcpool_page_recycle(head, policy);
+		wcpool_page_unreserve(1);
+	}
+	if (more)
+		schedule_delayed_work(&wcpool_reap_work, HZ);
+}
+
+/**
+ * wcpool_page_memtype - cache mode of a page's linear map, as the CPU sees it
+ * @head: the head page
+ * @level: set to the level of the linear-map entry (PG_LEVEL_*)
+ *
+ * Reads the PAT index bits of the kernel PTE/PMD; the names follow the PAT
+ * layout Linux programs on x86 (0 WB, 1 WC, 2 UC-, 3 UC, 5 WP, 7 WT).
+ *
+ * Return: the name of the cache type, as in pat_memtype_list.
+ */
+const char *wcpool_page_memtype(struct page *head, unsigned int *level)
+{
+	static const char * const names[8] = {
+		"write-back", "write-combining", "uncached-minus", "uncached",
+		"write-back", "write-protect", "uncached-minus",
+		"write-through",
+	};
+	unsigned int idx;
+	pteval_t val;
+	pte_t *pte;
+
+	pte = lookup_address((unsigned long)page_address(head), level);
+	if (!pte)
+		return "unmapped";
+	val = pte_val(*pte);
+	idx = (val & _PAGE_PWT ? 1 : 0) | (val & _PAGE_PCD ? 2 : 0);
+	if (*level == PG_LEVEL_4K ? val & _PAGE_PAT : val & _PAGE_PAT_LARGE)
+		idx |= 4;
+	return names[idx];
+}
+
+/* Recycled pages, in base pages as the shrinker core counts objects. */
+static unsigned long wcpool_shrink_count(struct shrinker *shrinker,
+					 struct shrink_control *sc)
+{
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
+		n += atomic_long_read(&wcpool_stats.recycle[i]);
+	return n ? n * WCPOOL_HPAGE_PAGES : SHRINK_EMPTY;
+}
+
+static unsigned long wcpool_shrink_scan(struct shrinker *shrinker,
+					struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+	struct page *head;
+	int i = 0;
+
+	while (freed < sc->nr_to_scan && i < WCPOOL_POLICY_COUNT) {
+		spin_lock(&wcpool_page_lock);
+		head = list_first_entry_or_null(&wcpool_recycle[i],
+						struct page, lru);
+		if (head) {
+			list_del(&head->lru);
+			atomic_long_dec(&wcpool_stats.recycle[i]);
+		}
+		spin_unlock(&wcpool_page_lock);
+		if (!head) {
+			i++;
+			continue;
+		}
+		wcpool_page_destroy(head, i);
+		freed += WCPOOL_HPAGE_PAGES;
+	}
+	return freed ? freed : SHRINK_STOP;
+}
+
+#ifdef WCPOOL_HAVE_SHRINKER_ALLOC
+static struct shrinker *wcpool_shrinker;
+
+static int wcpool_shrinker_register(void)
+{
+	wcpool_shrinker = shrinker_alloc(0, "wcpool");
+	if (!wcpool_shrinker)
+		return -ENOMEM;
+	wcpool_shrinker->count_objects = wcpool_shrink_count;
+	wcpool_shrinker->scan_objects = wcpool_shrink_scan;
+	wcpool_shrinker->seeks = 1;
+	shrinker_register(wcpool_shrinker);
+	return 0;
+}
+
+static void wcpool_shrinker_unregister(void)
+{
+	shrinker_free(wcpool_shrinker);
+}
+#else
+static struct shrinker wcpool_shrinker = {
+	.count_objects = wcpool_shrink_count,
+	.scan_objects = wcpool_shrink_scan,
+	.seeks = 1,
+};
+
+static int wcpool_shrinker_register(void)
+{
+	return register_shrinker(&wcpool_shrinker, "wcpool");
+}
+
+static void wcpool_shrinker_unregister(void)
+{
+	unregister_shrinker(&wcpool_shrinker);
+}
+#endif
+
+int wcpool_page_init(unsigned long limit_pages, unsigned int recycle_pages)
+{
+	int i;
+
+	wcpool_limit = limit_pages;
+	wcpool_recycle_max = recycle_pages;
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
+		INIT_LIST_HEAD(&wcpool_recycle[i]);
+	return wcpool_shrinker_register();
+}
+
+void wcpool_page_exit(void)
+{
+	struct page *head, *tmp;
+	int i;
+
+	wcpool_shrinker_unregister();
+	cancel_delayed_work_sync(&wcpool_reap_work);
+	wcpool_page_reap(NULL);
+	cancel_delayed_work_sync(&wcpool_reap_work);
+	list_for_each_entry_safe(head, tmp, &wcpool_deferred, lru) {
+		/* Still pinned by someone: the page cannot be freed safely. */
+		pr_warn("wcpool: pfn %#lx still referenced at unload, leaking it\n",
+			page_to_pfn(head));
+		list_del(&head->lru);
+	}
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++) {
+		list_for_each_entry_safe(head, tmp, &wcpool_recycle[i], lru) {
+			list_del(&head->lru);
+			atomic_long_dec(&wcpool_stats.recycle[i]);
+			wcpool_page_destroy(head, i);
+		}
+	}
+}

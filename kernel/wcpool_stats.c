@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wcpool statistics in debugfs: /sys/kernel/debug/wcpool/{stats,pools}.
+ *
+ * "stats" has one "name value" line per counter; tests read it to prove
+ * that everything a test allocated was given back.  "pools" lists every
+ * pool page with the cache type the CPU sees in its linear map and the
+ * size of that linear-map entry (4k, 2m, 1g).
+ */
+#include <linux/debugfs.h>
+#include <linux/mm.h>
+#include <linux/seq_file.h>
+
+#include "wcpool.h"
+
+struct wcpool_stats wcpool_stats;
+
+static struct dentry *wcpool_debugfs;
+
+static const char * const wcpool_policy_names[WCPOOL_POLICY_COUNT] = {
+	[WCPOOL_POLICY_WC] = "wc",
+	[WCPOOL_POLICY_UC] = "uc",
+	[WCPOOL_POLICY_WB] = "wb",
+};
+
+static int wcpool_stats_show(struct seq_file *m, void *unused)
+{
+	int i;
+
+	seq_printf(m, "pools %ld\n", atomic_long_read(&wcpool_stats.pools));
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
+		seq_printf(m, "pages_%s %ld\n", wcpool_policy_names[i],
+			   atomic_long_read(&wcpool_stats.pages[i]));
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
+		seq_printf(m, "recycle_%s %ld\n", wcpool_policy_names[i],
+			   atomic_long_read(&wcpool_stats.recycle[i]));
+	seq_printf(m, "deferred %ld\n",
+		   atomic_long_read(&wcpool_stats.deferred));
+	seq_printf(m, "mapped_vmas %ld\n",
+		   atomic_long_read(&wcpool_stats.vmas));
+	seq_printf(m, "in_use %ld\n", atomic_long_read(&wcpool_stats.in_use));
+	seq_printf(m, "limit %lu\n", wcpool_page_limit());
+	seq_printf(m, "converted %ld\n",
+		   atomic_long_read(&wcpool_stats.converted));
+	seq_printf(m, "pmd_maps %ld\n",
+		   atomic_long_read(&wcpool_stats.pmd_maps));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(wcpool_stats);
+
+static void wcpool_pools_show_one(struct wcpool *pool, void *data)
+{
+	struct seq_file *m = data;
+	unsigned int level = PG_LEVEL_NONE;
+	const char *memtype;
+	struct page *head;
+	unsigned long idx;
+
+	seq_printf(m, "pool %s max_size %llu grown %lu map_mode %u\n",
+		   wcpool_policy_names[pool->policy], pool->max_size,
+		   pool->nr_pages, pool->map_mode);
+	xa_for_each(&pool->pages, idx, head) {
+		memtype = wcpool_page_memtype(head, &level);
+		seq_printf(m, "  offset %#lx pfn %#lx refs %d linear %s %s\n",
+			   idx << WCPOOL_PAGE_SHIFT_2M, page_to_pfn(head),
+			   page_ref_count(head), memtype,
+			   level == PG_LEVEL_4K ? "4k" :
+			   level == PG_LEVEL_2M ? "2m" :
+			   level == PG_LEVEL_1G ? "1g" : "?");
+	}
+}
+
+static int wcpool_pools_show(struct seq_file *m, void *unused)
+{
+	wcpool_pool_for_each(wcpool_pools_show_one, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(wcpool_pools);
+
+void wcpool_stats_init(void)
+{
+	wcpool_debugfs = debugfs_create_dir("wcpool", NULL);
+	debugfs_create_file("stats", 0400, wcpool_debugfs, NULL,
+			    &wcpool_stats_fops);
+	debugfs_create_file("pools", 0400, wcpool_debugfs, NULL,
+			    &wcpool_pools_fops);
+}
+
+void wcpool_stats_exit(void)
+{
+	debugfs_remove_recursive(wcpool_debugfs);
+}
