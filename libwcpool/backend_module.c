@@ -4,9 +4,9 @@
  * whose 2 MiB pages have the pool's cache policy (WC, UC or WB) in every
  * mapping, the kernel's linear map included.
  *
- * Pages exist only where the pool was grown (WCPOOL_IOC_GROW); released
- * ranges (WCPOOL_IOC_RELEASE) read as SIGBUS until grown again.  jemalloc's
- * commit grows, its decommit releases (whole pages, see commit.c).
+ * Pages exist only where the pool was grown (WCPOOL_IOC_GROW); elsewhere
+ * (never grown, or released with WCPOOL_IOC_RELEASE) a mapping faults with
+ * SIGBUS.  Commit grows, decommit releases (whole pages, see commit.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,12 +56,14 @@ static int module_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* The file is as large as max_size from the start; mapping needs pages. */
+/*
+ * A pool file is max_size long from creation and maps like a sparse file:
+ * pages come with commit (GROW), so mapping more needs nothing here.
+ */
 static int module_extend(struct wcp_pool *pool, uint64_t size)
 {
-	uint64_t mapped = atomic_load(&pool->mapped);
-
-	return module_commit(pool, mapped, size - mapped);
+	(void)pool, (void)size;
+	return 0;
 }
 
 /* Every offset below max_size can be mapped; unbacked pages fault. */
