@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The malloc family over a pool's arena.  Every call goes straight to the
- * pool's jemalloc arena without a thread cache, so pool memory never mixes
- * with the process malloc or with another pool.  The live map checks each
- * pointer coming back before jemalloc sees it.
+ * The malloc family over a pool.  Every call goes straight to the pool's
+ * jemalloc arena without a thread cache, so pool memory never mixes with the
+ * process malloc or with another pool; frame-sized buffers on huge-page
+ * pools take whole pages instead (huge.c).  The live map checks each pointer
+ * coming back before the allocator sees it.
  */
 #include <errno.h>
 #include <stdio.h>
