@@ -171,11 +171,102 @@ struct wcpool_dup {
 
 #define WCPOOL_DUP_SIZE_VER0	32
 
+/* WCPOOL_IOC_REGISTER flags: the device's access, and the new fd's. */
+#define WCPOOL_REG_READ		_BITUL(0)	/* the device reads the range */
+#define WCPOOL_REG_WRITE	_BITUL(1)	/* the device writes the range */
+#define WCPOOL_REG_CLOEXEC	_BITUL(2)	/* the dma-buf fd gets O_CLOEXEC */
+#define WCPOOL_REG_FLAGS	(WCPOOL_REG_READ | WCPOOL_REG_WRITE | \
+				 WCPOOL_REG_CLOEXEC)
+
+/* struct wcpool_register.policy: the policy the device requires. */
+#define WCPOOL_REG_POLICY_ANY	0
+#define WCPOOL_REG_POLICY(p)	((p) + 1)	/* WCPOOL_POLICY_* + 1 */
+
+/*
+ * WCPOOL_IOC_REGISTER, on a writable pool fd: pin a user range of this
+ * pool's memory and export exactly that range as a dma-buf, V4L2 USERPTR
+ * style: the device's constraints are checked here, not at allocation.
+ *
+ *   size         in   sizeof(struct wcpool_register)
+ *   flags        in   WCPOOL_REG_READ and/or WCPOOL_REG_WRITE (at least
+ *                     one), optionally WCPOOL_REG_CLOEXEC
+ *   addr         in   start of the range in the caller's address space: it
+ *                     must lie, whole, in one mapping of this pool fd's pool
+ *   length       in   bytes, non-zero; addr and length multiples of 4 KiB
+ *   align        in   0, or a power of two addr must be a multiple of
+ *   policy       in   WCPOOL_REG_POLICY_ANY or WCPOOL_REG_POLICY(p): the
+ *                     pool's policy must be p
+ *   fd           out  the dma-buf fd (O_RDWR with WCPOOL_REG_WRITE, else
+ *                     O_RDONLY)
+ *   nr_segments  out  physically contiguous runs in the range
+ *
+ * The pages stay pinned until the dma-buf is released (last fd closed,
+ * last importer detached): RELEASE of a range that holds registered pages
+ * fails with EBUSY.  The dma-buf may outlive the pool fd and the mapping.
+ *
+ * Errors: EINVAL (flags, zero or misaligned addr/length, align not a power
+ * of two, bad policy value, reserved), EOVERFLOW (addr + length wraps),
+ * EFAULT (range not mapped in the caller), ENXIO (range not in one mapping
+ * of this pool, or it covers pages that are not grown), EACCES (policy
+ * differs from the one required, or WCPOOL_REG_WRITE through a read-only
+ * mapping), EBADF (read-only pool fd), ENOMEM, EMFILE/ENFILE.
+ */
+struct wcpool_register {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 length;
+	__u64 align;
+	__u32 policy;
+	__s32 fd;
+	__u32 nr_segments;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define WCPOOL_REGISTER_SIZE_VER0	64
+
+/* One physically contiguous run of a registration. */
+struct wcpool_segment {
+	__u64 offset;	/* bytes from the start of the registered range */
+	__u64 length;
+};
+
+/*
+ * WCPOOL_IOC_SEGMENTS, on any pool fd: the contiguous runs of a dma-buf
+ * that WCPOOL_IOC_REGISTER made from this pool, as (offset, length) pairs
+ * relative to the registered range.  Physical and bus addresses are never
+ * shown.
+ *
+ *   size      in      sizeof(struct wcpool_segments)
+ *   flags     in      0
+ *   dmabuf    in      the dma-buf fd
+ *   count     in/out  in: capacity of the array at segments; out: the
+ *                     number of segments (also when larger than the
+ *                     capacity: then only capacity entries are written)
+ *   segments  in      user pointer to struct wcpool_segment[count]
+ *
+ * Errors: EINVAL (flags, reserved, dmabuf not a wcpool registration of
+ * this pool), EBADF (dmabuf not an fd), EFAULT.
+ */
+struct wcpool_segments {
+	__u32 size;
+	__u32 flags;
+	__s32 dmabuf;
+	__u32 count;
+	__u64 segments;
+	__u64 reserved[2];
+};
+
+#define WCPOOL_SEGMENTS_SIZE_VER0	40
+
 #define WCPOOL_IOC_CREATE	_IOWR(WCPOOL_IOC_MAGIC, 0x00, struct wcpool_create)
 #define WCPOOL_IOC_GROW		_IOW(WCPOOL_IOC_MAGIC, 0x01, struct wcpool_range)
 #define WCPOOL_IOC_RELEASE	_IOW(WCPOOL_IOC_MAGIC, 0x02, struct wcpool_range)
 #define WCPOOL_IOC_INFO		_IOWR(WCPOOL_IOC_MAGIC, 0x03, struct wcpool_info)
 #define WCPOOL_IOC_DUP		_IOWR(WCPOOL_IOC_MAGIC, 0x04, struct wcpool_dup)
+#define WCPOOL_IOC_REGISTER	_IOWR(WCPOOL_IOC_MAGIC, 0x05, struct wcpool_register)
+#define WCPOOL_IOC_SEGMENTS	_IOWR(WCPOOL_IOC_MAGIC, 0x06, struct wcpool_segments)
 
 /*
  * mmap() of a pool fd: MAP_SHARED only (MAP_PRIVATE: EINVAL); the file
