@@ -307,6 +307,122 @@ int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags);
  */
 int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp);
 
+/* ---- Registration with devices ---------------------------------------- */
+/*
+ * A device gets pool memory by *registration*, V4L2 USERPTR style: any range
+ * of a pool can be registered, and the device's constraints (alignment,
+ * cache policy, pages present) are checked then, not at allocation.
+ */
+
+/** What the device does with a registered range (wcp_register_options). */
+enum wcp_access {
+	WCP_ACCESS_READ = 1u << 0,	/**< the device reads it */
+	WCP_ACCESS_WRITE = 1u << 1,	/**< the device writes it */
+};
+
+/** Constraints of wcp_register().  Zero-initialise; zero = no constraint. */
+struct wcp_register_options {
+	/** enum wcp_access bits; 0 means read and write. */
+	uint32_t access;
+	/** The policy the device needs (enum wcp_policy); 0 = any. */
+	uint32_t policy;
+	/** Required alignment of the start (a power of two); 0 = 4 KiB. */
+	uint64_t align;
+	/** Must be zero. */
+	uint64_t reserved[2];
+};
+
+/** A physically contiguous run of a registration, relative to its start. */
+struct wcp_segment {
+	uint64_t offset;
+	uint64_t length;
+};
+
+struct wcp_registration;
+
+/**
+ * wcp_register() - pin [@ptr, @ptr + @len) of @pool and export it to
+ * devices as a dma-buf.
+ * @opts: constraints, or NULL for none.
+ * @regp: receives the registration; free it with wcp_unregister().
+ *
+ * @ptr and @len must be multiples of 4 KiB (use wcp_aligned_alloc()), and
+ * the range must lie within the pool's memory.  While registered, the
+ * range's pages stay put: the pool does not give them back to the system.
+ * The dma-buf fd (wcp_registration_fd()) goes to V4L2 (V4L2_MEMORY_DMABUF),
+ * DRM (PRIME), RDMA and any other dma-buf importer.
+ *
+ * Return: 0, or -EINVAL (unaligned, empty or overflowing range, bad
+ * alignment or option, non-zero reserved), -ERANGE (range not inside the
+ * pool's memory), -EACCES (the pool's policy is not the one required, or
+ * write access to a read-only view), -EOPNOTSUPP (the constraints hold
+ * but the pool has no kernel module behind it: only wcpool.ko exports
+ * dma-bufs; the memfd backend reaches devices through io_uring, see
+ * wcp_uring_register()), or another -errno from the module.
+ */
+int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
+		 const struct wcp_register_options *opts,
+		 struct wcp_registration **regp);
+
+/**
+ * wcp_unregister() - drop a registration and close its dma-buf fd.  The
+ * pages stay pinned until every importer has let go of the dma-buf too.
+ *
+ * Return: 0, or -ENOENT if @reg is not a live registration of @pool
+ * (double unregister, another pool's registration).
+ */
+int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg);
+
+/** wcp_registration_fd() - the dma-buf fd, owned by the registration. */
+int wcp_registration_fd(const struct wcp_registration *reg);
+
+/**
+ * wcp_registration_segments() - the physically contiguous runs of the
+ * registration (2 MiB pages give few), at most @max of them into @seg.
+ *
+ * Return: the number of runs (which may exceed @max), or -errno.
+ */
+int wcp_registration_segments(const struct wcp_registration *reg,
+			      struct wcp_segment *seg, size_t max);
+
+struct io_uring;
+
+/**
+ * wcp_uring_register() - register all of @pool's memory with @ring as fixed
+ * buffers, so io_uring_prep_read_fixed()/write_fixed() work on any pool
+ * buffer (see wcp_uring_index()); memory the pool maps later is registered
+ * on demand.  One ring per pool.
+ *
+ * The pool's memory is covered by overlapping fixed buffers of up to 1 GiB
+ * every 512 MiB: any I/O of up to 512 MiB lies inside one of them.  Pinned
+ * memory stays with the pool (freed memory is no longer given back to the
+ * system) until wcp_uring_unregister().
+ *
+ * Destroy the pool, or call wcp_uring_unregister(), before the ring.
+ *
+ * Return: 0, -EBUSY (already registered with a ring), -EOPNOTSUPP (the
+ * kernel refuses this memory as fixed buffers: Linux before 6.5 refuses
+ * every file mapping that is not shmem or hugetlbfs, i.e. wcpool.ko's), or
+ * another -errno from io_uring.
+ */
+int wcp_uring_register(struct wcp_pool *pool, struct io_uring *ring);
+
+/**
+ * wcp_uring_index() - the fixed-buffer index to pass with [@ptr, @ptr +
+ * @len) to io_uring_prep_read_fixed()/write_fixed() on the registered ring.
+ *
+ * Return: the index (>= 0), -ENOENT (no ring registered), -ERANGE (not
+ * pool memory, or longer than 512 MiB), or -errno from registering memory
+ * mapped since.
+ */
+int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len);
+
+/**
+ * wcp_uring_unregister() - unregister the pool's fixed buffers from the
+ * ring.  Return: 0 or -ENOENT (none registered).
+ */
+int wcp_uring_unregister(struct wcp_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif

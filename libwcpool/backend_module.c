@@ -99,6 +99,52 @@ static int module_open_read_only(const struct wcp_pool *pool)
 	return err ? err : dup.fd;
 }
 
+static uint32_t to_module_policy(uint32_t policy);
+
+static int module_register(struct wcp_pool *pool, const void *ptr, size_t len,
+			   const struct wcp_register_options *o, int *fd,
+			   uint32_t *nr_segments)
+{
+	uint32_t access = o->access ? o->access
+				    : WCP_ACCESS_READ | WCP_ACCESS_WRITE;
+	struct wcpool_register r = {
+		.size = sizeof(r),
+		.flags = WCPOOL_REG_CLOEXEC |
+			 (access & WCP_ACCESS_READ ? WCPOOL_REG_READ : 0) |
+			 (access & WCP_ACCESS_WRITE ? WCPOOL_REG_WRITE : 0),
+		.addr = (uintptr_t)ptr,
+		.length = len,
+		.align = o->align,
+		.policy = o->policy ? WCPOOL_REG_POLICY(to_module_policy(o->policy))
+				    : WCPOOL_REG_POLICY_ANY,
+	};
+	int err = pool_ioctl(pool, WCPOOL_IOC_REGISTER, &r);
+
+	if (err)
+		return err;
+	*fd = r.fd;
+	*nr_segments = r.nr_segments;
+	return 0;
+}
+
+static int module_segments(const struct wcp_pool *pool, int dmabuf,
+			   struct wcp_segment *seg, size_t max)
+{
+	struct wcpool_segments s = {
+		.size = sizeof(s),
+		.dmabuf = dmabuf,
+		.count = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max,
+		.segments = (uintptr_t)seg,
+	};
+	int err;
+
+	/* struct wcp_segment and struct wcpool_segment are the same layout. */
+	_Static_assert(sizeof(struct wcp_segment) ==
+		       sizeof(struct wcpool_segment), "segment layout");
+	err = pool_ioctl(pool, WCPOOL_IOC_SEGMENTS, &s);
+	return err ? err : (int)s.count;
+}
+
 static const struct wcp_backend_ops module_ops = {
 	.name = "wcpool.ko",
 	.extend = module_extend,
@@ -107,6 +153,8 @@ static const struct wcp_backend_ops module_ops = {
 	.release = module_release,
 	.resident = module_resident,
 	.open_read_only = module_open_read_only,
+	.register_range = module_register,
+	.segments = module_segments,
 };
 
 static uint32_t to_module_policy(uint32_t policy)

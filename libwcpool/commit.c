@@ -73,6 +73,13 @@ int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT, h;
 	int err = 0;
 
+	/*
+	 * io_uring holds the pages: a released page would be replaced by a
+	 * new one in the mapping while the ring kept the old.
+	 */
+	if (atomic_load(&pool->pinned))
+		return -EBUSY;
+
 	if (!pool->committed)
 		return pool->ops->release(pool, off, len);
 	pthread_mutex_lock(&pool->commit_lock);

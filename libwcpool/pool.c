@@ -135,11 +135,15 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 	pthread_mutex_init(&pool->map_lock, NULL);
 	pthread_mutex_init(&pool->commit_lock, NULL);
 	pthread_mutex_init(&pool->huge_lock, NULL);
+	pthread_mutex_init(&pool->reg_lock, NULL);
+	pthread_mutex_init(&pool->uring_lock, NULL);
 	return pool;
 }
 
 void wcp_pool_free_object(struct wcp_pool *pool)
 {
+	wcp_uring_fini(pool);
+	wcp_register_fini(pool);
 	wcp_arena_destroy(pool);
 	if (pool->base)
 		munmap(pool->base, pool->max_size);
@@ -151,6 +155,8 @@ void wcp_pool_free_object(struct wcp_pool *pool)
 	pthread_mutex_destroy(&pool->map_lock);
 	pthread_mutex_destroy(&pool->commit_lock);
 	pthread_mutex_destroy(&pool->huge_lock);
+	pthread_mutex_destroy(&pool->reg_lock);
+	pthread_mutex_destroy(&pool->uring_lock);
 	free(pool);
 }
 

@@ -49,6 +49,13 @@ struct wcp_backend_ops {
 	int (*resident)(struct wcp_pool *pool, uint64_t *bytes);
 	/* A new fd of the pool file that cannot be mapped writable. */
 	int (*open_read_only)(const struct wcp_pool *pool);
+	/* Export a checked range as a dma-buf (NULL: no dma-bufs here). */
+	int (*register_range)(struct wcp_pool *pool, const void *ptr,
+			      size_t len, const struct wcp_register_options *o,
+			      int *fd, uint32_t *nr_segments);
+	/* The contiguous runs of a dma-buf register_range() made. */
+	int (*segments)(const struct wcp_pool *pool, int dmabuf,
+			struct wcp_segment *seg, size_t max);
 };
 
 struct wcp_pool {
@@ -85,6 +92,17 @@ struct wcp_pool {
 	struct wcp_range_set huge_live;
 	struct wcp_range_set huge_free;
 	uint64_t huge_bytes;
+
+	/* Live registrations (register.c). */
+	pthread_mutex_t reg_lock;
+	struct wcp_registration *registrations;
+
+	/* io_uring fixed buffers (uring.c); pinned: never release memory. */
+	pthread_mutex_t uring_lock;
+	struct io_uring *ring;
+	unsigned int uring_slots;
+	uint64_t uring_end;
+	atomic_bool pinned;
 };
 
 /* pool.c */
@@ -113,6 +131,10 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off);
 void wcp_huge_free(struct wcp_pool *pool, uint64_t off);
 void wcp_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
+
+/* register.c, uring.c */
+void wcp_register_fini(struct wcp_pool *pool);
+void wcp_uring_fini(struct wcp_pool *pool);
 
 /* backend_memfd.c */
 int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);

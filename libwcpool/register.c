@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Registration of pool ranges with devices.  The constraints are checked
+ * here for every backend, so an application learns what is wrong the same
+ * way everywhere; the export itself (a dma-buf of exactly the range) is the
+ * backend's, and only wcpool.ko has one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+#define REG_GRANULE WCP_PAGE_4K
+
+struct wcp_registration {
+	struct wcp_registration *next;
+	int fd;
+	uint32_t nr_segments;
+	const struct wcp_pool *pool;
+};
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+static int check_options(const struct wcp_register_options *o)
+{
+	if (o->access & ~(uint32_t)(WCP_ACCESS_READ | WCP_ACCESS_WRITE) ||
+	    o->policy > WCP_POLICY_WB || (o->align && !is_pow2(o->align)) ||
+	    o->reserved[0] || o->reserved[1])
+		return -EINVAL;
+	return 0;
+}
+
+/* The range rules of wcp_register(), in the order its doc lists them. */
+static int check_range(const struct wcp_pool *pool, const void *ptr,
+		       size_t len, const struct wcp_register_options *o)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	uint64_t off = wcp_offset(pool, ptr);
+
+	if (!len || p % REG_GRANULE || len % REG_GRANULE || p + len < p ||
+	    (o->align && p % o->align))
+		return -EINVAL;
+	if (off == WCP_OFFSET_INVALID ||
+	    off + len > atomic_load(&pool->mapped))
+		return -ERANGE;
+	if (o->policy && o->policy != pool->info.policy)
+		return -EACCES;
+	if ((o->access & WCP_ACCESS_WRITE) && pool->info.read_only)
+		return -EACCES;
+	return 0;
+}
+
+int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
+		 const struct wcp_register_options *opts,
+		 struct wcp_registration **regp)
+{
+	static const struct wcp_register_options none;
+	struct wcp_registration *reg;
+	int err;
+
+	if (!pool || !regp)
+		return -EINVAL;
+	*regp = NULL;
+	if (!opts)
+		opts = &none;
+	err = check_options(opts);
+	if (!err)
+		err = check_range(pool, ptr, len, opts);
+	if (err)
+		return err;
+	if (!pool->ops->register_range)
+		return -EOPNOTSUPP;
+	reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return -ENOMEM;
+	err = pool->ops->register_range(pool, ptr, len, opts, &reg->fd,
+					&reg->nr_segments);
+	if (err) {
+		free(reg);
+		return err;
+	}
+	reg->pool = pool;
+	pthread_mutex_lock(&pool->reg_lock);
+	reg->next = pool->registrations;
+	pool->registrations = reg;
+	pthread_mutex_unlock(&pool->reg_lock);
+	*regp = reg;
+	return 0;
+}
+
+/* Unlink @reg if it is one of @pool's; true if it was. */
+static bool unlink_registration(struct wcp_pool *pool,
+				struct wcp_registration *reg)
+{
+	struct wcp_registration **pp;
+	bool found = false;
+
+	pthread_mutex_lock(&pool->reg_lock);
+	for (pp = &pool->registrations; *pp; pp = &(*pp)->next) {
+		if (*pp == reg) {
+			*pp = reg->next;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool->reg_lock);
+	return found;
+}
+
+int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
+{
+	if (!pool || !reg || !unlink_registration(pool, reg))
+		return -ENOENT;
+	close(reg->fd);
+	free(reg);
+	return 0;
+}
+
+/* Pool teardown: registrations the application did not drop. */
+void wcp_register_fini(struct wcp_pool *pool)
+{
+	while (pool->registrations)
+		wcp_unregister(pool, pool->registrations);
+}
+
+int wcp_registration_fd(const struct wcp_registration *reg)
+{
+	return reg ? reg->fd : -EINVAL;
+}
+
+int wcp_registration_segments(const struct wcp_registration *reg,
+			      struct wcp_segment *seg, size_t max)
+{
+	if (!reg || (max && !seg))
+		return -EINVAL;
+	return reg->pool->ops->segments(reg->pool, reg->fd, seg, max);
+}
