@@ -388,32 +388,33 @@ int wcp_registration_segments(const struct wcp_registration *reg,
 struct io_uring;
 
 /**
- * wcp_uring_register() - register all of @pool's memory with @ring as fixed
- * buffers, so io_uring_prep_read_fixed()/write_fixed() work on any pool
- * buffer (see wcp_uring_index()); memory the pool maps later is registered
- * on demand.  One ring per pool.
+ * wcp_uring_register() - make @pool's memory usable as io_uring fixed
+ * buffers on @ring, so io_uring_prep_read_fixed()/write_fixed() work on any
+ * pool buffer: wcp_uring_index() gives the buffer index for a range.  One
+ * ring per pool.
  *
- * The pool's memory is covered by overlapping fixed buffers of up to 1 GiB
- * every 512 MiB: any I/O of up to 512 MiB lies inside one of them.  Pinned
- * memory stays with the pool (freed memory is no longer given back to the
- * system) until wcp_uring_unregister().
+ * Pages are registered (pinned) on first use by wcp_uring_index(), whole
+ * pool pages around the I/O range, up to 1024 ranges at a time (then the
+ * oldest is replaced).  While a ring is registered the pool keeps the
+ * memory of freed allocations instead of giving it back to the system: the
+ * ring must never see a page the pool has replaced.  Destroy the pool, or
+ * call wcp_uring_unregister(), before the ring.
  *
- * Destroy the pool, or call wcp_uring_unregister(), before the ring.
- *
- * Return: 0, -EBUSY (already registered with a ring), -EOPNOTSUPP (the
- * kernel refuses this memory as fixed buffers: Linux before 6.5 refuses
- * every file mapping that is not shmem or hugetlbfs, i.e. wcpool.ko's), or
- * another -errno from io_uring.
+ * Return: 0, -EBUSY (already registered with a ring), or another -errno
+ * from io_uring.
  */
 int wcp_uring_register(struct wcp_pool *pool, struct io_uring *ring);
 
 /**
  * wcp_uring_index() - the fixed-buffer index to pass with [@ptr, @ptr +
- * @len) to io_uring_prep_read_fixed()/write_fixed() on the registered ring.
+ * @len) to io_uring_prep_read_fixed()/write_fixed() on the registered ring;
+ * registers the range's pages on first use.
  *
  * Return: the index (>= 0), -ENOENT (no ring registered), -ERANGE (not
- * pool memory, or longer than 512 MiB), or -errno from registering memory
- * mapped since.
+ * pool memory, empty, or spanning more than 1 GiB of pool pages),
+ * -EOPNOTSUPP (the kernel refuses this memory as a fixed buffer: Linux
+ * before 6.5 refuses every file mapping that is not shmem or hugetlbfs,
+ * i.e. wcpool.ko's), or another -errno from io_uring.
  */
 int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len);
 

@@ -100,8 +100,9 @@ struct wcp_pool {
 	/* io_uring fixed buffers (uring.c); pinned: never release memory. */
 	pthread_mutex_t uring_lock;
 	struct io_uring *ring;
-	unsigned int uring_slots;
-	uint64_t uring_end;
+	struct wcp_range *uring_slots;
+	unsigned int uring_used;
+	unsigned int uring_next;
 	atomic_bool pinned;
 };
 

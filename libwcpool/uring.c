@@ -1,93 +1,106 @@
 // SPDX-License-Identifier: MIT
 /*
- * io_uring fixed buffers over a whole pool.  A fixed buffer is at most
- * 1 GiB, so the pool is covered by windows of 1 GiB starting every 512 MiB:
- * any I/O of up to 512 MiB lies inside the window that starts at or before
- * it.  Windows are registered as far as the pool is mapped, and again when
- * it has grown (buffer update).  Registered pages must stay the pool's
- * pages, so while a ring holds them the pool gives no memory back
- * (pool->pinned, see wcp_release()).
+ * io_uring fixed buffers over a pool.
+ *
+ * A pool is mostly address space: pinning all of it would commit memory
+ * nobody asked for (and cannot work where the module has no page yet).  So
+ * the ring gets a table of buffer slots, and wcp_uring_index() registers the
+ * pages around an I/O range (rounded out to pool pages, which are committed
+ * whole whenever any byte in them is allocated) on first use, reusing the
+ * slot of an earlier range that covers it.  When the table is full the
+ * oldest slot is replaced; io_uring keeps the old buffer for requests still
+ * in flight.  Registered pages must stay the pool's pages, so while a ring
+ * is registered the pool gives no memory back (pool->pinned, see
+ * wcp_release()).
  */
 #include <errno.h>
 #include <liburing.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 
 #include "pool.h"
 
-#define WINDOW ((uint64_t)1 << 30)
-#define STRIDE (WINDOW / 2)
-
-/* Register every window that gained mapped bytes.  Caller holds uring_lock. */
-static int uring_sync(struct wcp_pool *pool)
-{
-	uint64_t mapped = atomic_load(&pool->mapped);
-	unsigned int i;
-
-	if (mapped <= pool->uring_end)
-		return 0;
-	/* The first window not covered yet in full. */
-	i = pool->uring_end < WINDOW ? 0 : (pool->uring_end - WINDOW) / STRIDE + 1;
-	for (; i < pool->uring_slots && (uint64_t)i * STRIDE < mapped; i++) {
-		uint64_t start = (uint64_t)i * STRIDE;
-		uint64_t len = mapped - start < WINDOW ? mapped - start : WINDOW;
-		struct iovec iov = { pool->base + start, len };
-		int ret = io_uring_register_buffers_update_tag(pool->ring, i,
-							       &iov, NULL, 1);
-
-		if (ret < 0)
-			return ret;
-		if (ret != 1)
-			return -EIO;
-	}
-	pool->uring_end = mapped;
-	return 0;
-}
+#define WCP_URING_SLOTS 1024u
+#define WCP_URING_MAX_BUFFER ((uint64_t)1 << 30)	/* io_uring's limit */
 
 int wcp_uring_register(struct wcp_pool *pool, struct io_uring *ring)
 {
-	int err;
+	int err = 0;
 
 	if (!pool || !ring)
 		return -EINVAL;
 	pthread_mutex_lock(&pool->uring_lock);
-	if (pool->ring) {
-		pthread_mutex_unlock(&pool->uring_lock);
-		return -EBUSY;
+	if (pool->ring)
+		err = -EBUSY;
+	if (!err && !pool->uring_slots) {
+		pool->uring_slots = calloc(WCP_URING_SLOTS,
+					   sizeof(*pool->uring_slots));
+		if (!pool->uring_slots)
+			err = -ENOMEM;
 	}
-	pool->uring_slots = (unsigned int)((pool->max_size + STRIDE - 1) / STRIDE);
-	err = io_uring_register_buffers_sparse(ring, pool->uring_slots);
+	if (!err)
+		err = io_uring_register_buffers_sparse(ring, WCP_URING_SLOTS);
 	if (!err) {
 		pool->ring = ring;
-		pool->uring_end = 0;
+		pool->uring_used = 0;
+		pool->uring_next = 0;
 		atomic_store(&pool->pinned, true);
-		err = uring_sync(pool);
-		if (err) {
-			io_uring_unregister_buffers(ring);
-			pool->ring = NULL;
-			atomic_store(&pool->pinned, false);
-		}
 	}
 	pthread_mutex_unlock(&pool->uring_lock);
 	return err;
 }
 
+/* Register [off, off+len) in a slot.  Caller holds uring_lock. */
+static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	struct iovec iov = { pool->base + off, len };
+	unsigned int i;
+	int ret;
+
+	if (pool->uring_used < WCP_URING_SLOTS)
+		i = pool->uring_used;
+	else
+		i = pool->uring_next++ % WCP_URING_SLOTS;
+	ret = io_uring_register_buffers_update_tag(pool->ring, i, &iov, NULL, 1);
+	if (ret < 0)
+		return ret == -EFAULT ? -ERANGE : ret;
+	if (ret != 1)
+		return -EIO;
+	pool->uring_slots[i] = (struct wcp_range){ off, len, false };
+	if (i == pool->uring_used)
+		pool->uring_used++;
+	return (int)i;
+}
+
 int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 {
-	uint64_t off = wcp_offset(pool, ptr);
-	int err = 0;
+	uint64_t off = wcp_offset(pool, ptr), ps, start, end;
+	int ret = -ENOENT;
 
-	if (off == WCP_OFFSET_INVALID || len > STRIDE ||
-	    off + len > pool->max_size)
+	if (off == WCP_OFFSET_INVALID || !len || len > WCP_URING_MAX_BUFFER ||
+	    off + len > atomic_load(&pool->mapped))
 		return -ERANGE;
 	pthread_mutex_lock(&pool->uring_lock);
 	if (!pool->ring)
-		err = -ENOENT;
-	else if (off + len > pool->uring_end)
-		err = uring_sync(pool);
-	if (!err && off + len > pool->uring_end)
-		err = -ERANGE;
+		goto out;
+	for (unsigned int i = 0; i < pool->uring_used; i++) {
+		struct wcp_range *s = &pool->uring_slots[i];
+
+		if (off >= s->off && off + len <= s->off + s->len) {
+			ret = (int)i;
+			goto out;
+		}
+	}
+	ps = pool->page_size;
+	start = off & ~(ps - 1);
+	end = wcp_align_up(off + len, ps);
+	if (end - start > WCP_URING_MAX_BUFFER)
+		ret = -ERANGE;
+	else
+		ret = add_slot(pool, start, end - start);
+out:
 	pthread_mutex_unlock(&pool->uring_lock);
-	return err ? err : (int)(off / STRIDE);
+	return ret;
 }
 
 int wcp_uring_unregister(struct wcp_pool *pool)
@@ -111,4 +124,6 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 void wcp_uring_fini(struct wcp_pool *pool)
 {
 	wcp_uring_unregister(pool);
+	free(pool->uring_slots);
+	pool->uring_slots = NULL;
 }
