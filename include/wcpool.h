@@ -424,6 +424,126 @@ int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len);
  */
 int wcp_uring_unregister(struct wcp_pool *pool);
 
+/* ---- Filling, copying and flushing ------------------------------------ */
+/*
+ * The stores that suit a buffer depend on the pool's cache policy and on the
+ * size: ordinary stores keep a write-back buffer in the caches, where the
+ * next reader finds it; non-temporal full-line stores write a large buffer,
+ * or any write-combine/uncached one, straight to memory without reading the
+ * lines first.  wcp_fill() and wcp_copy() choose for you; bench/wcpool-bench
+ * measures every alternative on your machine and checks the choice.
+ *
+ * @pool may be NULL in these calls: the memory is then treated as ordinary
+ * write-back memory.  The pointers need not belong to @pool (the pool only
+ * names the policy) and need no particular alignment.  The environment
+ * variable WCPOOL_FILL_ISA=avx2 or =sse2, read at the first call, keeps
+ * these calls from using wider vector instructions than that.
+ */
+
+/** Store methods of wcp_fill_with() and wcp_copy_with(). */
+enum wcp_store_method {
+	/**
+	 * Ordinary cached stores.  Fills: aligned AVX-512 or AVX2 stores of
+	 * the whole lines while the buffer fits in the last-level cache (at
+	 * most 32 MiB), memset() beyond it or without those.  Copies:
+	 * memcpy() within L2, rep movsb beyond it where the CPU has ERMS.
+	 */
+	WCP_STORE_PLAIN = 1,
+	/**
+	 * Non-temporal stores of every whole 64-byte line (AVX-512, AVX2 or
+	 * SSE2, the widest the CPU has), ordinary stores for the partial
+	 * lines at either end, then sfence.
+	 */
+	WCP_STORE_STREAM = 2,
+};
+
+/** Flush methods of wcp_flush_with(). */
+enum wcp_flush_method {
+	/** sfence only: drains write-combining buffers (WC, UC memory). */
+	WCP_FLUSH_SFENCE = 1,
+	/** clwb every line, then sfence: written back, stays cached. */
+	WCP_FLUSH_CLWB = 2,
+	/** clflushopt every line, then sfence: written back and evicted. */
+	WCP_FLUSH_CLFLUSHOPT = 3,
+	/** clflush every line (serialised), then sfence. */
+	WCP_FLUSH_CLFLUSH = 4,
+};
+
+/**
+ * wcp_fill() - set @len bytes at @dst to the byte @c, like memset(), with
+ * the stores that suit @pool's policy and @len (see wcp_store_choice()).
+ *
+ * Return: @dst.
+ */
+void *wcp_fill(const struct wcp_pool *pool, void *dst, int c, size_t len);
+
+/**
+ * wcp_copy() - copy @len bytes from @src to @dst, like memcpy() (the ranges
+ * must not overlap), storing as wcp_fill() does into memory of @pool's
+ * policy.  @src is read with ordinary loads: reading write-combine or
+ * uncached memory is slow, copy out of such a pool only when you must.
+ *
+ * Return: @dst.
+ */
+void *wcp_copy(const struct wcp_pool *pool, void *dst, const void *src,
+	       size_t len);
+
+/**
+ * wcp_flush() - make the bytes in [@ptr, @ptr + @len) visible to a device
+ * that does not snoop the CPU caches.
+ *
+ * On a write-back pool (or @pool NULL) every cache line touching the range
+ * is written back with clwb, else clflushopt, else clflush (whichever the
+ * CPU has first, found with CPUID), then sfence; on a write-combine or
+ * uncached pool an sfence is all it takes.  Read access to the range is
+ * enough; @len 0 just fences.
+ */
+void wcp_flush(const struct wcp_pool *pool, const void *ptr, size_t len);
+
+/**
+ * wcp_store_choice() - the enum wcp_store_method wcp_fill() and wcp_copy()
+ * use for @len bytes of @pool: WCP_STORE_STREAM on WC and UC pools, and on
+ * write-back memory from wcp_stream_threshold() bytes on; WCP_STORE_PLAIN
+ * below it.
+ */
+int wcp_store_choice(const struct wcp_pool *pool, size_t len);
+
+/** wcp_flush_choice() - the enum wcp_flush_method wcp_flush() uses. */
+int wcp_flush_choice(const struct wcp_pool *pool);
+
+/**
+ * wcp_stream_threshold() - size in bytes from which wcp_fill() and
+ * wcp_copy() stream into write-back memory.
+ *
+ * The default is four times the last-level cache
+ * (sysconf(_SC_LEVEL3_CACHE_SIZE)), at least 32 MiB: on the machines
+ * measured so far streaming into write-back memory was never faster than
+ * ordinary stores; its gain is the cache it leaves to the application.
+ * The environment variable WCPOOL_STREAM_THRESHOLD (bytes, with an
+ * optional K, M or G suffix), read at the first call, overrides it.
+ */
+size_t wcp_stream_threshold(void);
+
+/**
+ * wcp_fill_with() - wcp_fill() with the enum wcp_store_method @method
+ * forced (for benchmarks and tests).  Return: 0, or -EINVAL (unknown
+ * method).
+ */
+int wcp_fill_with(int method, void *dst, int c, size_t len);
+
+/**
+ * wcp_copy_with() - wcp_copy() with the enum wcp_store_method @method
+ * forced.  Return: 0, or -EINVAL (unknown method).
+ */
+int wcp_copy_with(int method, void *dst, const void *src, size_t len);
+
+/**
+ * wcp_flush_with() - wcp_flush() with the enum wcp_flush_method @method
+ * forced.  Return: 0, -EINVAL (unknown method) or -EOPNOTSUPP (the CPU has
+ * no such instruction; nothing was done).
+ */
+int wcp_flush_with(int method, const void *ptr, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* wcpool-bench: shared state of the subcommands. */
+#ifndef WCPOOL_BENCH_H
+#define WCPOOL_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "stats.h"
+#include "wcpool.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define GiB ((size_t)1 << 30)
+
+enum bench_mode { MODE_STANDARD, MODE_QUICK, MODE_SMOKE, MODE_FULL };
+
+struct bench_options {
+	enum bench_mode mode;
+	int cpu;		/* pinned CPU, -1: none */
+	const char *out;	/* results directory */
+	size_t max_size;	/* largest fill buffer */
+	double tolerance;	/* library check: fraction of the best */
+	double budget_ms;	/* measured time per case */
+	bool plot;
+};
+
+extern struct bench_options opt;
+
+/* perf counters (perf.c) */
+enum {
+	PERF_TASK_CLOCK,
+	PERF_PAGE_FAULTS,
+	PERF_CYCLES,
+	PERF_INSTRUCTIONS,
+	PERF_DTLB_MISSES,
+	PERF_LLC_MISSES,
+	PERF_NCOUNTERS,
+};
+
+struct perf_values {
+	bool valid[PERF_NCOUNTERS];
+	uint64_t v[PERF_NCOUNTERS];
+};
+
+void perf_open(void);
+void perf_close(void);
+const char *perf_name(int i);
+/* NULL when the counter works, else why not ("not available: ...") */
+const char *perf_status(int i);
+void perf_read(struct perf_values *pv);
+void perf_diff(struct perf_values *d, const struct perf_values *a,
+	       const struct perf_values *b);
+
+/* One measured case: samples are nanoseconds per sample. */
+struct result {
+	char group[16];		/* fill, copy, flush, alloc, register */
+	char name[40];		/* strategy / allocator */
+	char memory[40];	/* what memory it ran on */
+	size_t size;		/* buffer size, bytes (0: mixed) */
+	unsigned threads;
+	uint64_t ops;		/* operations per sample (per thread) */
+	double bytes;		/* bytes written per operation, 0 if n/a */
+	double *samples;
+	size_t nsamples;
+	struct bench_stats st;
+	struct perf_values perf; /* over all samples */
+	bool is_library;	/* the libwcpool primitive */
+	bool comparable;	/* a valid alternative for the library check */
+};
+
+struct result *result_add(const char *group, const char *name,
+			  const char *memory, size_t size, unsigned threads);
+void result_finish(struct result *r);
+void bench_skip(const char *group, const char *name, const char *reason);
+void bench_note(const char *group, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Helpers */
+static inline double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+void pin_to(int cpu);
+const char *size_str(size_t size, char *buf, size_t len);
+/* ordinary anonymous memory on 4 KiB pages (THP refused), touched */
+void *anon_4k(size_t size);
+void anon_free(void *p, size_t size);
+/* MAP_HUGETLB memory, touched; NULL if no huge pages */
+void *hugetlb_map(size_t size);
+long hugepages_free(void);
+/* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
+struct wcp_pool *bench_pool(void);
+/*
+ * The pools fill and flush run on: the default one; with /dev/wcpool, a
+ * module pool of each policy it gives and a memfd pool.  Return: how many.
+ */
+size_t bench_pools(struct wcp_pool **pools, size_t max);
+const char *backend_name(uint32_t b);
+const char *policy_name(uint32_t p);
+/* "memfd-WB-2M", "module-WC-2M" and the like */
+const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
+
+/* Repetitions for a case whose one sample took @sample_ns. */
+size_t reps_for(double sample_ns);
+
+/*
+ * Measure one case: @fn performs @iters operations and returns the
+ * nanoseconds they took (it times itself, so it can leave set-up work out).
+ * Warm-up, calibration of @iters to about a millisecond per sample, then
+ * reps_for() samples, each stored as nanoseconds per operation.
+ */
+typedef double (*bench_fn)(void *arg, uint64_t iters);
+struct result *measure(const char *group, const char *name,
+		       const char *memory, size_t size, double bytes,
+		       bench_fn fn, void *arg);
+
+/*
+ * Measure alternatives side by side: each is warmed up and calibrated on
+ * its own, then the samples are taken in rounds, one sample of every case
+ * per round (the order rotating), so that whatever else the machine does
+ * hits all of them alike.  Fills in cases[i].r.
+ */
+struct bench_case {
+	const char *name;
+	bench_fn fn;
+	void *arg;
+	bool is_library;
+	bool comparable;
+	struct result *r;
+};
+void measure_set(const char *group, const char *memory, size_t size,
+		 double bytes, unsigned threads, struct bench_case *cases,
+		 size_t n);
+
+int bench_fill(void);
+int bench_copy(void);
+int bench_flush(void);
+int bench_alloc(void);
+int bench_register(void);
+
+#endif
