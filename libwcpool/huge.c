@@ -6,15 +6,20 @@
  * (cache-oblivious layout, fixed at build time), so through the arena a
  * 2 MiB frame would take two huge pages and an 8 MiB one five.  Frames are
  * what these pools are for: they get whole pages here, aligned to the page
- * size (few DMA segments, PMD-mappable), committed on allocation and given
- * back to the system on free.  Free address ranges are kept, coalesced, for
- * the next such buffer.  Few buffers, so sorted arrays under one lock.
+ * size (few DMA segments, PMD-mappable).  Freed buffers stay committed, up
+ * to twice what is live or WCP_HUGE_CACHE bytes, whichever is more, for the
+ * next buffers to reuse without the kernel zeroing fresh pages; beyond
+ * that, and on wcp_pool_trim(), their memory goes back to the system.  Free address ranges are kept, coalesced, in two
+ * sets: cached (committed, contents left over) and released.  Few buffers,
+ * so sorted arrays under one lock.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
+
+#define WCP_HUGE_CACHE ((uint64_t)64 << 20)
 
 /* Index of the first range whose offset is >= @off. */
 static size_t set_find(const struct wcp_range_set *s, uint64_t off)
@@ -55,53 +60,50 @@ static void set_remove_at(struct wcp_range_set *s, size_t i)
 	s->n--;
 }
 
-/* Give a range back to the free set, merged with its neighbours. */
-static void free_insert(struct wcp_pool *pool, struct wcp_range r)
+/* Put a range into @s, merged with its neighbours. */
+static void set_put(struct wcp_range_set *s, struct wcp_range r)
 {
-	struct wcp_range_set *s = &pool->huge_free;
 	size_t i = set_find(s, r.off);
 
 	if (i > 0 && s->v[i - 1].off + s->v[i - 1].len == r.off) {
 		i--;
 		r.off = s->v[i].off;
 		r.len += s->v[i].len;
-		r.dirty |= s->v[i].dirty;
 		set_remove_at(s, i);
 	}
 	if (i < s->n && r.off + r.len == s->v[i].off) {
 		r.len += s->v[i].len;
-		r.dirty |= s->v[i].dirty;
 		set_remove_at(s, i);
 	}
 	/* Out of memory here loses this address range for reuse, nothing more. */
 	(void)set_insert_at(s, i, r);
 }
 
-/* First fit with alignment among free ranges; -ENOSPC if none fits. */
-static int free_take(struct wcp_pool *pool, uint64_t len, uint64_t align,
-		     struct wcp_range *got)
+/* First fit of @len bytes at an address aligned to @align; -ENOSPC if none. */
+static int set_take(struct wcp_pool *pool, struct wcp_range_set *s,
+		    uint64_t len, uint64_t align, struct wcp_range *got)
 {
-	struct wcp_range_set *s = &pool->huge_free;
+	uintptr_t base = (uintptr_t)pool->base;
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct wcp_range r = s->v[i];
-		uintptr_t base = (uintptr_t)pool->base;
 		uint64_t start = wcp_align_up(base + r.off, align) - base;
 
 		if (start + len > r.off + r.len)
 			continue;
 		set_remove_at(s, i);
 		if (start > r.off)
-			free_insert(pool, (struct wcp_range){ r.off,
-				start - r.off, r.dirty });
+			set_put(s, (struct wcp_range){ r.off, start - r.off });
 		if (start + len < r.off + r.len)
-			free_insert(pool, (struct wcp_range){ start + len,
-				r.off + r.len - start - len, r.dirty });
-		*got = (struct wcp_range){ start, len, r.dirty };
+			set_put(s, (struct wcp_range){ start + len,
+						       r.off + r.len - start - len });
+		*got = (struct wcp_range){ start, len };
 		return 0;
 	}
 	return -ENOSPC;
 }
+
+static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r);
 
 static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
 {
@@ -134,6 +136,7 @@ void wcp_huge_fini(struct wcp_pool *pool)
 	pool->huge_starts = NULL;
 	free(pool->huge_live.v);
 	free(pool->huge_free.v);
+	free(pool->huge_cached.v);
 }
 
 /*
@@ -168,31 +171,39 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed)
 {
 	uint64_t ps = pool->page_size;
-	struct wcp_range r;
+	struct wcp_range r = { 0, wcp_align_up(size, ps) };
+	bool cached = false;
 	int err;
 
 	if (size > pool->max_size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	r.len = wcp_align_up(size, ps);
 	align = align > ps ? align : ps;
 	pthread_mutex_lock(&pool->huge_lock);
-	err = free_take(pool, r.len, align, &r);
-	if (err) {
-		/* Fresh address space: its file bytes were never used. */
-		err = wcp_pool_take_space(pool, r.len, align, NULL, &r.off);
-		r.dirty = false;
+	/* Committed pages first, then released ones, then fresh space. */
+	err = set_take(pool, &pool->huge_cached, r.len, align, &r);
+	if (!err) {
+		cached = true;
+		pool->huge_cached_bytes -= r.len;
+	} else {
+		err = set_take(pool, &pool->huge_free, r.len, align, &r);
+		if (err)
+			err = wcp_pool_take_space(pool, r.len, align, NULL,
+						  &r.off);
+		if (!err) {
+			err = wcp_commit(pool, r.off, r.len);
+			if (err) {
+				wcp_release(pool, r.off, r.len);
+				set_put(&pool->huge_free, r);
+			}
+		}
 	}
 	if (!err) {
-		err = wcp_commit(pool, r.off, r.len);
-		if (!err)
-			err = set_insert_at(&pool->huge_live,
-					    set_find(&pool->huge_live, r.off), r);
-		if (err) {
-			wcp_release(pool, r.off, r.len);
-			free_insert(pool, r);
-		}
+		err = set_insert_at(&pool->huge_live,
+				    set_find(&pool->huge_live, r.off), r);
+		if (err)
+			wcp_huge_put_back(pool, r);
 	}
 	if (!err) {
 		mark_start(pool, r.off, true);
@@ -203,7 +214,8 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = ENOMEM;
 		return NULL;
 	}
-	*zeroed = !r.dirty;
+	/* Released and fresh pages come zeroed from the kernel. */
+	*zeroed = !cached;
 	return pool->base + r.off;
 }
 
@@ -220,7 +232,22 @@ size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off)
 	return len;
 }
 
-/* Free the huge buffer at @off: its memory goes back to the system now. */
+/* Keep a freed range committed if the cache has room, else release it. */
+static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r)
+{
+	uint64_t cap = 2 * pool->huge_bytes > WCP_HUGE_CACHE ?
+		       2 * pool->huge_bytes : WCP_HUGE_CACHE;
+
+	if (pool->huge_cached_bytes + r.len <= cap ||
+	    wcp_release(pool, r.off, r.len)) {
+		set_put(&pool->huge_cached, r);
+		pool->huge_cached_bytes += r.len;
+	} else {
+		set_put(&pool->huge_free, r);
+	}
+}
+
+/* Free the huge buffer at @off. */
 void wcp_huge_free(struct wcp_pool *pool, uint64_t off)
 {
 	struct wcp_range r;
@@ -232,9 +259,27 @@ void wcp_huge_free(struct wcp_pool *pool, uint64_t off)
 	set_remove_at(&pool->huge_live, i);
 	mark_start(pool, off, false);
 	pool->huge_bytes -= r.len;
-	/* Released pages come back zeroed; if release failed, they may not. */
-	r.dirty = wcp_release(pool, r.off, r.len) != 0;
-	free_insert(pool, r);
+	wcp_huge_put_back(pool, r);
+	pthread_mutex_unlock(&pool->huge_lock);
+}
+
+/* Give the memory of every cached range back to the system. */
+void wcp_huge_trim(struct wcp_pool *pool)
+{
+	struct wcp_range_set *c = &pool->huge_cached;
+
+	pthread_mutex_lock(&pool->huge_lock);
+	for (size_t i = 0; i < c->n;) {
+		struct wcp_range r = c->v[i];
+
+		if (wcp_release(pool, r.off, r.len)) {
+			i++;	/* pinned by io_uring: stays */
+			continue;
+		}
+		set_remove_at(c, i);
+		pool->huge_cached_bytes -= r.len;
+		set_put(&pool->huge_free, r);
+	}
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 

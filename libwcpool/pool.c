@@ -250,5 +250,8 @@ int wcp_pool_trim(struct wcp_pool *pool)
 {
 	if (!pool)
 		return -EINVAL;
-	return pool->has_arena ? wcp_arena_purge(pool) : 0;
+	if (!pool->has_arena)
+		return 0;
+	wcp_huge_trim(pool);
+	return wcp_arena_purge(pool);
 }

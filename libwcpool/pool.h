@@ -13,11 +13,10 @@
 
 struct wcp_pool;
 
-/* A range of pool offsets; dirty: may not read as zero. */
+/* A range of pool offsets. */
 struct wcp_range {
 	uint64_t off;
 	uint64_t len;
-	bool dirty;
 };
 
 /* Ranges sorted by offset. */
@@ -90,7 +89,9 @@ struct wcp_pool {
 	uint64_t huge_threshold;	/* 0: everything goes to jemalloc */
 	_Atomic uint64_t *huge_starts;	/* a bit per page: a buffer starts */
 	struct wcp_range_set huge_live;
-	struct wcp_range_set huge_free;
+	struct wcp_range_set huge_free;		/* released */
+	struct wcp_range_set huge_cached;	/* freed, still committed */
+	uint64_t huge_cached_bytes;
 	uint64_t huge_bytes;
 
 	/* Live registrations (register.c). */
@@ -131,6 +132,7 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed);
 size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off);
 void wcp_huge_free(struct wcp_pool *pool, uint64_t off);
+void wcp_huge_trim(struct wcp_pool *pool);
 void wcp_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
 
 /* register.c, uring.c */

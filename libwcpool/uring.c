@@ -66,7 +66,7 @@ static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 		return ret == -EFAULT ? -ERANGE : ret;
 	if (ret != 1)
 		return -EIO;
-	pool->uring_slots[i] = (struct wcp_range){ off, len, false };
+	pool->uring_slots[i] = (struct wcp_range){ off, len };
 	if (i == pool->uring_used)
 		pool->uring_used++;
 	return (int)i;

@@ -59,9 +59,29 @@ Test(huge, frames_take_exact_pages)
 	cr_assert_eq(stats().allocated, pages * ps);
 	for (int i = 0; i < 4; i++)
 		wcp_free(pool, p[i]);
-	cr_assert_eq(stats().resident, 0, "freed pages go back at once");
 	cr_assert_eq(stats().allocations, 0);
 	cr_assert_eq(stats().allocated, 0);
+	/* Up to 64 MiB of freed pages stay committed for reuse ... */
+	cr_assert_leq(stats().resident, 64 * MiB);
+	/* ... until trimmed. */
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	cr_assert_eq(stats().resident, 0, "resident after trim %lu",
+		     (unsigned long)stats().resident);
+}
+
+Test(huge, freed_pages_are_reused_without_new_commits)
+{
+	void *p = wcp_malloc(pool, 8 * MiB), *q;
+	uint64_t resident;
+
+	memset(p, 1, 8 * MiB);
+	resident = stats().resident;
+	wcp_free(pool, p);
+	cr_assert_eq(stats().resident, resident, "kept committed");
+	q = wcp_malloc(pool, 8 * MiB);
+	cr_assert_eq(q, p);
+	cr_assert_eq(stats().resident, resident);
+	wcp_free(pool, q);
 }
 
 Test(huge, freed_ranges_coalesce_and_are_reused)
