@@ -31,6 +31,7 @@
  * @map_mode: WCPOOL_MAP_*
  * @max_size: largest file size in bytes
  * @nr_pages: huge pages in @pages
+ * @regs: live registrations of this pool (struct wcpool_reg), under @lock
  */
 struct wcpool {
 	struct kref kref;
@@ -43,6 +44,7 @@ struct wcpool {
 	u32 map_mode;
 	u64 max_size;
 	unsigned long nr_pages;
+	struct list_head regs;
 };
 
 /**
@@ -55,6 +57,10 @@ struct wcpool {
  * @converted: cache policy conversions of the linear map so far
  * @pmd_maps: 2 MiB PMD entries inserted so far (PMD mode)
  * @in_use: huge pages counted against the limit (@pages + @deferred)
+ * @regs: live registrations (dma-bufs made by WCPOOL_IOC_REGISTER)
+ * @reg_bytes: bytes covered by live registrations
+ * @reg_pinned: huge page references held by live registrations
+ * @reg_mapped: importer attachments with a live DMA mapping
  */
 struct wcpool_stats {
 	atomic_long_t pools;
@@ -65,6 +71,10 @@ struct wcpool_stats {
 	atomic_long_t converted;
 	atomic_long_t pmd_maps;
 	atomic_long_t in_use;
+	atomic_long_t regs;
+	atomic_long_t reg_bytes;
+	atomic_long_t reg_pinned;
+	atomic_long_t reg_mapped;
 };
 
 extern struct wcpool_stats wcpool_stats;
@@ -84,6 +94,9 @@ const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 int wcpool_pool_init(void);
 void wcpool_pool_exit(void);
 long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
+void wcpool_pool_get(struct wcpool *pool);
+void wcpool_pool_put(struct wcpool *pool);
+bool wcpool_is_pool_file(const struct file *file);
 void wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
 			  void *data);
 
@@ -93,6 +106,13 @@ bool wcpool_mmap_pmd_supported(void);
 unsigned long wcpool_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
 				       unsigned long flags);
+
+/* wcpool_reg.c */
+long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
+			 void __user *uarg);
+long wcpool_reg_segments(struct wcpool *pool, struct wcpool_segments *args,
+			 void __user *uarg);
+bool wcpool_reg_overlaps(struct wcpool *pool, u64 offset, u64 length);
 
 /* wcpool_stats.c */
 void wcpool_stats_init(void);

@@ -48,6 +48,22 @@ static void wcpool_pool_free(struct kref *kref)
 	atomic_long_dec(&wcpool_stats.pools);
 }
 
+void wcpool_pool_get(struct wcpool *pool)
+{
+	kref_get(&pool->kref);
+}
+
+void wcpool_pool_put(struct wcpool *pool)
+{
+	kref_put(&pool->kref, wcpool_pool_free);
+}
+
+/* Is @file a pool fd (of any pool)? */
+bool wcpool_is_pool_file(const struct file *file)
+{
+	return file && file->f_op == &wcpool_pool_fops;
+}
+
 static int wcpool_pool_release(struct inode *inode, struct file *file)
 {
 	struct wcpool *pool = file->private_data;
@@ -143,6 +159,11 @@ static long wcpool_pool_release_range(struct wcpool *pool,
 		return ret;
 
 	mutex_lock(&pool->lock);
+	/* Registered pages are pinned for a device: nothing changes. */
+	if (wcpool_reg_overlaps(pool, r->offset, r->length)) {
+		mutex_unlock(&pool->lock);
+		return -EBUSY;
+	}
 	for (i = first; i < first + nr; i++) {
 		head = xa_erase(&pool->pages, i);
 		if (!head)
@@ -273,6 +294,8 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 		struct wcpool_range range;
 		struct wcpool_info info;
 		struct wcpool_dup dup;
+		struct wcpool_register reg;
+		struct wcpool_segments segs;
 	} u;
 	long ret;
 
@@ -302,6 +325,20 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 		if (ret)
 			return ret;
 		return wcpool_pool_dup(pool, &u.dup, uarg);
+	case WCPOOL_IOC_REGISTER:
+		ret = wcpool_copy_args(&u.reg, sizeof(u.reg),
+				       WCPOOL_REGISTER_SIZE_VER0, uarg);
+		if (ret)
+			return ret;
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		return wcpool_reg_register(pool, &u.reg, uarg);
+	case WCPOOL_IOC_SEGMENTS:
+		ret = wcpool_copy_args(&u.segs, sizeof(u.segs),
+				       WCPOOL_SEGMENTS_SIZE_VER0, uarg);
+		if (ret)
+			return ret;
+		return wcpool_reg_segments(pool, &u.segs, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -354,6 +391,7 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	kref_init(&pool->kref);
 	mutex_init(&pool->lock);
 	xa_init(&pool->pages);
+	INIT_LIST_HEAD(&pool->regs);
 	pool->inode = inode;
 	pool->policy = args->policy;
 	pool->map_mode = args->map_mode;

@@ -44,6 +44,14 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.converted));
 	seq_printf(m, "pmd_maps %ld\n",
 		   atomic_long_read(&wcpool_stats.pmd_maps));
+	seq_printf(m, "registrations %ld\n",
+		   atomic_long_read(&wcpool_stats.regs));
+	seq_printf(m, "registered_bytes %ld\n",
+		   atomic_long_read(&wcpool_stats.reg_bytes));
+	seq_printf(m, "pinned_pages %ld\n",
+		   atomic_long_read(&wcpool_stats.reg_pinned));
+	seq_printf(m, "dma_mapped %ld\n",
+		   atomic_long_read(&wcpool_stats.reg_mapped));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(wcpool_stats);

@@ -105,6 +105,8 @@ struct wcpool_create {
  * GROW only: EEXIST (a page in the range is already grown; nothing
  * changed), ENOSPC (module-wide limit, parameter limit_mb, reached),
  * ENOMEM (no contiguous 2 MiB page or memcg limit), EINTR (fatal signal).
+ * RELEASE only: EBUSY (a pool page in the range holds bytes of a live
+ * registration, see WCPOOL_IOC_REGISTER; nothing changed).
  */
 struct wcpool_range {
 	__u32 size;
@@ -201,15 +203,27 @@ struct wcpool_dup {
  *   nr_segments  out  physically contiguous runs in the range
  *
  * The pages stay pinned until the dma-buf is released (last fd closed,
- * last importer detached): RELEASE of a range that holds registered pages
- * fails with EBUSY.  The dma-buf may outlive the pool fd and the mapping.
+ * last mapping of it gone, last importer detached): RELEASE of a range that
+ * holds registered pages fails with EBUSY.  The dma-buf may outlive the
+ * pool fd and the mapping (it holds the pool).  fd and nr_segments are
+ * ignored on input.  Both map modes can be registered (the pool's pages
+ * are looked up directly, not through GUP).
  *
- * Errors: EINVAL (flags, zero or misaligned addr/length, align not a power
- * of two, bad policy value, reserved), EOVERFLOW (addr + length wraps),
- * EFAULT (range not mapped in the caller), ENXIO (range not in one mapping
- * of this pool, or it covers pages that are not grown), EACCES (policy
- * differs from the one required, or WCPOOL_REG_WRITE through a read-only
- * mapping), EBADF (read-only pool fd), ENOMEM, EMFILE/ENFILE.
+ * The dma-buf: mmap() (MAP_SHARED only, else EINVAL; writable only with
+ * WCPOOL_REG_WRITE) gives 4 KiB PTEs of the pool pages with the pool's
+ * cache policy, pinnable by GUP; an importer's vmap has the pool's policy
+ * (never a cacheable alias of a WC/UC page); importers get one sg entry
+ * per physically contiguous run (at most 1 GiB each); DMA_BUF_IOCTL_SYNC
+ * syncs WB pools for the mapped importers and orders WC/UC accesses.
+ *
+ * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
+ * multiple of align, align not a power of two, bad policy value,
+ * reserved), EOVERFLOW (addr + length wraps), EFAULT (addr not mapped in
+ * the caller), ENXIO (the mapping at addr is not one of this pool or ends
+ * before addr + length, or the range covers pages that are not grown),
+ * EACCES (policy differs from the one required, or WCPOOL_REG_WRITE
+ * through a mapping without PROT_WRITE), EBADF (read-only pool fd),
+ * ENOMEM, EMFILE/ENFILE.
  */
 struct wcpool_register {
 	__u32 size;
@@ -246,8 +260,8 @@ struct wcpool_segment {
  *                     capacity: then only capacity entries are written)
  *   segments  in      user pointer to struct wcpool_segment[count]
  *
- * Errors: EINVAL (flags, reserved, dmabuf not a wcpool registration of
- * this pool), EBADF (dmabuf not an fd), EFAULT.
+ * Errors: EINVAL (flags, reserved, dmabuf not a dma-buf or not a wcpool
+ * registration of this pool), EBADF (dmabuf not an fd), EFAULT.
  */
 struct wcpool_segments {
 	__u32 size;

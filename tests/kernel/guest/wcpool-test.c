@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/dma-buf.h>
 #include <linux/videodev2.h>
 #include <linux/wcpool.h>
 
@@ -1179,6 +1180,906 @@ static void test_memcg_charge(void)
 	CHECK(rmdir(CGT) == 0);
 }
 
+/* ---- registration (WCPOOL_IOC_REGISTER, dma-buf export) ---- */
+
+_Static_assert(sizeof(struct wcpool_register) == WCPOOL_REGISTER_SIZE_VER0,
+	       "ABI");
+_Static_assert(sizeof(struct wcpool_segments) == WCPOOL_SEGMENTS_SIZE_VER0,
+	       "ABI");
+
+static int reg_ioctl(int fd, void *addr, uint64_t len, uint32_t flags,
+		     uint64_t align, uint32_t policy, uint32_t *nsegs)
+{
+	struct wcpool_register r = {
+		.size = sizeof(r), .flags = flags,
+		.addr = (uintptr_t)addr, .length = len, .align = align,
+		.policy = policy,
+	};
+
+	if (ioctl(fd, WCPOOL_IOC_REGISTER, &r))
+		return -1;
+	if (nsegs)
+		*nsegs = r.nr_segments;
+	return r.fd;
+}
+
+static int reg(int fd, void *addr, uint64_t len, uint32_t flags)
+{
+	return reg_ioctl(fd, addr, len, flags, 0, WCPOOL_REG_POLICY_ANY, NULL);
+}
+
+#define RW (WCPOOL_REG_READ | WCPOOL_REG_WRITE)
+
+static int segments(int fd, int dmabuf, struct wcpool_segment *s,
+		    uint32_t *count)
+{
+	struct wcpool_segments q = {
+		.size = sizeof(q), .dmabuf = dmabuf, .count = *count,
+		.segments = (uintptr_t)s,
+	};
+	int ret = ioctl(fd, WCPOOL_IOC_SEGMENTS, &q);
+
+	*count = q.count;
+	return ret;
+}
+
+/* A 32-bit word every 64 bytes holding its pool offset: no period. */
+static void fill_pattern(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		*(uint32_t *)(p + i) = (uint32_t)(i * 7 + seed);
+}
+
+static bool check_pattern(const uint8_t *p, size_t len, size_t start,
+			  unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		if (*(const uint32_t *)(p + i) != (uint32_t)((start + i) * 7 + seed))
+			return false;
+	return true;
+}
+
+static void dmabuf_sync(int dfd, uint64_t flags)
+{
+	struct dma_buf_sync s = { .flags = flags };
+
+	CHECK(ioctl(dfd, DMA_BUF_IOCTL_SYNC, &s) == 0);
+}
+
+/*
+ * Good path: a range that starts and ends inside huge pages, its segments,
+ * the dma-buf's mmap sees the pool bytes, the dma-buf outlives the pool fd
+ * and its mapping, an fd passed to a child works, RELEASE is refused while
+ * registered and allowed after.
+ */
+static void test_reg_basic(void)
+{
+	int fd = pool(WCPOOL_POLICY_WC, 8 * MB), dfd, sv[2], status;
+	struct wcpool_segment s[8];
+	uint32_t nsegs, count, i;
+	uint64_t off;
+	uint8_t *p, *d;
+	pid_t pid;
+
+	CHECK(grow(fd, 0, 8 * MB) == 0);
+	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
+	fill_pattern(p, 8 * MB, 3);
+	dfd = reg_ioctl(fd, p + MB, 4 * MB, RW, 4096,
+			WCPOOL_REG_POLICY(WCPOOL_POLICY_WC), &nsegs);
+	CHECK(dfd >= 0);
+	CHECK(nsegs >= 1 && nsegs <= 3);
+	CHECK(stat_get("registrations") == 1);
+	CHECK(stat_get("registered_bytes") == (long)(4 * MB));
+	CHECK(stat_get("pinned_pages") == 3);
+
+	/* Segments: contiguous, cover the range, break only at 2 MiB. */
+	count = 0;
+	CHECK(segments(fd, dfd, NULL, &count) == 0 && count == nsegs);
+	count = 1;
+	memset(s, 0xff, sizeof(s));
+	CHECK(segments(fd, dfd, s, &count) == 0 && count == nsegs);
+	CHECK(s[0].offset == 0 && s[1].offset == UINT64_MAX);
+	count = 8;
+	CHECK(segments(fd, dfd, s, &count) == 0 && count == nsegs);
+	for (i = 0, off = 0; i < count; i++) {
+		CHECK(s[i].offset == off && s[i].length > 0);
+		off += s[i].length;
+		CHECK(off == 4 * MB || (off + MB) % HP == 0);
+	}
+	CHECK(off == 4 * MB);
+	printf("  reg_basic: 4 MiB over 3 huge pages: %u segment(s)\n", nsegs);
+
+	/* RELEASE of any huge page holding registered bytes: EBUSY. */
+	CHECK_ERR(release(fd, 0, HP), EBUSY);
+	CHECK_ERR(release(fd, 4 * MB, HP), EBUSY);
+	CHECK_ERR(release(fd, 0, 8 * MB), EBUSY);
+	CHECK(info(fd).grown_size == 8 * MB);
+	CHECK(release(fd, 6 * MB, HP) == 0);
+
+	/* The dma-buf's own mapping shows the pool's bytes, both ways. */
+	d = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	CHECK(d != MAP_FAILED);
+	dmabuf_sync(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+	CHECK(check_pattern(d, 4 * MB, MB, 3));
+	d[5] = 0xa5;
+	dmabuf_sync(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+	CHECK(p[MB + 5] == 0xa5);
+	CHECK_ERR(mmap(NULL, 8 * MB, PROT_READ, MAP_SHARED, dfd, 0), EINVAL);
+	CHECK_ERR(mmap(NULL, 4 * MB, PROT_READ, MAP_PRIVATE, dfd, 0), EINVAL);
+	/* A 2 MiB aligned mapping of it, and one at an offset. */
+	{
+		uint8_t *res = mmap(NULL, 8 * MB, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a2;
+
+		CHECK(res != MAP_FAILED);
+		a2 = (uint8_t *)(((uintptr_t)res + HP - 1) & ~(HP - 1));
+		CHECK(mmap(a2, 4 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
+			   0) == a2);
+		CHECK(check_pattern(a2 + 64, 4 * MB - 64, MB + 64, 3));
+		CHECK(a2[5] == 0xa5);
+		CHECK(mmap(a2, 2 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
+			   MB) == a2);
+		CHECK(check_pattern(a2, 2 * MB, 2 * MB, 3));
+		CHECK(munmap(res, 8 * MB) == 0);
+	}
+	/* Its pages are normal ones: GUP (vmsplice) takes them. */
+	{
+		struct iovec iov = { .iov_base = d + 4096, .iov_len = 4096 };
+		uint8_t buf[4096];
+		int pp[2];
+
+		CHECK(pipe(pp) == 0);
+		CHECK(vmsplice(pp[1], &iov, 1, 0) == 4096);
+		CHECK(read(pp[0], buf, 4096) == 4096);
+		CHECK(check_pattern(buf, 4096, MB + 4096, 3));
+		close(pp[0]);
+		close(pp[1]);
+	}
+
+	/* The dma-buf outlives the pool fd and the pool mapping. */
+	CHECK(munmap(p, 8 * MB) == 0);
+	close(fd);
+	CHECK(stat_get("pools") == 1);
+	CHECK(check_pattern(d + 64, 4 * MB - 64, MB + 64, 3));
+
+	/* A child gets the dma-buf over a socket and maps it. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int cfd;
+		uint8_t *q;
+
+		close(sv[0]);
+		close(dfd);
+		cfd = recv_fd(sv[1]);
+		CHECK(cfd >= 0);
+		q = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 cfd, 0);
+		CHECK(q != MAP_FAILED);
+		CHECK(q[5] == 0xa5);
+		CHECK(check_pattern(q + 64, 4 * MB - 64, MB + 64, 3));
+		q[4 * MB - 1] = 0x5a;
+		_exit(0);
+	}
+	close(sv[1]);
+	CHECK(send_fd(sv[0], dfd) == 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	CHECK(d[4 * MB - 1] == 0x5a);
+
+	/* The mapping alone keeps the registration. */
+	close(dfd);
+	CHECK(stat_get("registrations") == 1);
+	CHECK(munmap(d, 4 * MB) == 0);
+	CHECK(stat_get("registrations") == 0);
+	CHECK(stat_get("pinned_pages") == 0);
+	CHECK(stat_get("registered_bytes") == 0);
+}
+
+/* RELEASE is refused while registered and allowed once the dma-buf is gone. */
+static void test_reg_release_busy(void)
+{
+	int fd = pool(WCPOOL_POLICY_WB, 4 * MB), dfd, dfd2;
+	uint8_t *p;
+
+	CHECK(grow(fd, 0, 4 * MB) == 0);
+	p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
+	dfd = reg(fd, p + HP - 4096, 8192, WCPOOL_REG_READ);
+	CHECK(dfd >= 0);
+	dfd2 = reg(fd, p + HP, 4096, WCPOOL_REG_WRITE | WCPOOL_REG_CLOEXEC);
+	CHECK(dfd2 >= 0);
+	CHECK((fcntl(dfd2, F_GETFD) & FD_CLOEXEC) && !(fcntl(dfd, F_GETFD) & FD_CLOEXEC));
+	CHECK((fcntl(dfd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+	CHECK((fcntl(dfd2, F_GETFL) & O_ACCMODE) == O_RDWR);
+	/* READ-only registration: its dma-buf cannot be mapped writable. */
+	CHECK_ERR(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0),
+		  EACCES);
+	CHECK(stat_get("registrations") == 2);
+	CHECK(stat_get("pinned_pages") == 3);
+	CHECK_ERR(release(fd, 0, HP), EBUSY);
+	CHECK_ERR(release(fd, HP, HP), EBUSY);
+	close(dfd);
+	CHECK(stat_get("registrations") == 1);
+	CHECK(stat_get("pinned_pages") == 1);
+	CHECK(release(fd, 0, HP) == 0);		/* dfd2 is in the second */
+	CHECK_ERR(release(fd, 0, 4 * MB), EBUSY);
+	CHECK(info(fd).grown_size == HP);
+	close(dfd2);
+	CHECK(stat_get("registrations") == 0);
+	CHECK(release(fd, 0, 4 * MB) == 0);
+	CHECK(info(fd).grown_size == 0);
+	CHECK(munmap(p, 4 * MB) == 0);
+	close(fd);
+}
+
+/* Every bad argument of REGISTER and SEGMENTS, with its errno. */
+static void test_reg_bad(void)
+{
+	int fd = pool(WCPOOL_POLICY_WC, 8 * MB), other, ro, dfd, odfd;
+	struct wcpool_register r;
+	struct wcpool_segment s[4];
+	uint8_t *p, *q, *a, *ropm, *anon, *dm, *o;
+	uint32_t count;
+	uintptr_t x;
+
+	CHECK(grow(fd, 0, 6 * MB) == 0);	/* 6-8 MiB not grown */
+	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
+
+	/* Struct size (common rules). */
+	memset(&r, 0, sizeof(r));
+	r.size = WCPOOL_REGISTER_SIZE_VER0 - 8;
+	r.flags = RW;
+	r.addr = (uintptr_t)p;
+	r.length = 4096;
+	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	r.size = sizeof(r);
+	r.reserved0 = 1;
+	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	r.reserved0 = 0;
+	r.reserved[1] = 1;
+	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+
+	/* flags */
+	CHECK_ERR(reg(fd, p, 4096, 0), EINVAL);
+	CHECK_ERR(reg(fd, p, 4096, WCPOOL_REG_CLOEXEC), EINVAL);
+	CHECK_ERR(reg(fd, p, 4096, RW | (1U << 3)), EINVAL);
+	CHECK_ERR(reg(fd, p, 4096, RW | (1U << 31)), EINVAL);
+	/* length and addr */
+	CHECK_ERR(reg(fd, p, 0, RW), EINVAL);
+	CHECK_ERR(reg(fd, p, 100, RW), EINVAL);
+	CHECK_ERR(reg(fd, p, 4096 + 1, RW), EINVAL);
+	CHECK_ERR(reg(fd, p + 1, 4096, RW), EINVAL);
+	CHECK_ERR(reg(fd, p + 2048, 4096, RW), EINVAL);
+	CHECK_ERR(reg(fd, p, -4096ULL, RW), EOVERFLOW);
+	CHECK_ERR(reg(fd, (void *)-4096ULL, 8192, RW), EOVERFLOW);
+	/* align */
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 3, 0, NULL), EINVAL);
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 4096 + 8192, 0, NULL), EINVAL);
+	x = (uintptr_t)p + 4096;
+	if (x % 8192 == 0)
+		x += 4096;
+	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 8192, 0, NULL), EINVAL);
+	for (x = (uintptr_t)p + 4096; x % (4 * MB) != 2 * MB; x += 4096)
+		;
+	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 4 * MB, 0, NULL), EINVAL);
+	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 1ULL << 63, 0, NULL),
+		  EINVAL);
+	dfd = reg_ioctl(fd, (void *)x, 4096, RW, 2 * MB, 0, NULL);
+	CHECK(dfd >= 0);
+	close(dfd);
+	dfd = reg_ioctl(fd, (void *)(x + 4096), 4096, RW, 4096, 0, NULL);
+	CHECK(dfd >= 0);
+	close(dfd);
+	/* policy */
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_POLICY_COUNT + 1, NULL),
+		  EINVAL);
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0, 100, NULL), EINVAL);
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+			    WCPOOL_REG_POLICY(WCPOOL_POLICY_WB), NULL), EACCES);
+	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+			    WCPOOL_REG_POLICY(WCPOOL_POLICY_UC), NULL), EACCES);
+	dfd = reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_REG_POLICY(WCPOOL_POLICY_WC),
+			NULL);
+	CHECK(dfd >= 0);
+	close(dfd);
+
+	/* Pages that are not grown; a range crossing the end of the mapping. */
+	CHECK_ERR(reg(fd, p + 6 * MB, 4096, RW), ENXIO);
+	CHECK_ERR(reg(fd, p + 6 * MB - 4096, 8192, RW), ENXIO);
+	q = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
+	CHECK_ERR(reg(fd, q + 2 * MB, 4 * MB, RW), ENXIO);
+	CHECK_ERR(reg(fd, q + 4 * MB - 4096, 8192, RW), ENXIO);
+	dfd = reg(fd, q + 2 * MB, 2 * MB, RW);
+	CHECK(dfd >= 0);
+	close(dfd);
+
+	/* Two adjacent mappings of the same pool are two mappings. */
+	a = mmap(NULL, 4 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(a != MAP_FAILED);
+	CHECK(mmap(a, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		   fd, 0) == a);
+	CHECK(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_FIXED, fd, 2 * MB) == a + 2 * MB);
+	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	dfd = reg(fd, a + 2 * MB, 2 * MB, RW);
+	CHECK(dfd >= 0);
+	close(dfd);
+
+	/* Memory that is not this pool's: anonymous, unmapped, another pool. */
+	anon = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(anon != MAP_FAILED);
+	anon[0] = 1;
+	CHECK_ERR(reg(fd, anon, 4096, RW), ENXIO);
+	CHECK(munmap(anon, 2 * MB) == 0);
+	CHECK_ERR(reg(fd, anon, 4096, RW), EFAULT);
+	CHECK_ERR(reg(fd, (void *)4096, 4096, RW), EFAULT);
+	other = pool(WCPOOL_POLICY_WC, 2 * MB);
+	CHECK(grow(other, 0, 2 * MB) == 0);
+	o = map(other, 2 * MB, PROT_READ | PROT_WRITE, 0);
+	CHECK_ERR(reg(fd, o, 4096, RW), ENXIO);
+	odfd = reg(other, o, 4096, RW);
+	CHECK(odfd >= 0);
+	CHECK_ERR(reg(other, p, 4096, RW), ENXIO);
+
+	/* A dma-buf's own mapping is not pool memory. */
+	dfd = reg(fd, p, 2 * MB, RW);
+	CHECK(dfd >= 0);
+	dm = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	CHECK(dm != MAP_FAILED);
+	CHECK_ERR(reg(fd, dm, 4096, RW), ENXIO);
+
+	/* Write access through a read-only mapping; a read-only pool fd. */
+	ropm = map(fd, 2 * MB, PROT_READ, 0);
+	CHECK_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	CHECK_ERR(reg(fd, ropm, 4096, RW), EACCES);
+	CHECK(mprotect(ropm, 2 * MB, PROT_NONE) == 0);
+	CHECK_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	CHECK(mprotect(ropm, 2 * MB, PROT_READ) == 0);
+	{
+		int rd = reg(fd, ropm, 4096, WCPOOL_REG_READ);
+
+		CHECK(rd >= 0);
+		close(rd);
+	}
+	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
+	CHECK(ro >= 0);
+	CHECK_ERR(reg(ro, p, 4096, WCPOOL_REG_READ), EBADF);
+	CHECK_ERR(reg(ro, p, 4096, RW), EBADF);
+	{
+		uint8_t *rom = map(ro, 2 * MB, PROT_READ, 0);
+		int rd;
+
+		CHECK_ERR(reg(fd, rom, 4096, RW), EACCES);
+		rd = reg(fd, rom, 4096, WCPOOL_REG_READ);
+		CHECK(rd >= 0);
+		close(rd);
+		CHECK(munmap(rom, 2 * MB) == 0);
+	}
+
+	/* SEGMENTS: any pool fd of the same pool, only our dma-bufs. */
+	count = 4;
+	CHECK(segments(ro, dfd, s, &count) == 0 && count == 1);
+	CHECK(s[0].offset == 0 && s[0].length == 2 * MB);
+	count = 4;
+	CHECK_ERR(segments(fd, odfd, s, &count), EINVAL);
+	CHECK_ERR(segments(other, dfd, s, &count), EINVAL);
+	CHECK_ERR(segments(fd, -1, s, &count), EBADF);
+	CHECK_ERR(segments(fd, 1000, s, &count), EBADF);
+	CHECK_ERR(segments(fd, fd, s, &count), EINVAL);
+	CHECK_ERR(segments(fd, dfd, (void *)8, &count), EFAULT);
+	{
+		struct wcpool_segments sq = {
+			.size = sizeof(sq), .flags = 1, .dmabuf = dfd,
+		};
+
+		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		sq.flags = 0;
+		sq.reserved[0] = 1;
+		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		sq.reserved[0] = 0;
+		sq.size = 8;
+		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+	}
+	/* Neither ioctl exists on /dev/wcpool. */
+	{
+		int dev = dev_open();
+
+		CHECK_ERR(reg(dev, p, 4096, RW), ENOTTY);
+		CHECK_ERR(segments(dev, dfd, s, &count), ENOTTY);
+		close(dev);
+	}
+
+	CHECK(stat_get("registrations") == 2);
+	close(ro);
+	close(odfd);
+	close(dfd);
+	CHECK(stat_get("registrations") == 1);	/* dm still maps it */
+	CHECK(munmap(dm, 2 * MB) == 0);
+	CHECK(stat_get("registrations") == 0);
+	CHECK(munmap(ropm, 2 * MB) == 0);
+	CHECK(munmap(o, 2 * MB) == 0);
+	CHECK(munmap(a, 4 * MB) == 0);
+	CHECK(munmap(q, 4 * MB) == 0);
+	CHECK(munmap(p, 8 * MB) == 0);
+	close(other);
+	close(fd);
+}
+
+/* Process death with registrations, mappings of them and pins: all freed. */
+static void test_reg_killed(void)
+{
+	int status, i;
+	pid_t pid;
+
+	for (i = 0; i < 3; i++) {
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			int fd = pool(i == 1 ? WCPOOL_POLICY_UC : WCPOOL_POLICY_WB,
+				      4 * MB), dfd;
+			uint8_t *p, *d;
+
+			CHECK(grow(fd, 0, 4 * MB) == 0);
+			p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
+			dfd = reg(fd, p, 4 * MB, RW);
+			CHECK(dfd >= 0);
+			if (i == 2) {
+				d = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE,
+					 MAP_SHARED, dfd, 0);
+				CHECK(d != MAP_FAILED);
+				d[0] = 1;
+				CHECK(p[0] == 1);
+			}
+			if (i == 0)
+				close(fd);
+			kill(getpid(), SIGKILL);
+			_exit(1);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		CHECK(stat_get("registrations") == 0);
+	}
+}
+
+
+/* ---- vgem: a DRM PRIME importer ---- */
+
+struct t_drm_version {
+	int version_major, version_minor, version_patchlevel;
+	size_t name_len;
+	char *name;
+	size_t date_len;
+	char *date;
+	size_t desc_len;
+	char *desc;
+};
+
+struct t_drm_prime_handle {
+	uint32_t handle;
+	uint32_t flags;
+	int32_t fd;
+};
+
+struct t_drm_gem_close {
+	uint32_t handle;
+	uint32_t pad;
+};
+
+struct t_drm_mode_map_dumb {
+	uint32_t handle;
+	uint32_t pad;
+	uint64_t offset;
+};
+
+#define T_DRM_IOCTL_VERSION		_IOWR('d', 0x00, struct t_drm_version)
+#define T_DRM_IOCTL_GEM_CLOSE		_IOW('d', 0x09, struct t_drm_gem_close)
+#define T_DRM_IOCTL_PRIME_FD_TO_HANDLE	_IOWR('d', 0x2e, struct t_drm_prime_handle)
+#define T_DRM_IOCTL_MODE_MAP_DUMB	_IOWR('d', 0xB3, struct t_drm_mode_map_dumb)
+
+static int vgem_open(void)
+{
+	char path[32], name[32];
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		struct t_drm_version v = {
+			.name_len = sizeof(name) - 1, .name = name,
+		};
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(fd, T_DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static uint32_t vgem_import(int drm, int dfd)
+{
+	struct t_drm_prime_handle h = { .fd = dfd };
+
+	CHECK(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
+	return h.handle;
+}
+
+static void vgem_close(int drm, uint32_t handle)
+{
+	struct t_drm_gem_close c = { .handle = handle };
+
+	CHECK(ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c) == 0);
+}
+
+/*
+ * vgem imports the dma-buf (dma_buf_attach + map_attachment at once: our
+ * sg table, dma-mapped for vgem's device) and keeps it alive through its
+ * GEM handle.  DRM refuses MAP_DUMB of imported objects (EINVAL, in
+ * drm_gem_dumb_map_offset on 6.1 and 6.12); where a kernel allows it, the
+ * mapping (which goes back to our dma-buf mmap) must show the pool bytes.
+ * Closing the handle, the dma-buf and the pool in every order leaks nothing.
+ */
+static void test_vgem_prime(void)
+{
+	static const char * const orders[] = {
+		"hdp", "hpd", "dhp", "dph", "phd", "pdh", "Ddp", "pDd",
+	};
+	struct t_drm_mode_map_dumb md;
+	unsigned int o;
+	int drm = vgem_open();
+
+	CHECK(drm >= 0);
+	for (o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+		int fd = pool(o & 1 ? WCPOOL_POLICY_WB : WCPOOL_POLICY_WC,
+			      4 * MB), dfd, d2 = drm;
+		uint32_t handle, h2;
+		bool held = true, dopen = true;
+		uint8_t *p, *m;
+		const char *c;
+
+		CHECK(grow(fd, 0, 4 * MB) == 0);
+		p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
+		fill_pattern(p, 4 * MB, o);
+		dfd = reg(fd, p + HP / 2, 3 * MB, RW);
+		CHECK(dfd >= 0);
+		if (strchr(orders[o], 'D')) {
+			d2 = vgem_open();
+			CHECK(d2 >= 0);
+		}
+		handle = vgem_import(d2, dfd);
+		CHECK(stat_get("dma_mapped") == 1);
+		/* CPU access brackets: syncs vgem's mapping on a WB pool. */
+		dmabuf_sync(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+		dmabuf_sync(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+		h2 = vgem_import(d2, dfd);
+		CHECK(h2 == handle);
+		CHECK(stat_get("dma_mapped") == 1);
+		memset(&md, 0, sizeof(md));
+		md.handle = handle;
+		if (ioctl(d2, T_DRM_IOCTL_MODE_MAP_DUMB, &md) == 0) {
+			m = mmap(NULL, 3 * MB, PROT_READ, MAP_SHARED, d2,
+				 md.offset);
+			CHECK(m != MAP_FAILED);
+			CHECK(check_pattern(m, 3 * MB, HP / 2, o));
+			CHECK(munmap(m, 3 * MB) == 0);
+			if (!o)
+				printf("  vgem_prime: MAP_DUMB of the import works\n");
+		} else {
+			CHECK(errno == EINVAL);
+			if (!o)
+				printf("  vgem_prime: MAP_DUMB of an imported object: EINVAL (DRM core refuses)\n");
+		}
+		CHECK(munmap(p, 4 * MB) == 0);
+		for (c = orders[o]; *c; c++) {
+			CHECK(stat_get("registrations") == (held || dopen));
+			switch (*c) {
+			case 'h':
+				vgem_close(d2, handle);
+				held = false;
+				break;
+			case 'D':
+				close(d2);
+				held = false;
+				break;
+			case 'd':
+				close(dfd);
+				dopen = false;
+				break;
+			case 'p':
+				close(fd);
+				break;
+			}
+		}
+		CHECK(stat_get("registrations") == 0);
+		CHECK(stat_get("dma_mapped") == 0);
+		CHECK(stat_get("pools") == 0);
+	}
+	close(drm);
+}
+
+/*
+ * vivid, V4L2_MEMORY_DMABUF: vb2-vmalloc imports the dma-buf and writes
+ * the frame through our .vmap (a WC kernel mapping of a WC pool).  The
+ * pixels must match a capture through vivid's own MMAP buffers; the top
+ * rows (OSD text with a frame counter and time) are left out.
+ */
+static void vivid_mmap_capture(int v, uint8_t *out, size_t size,
+			       unsigned int frames)
+{
+	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_requestbuffers rb = {
+		.count = 2, .type = type, .memory = V4L2_MEMORY_MMAP,
+	};
+	struct v4l2_buffer b;
+	unsigned int n, f;
+	size_t blen[8];
+	void *m[8];
+
+	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	CHECK(rb.count >= 2 && rb.count <= 8);
+	for (n = 0; n < rb.count; n++) {
+		memset(&b, 0, sizeof(b));
+		b.type = type;
+		b.memory = V4L2_MEMORY_MMAP;
+		b.index = n;
+		CHECK(ioctl(v, VIDIOC_QUERYBUF, &b) == 0);
+		blen[n] = b.length;
+		m[n] = mmap(NULL, b.length, PROT_READ, MAP_SHARED, v,
+			    b.m.offset);
+		CHECK(m[n] != MAP_FAILED);
+		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+	}
+	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
+	for (f = 0; f < frames; f++) {
+		memset(&b, 0, sizeof(b));
+		b.type = type;
+		b.memory = V4L2_MEMORY_MMAP;
+		CHECK(ioctl(v, VIDIOC_DQBUF, &b) == 0);
+		CHECK(b.bytesused == size);
+		memcpy(out + f * size, m[b.index], size);
+		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+	}
+	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
+	for (n = 0; n < rb.count; n++)
+		CHECK(munmap(m[n], blen[n]) == 0);
+	rb.count = 0;
+	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+}
+
+#define NREF 4
+
+/* Set a control found by name (vivid's private ones have no fixed id). */
+static bool v4l2_set_ctrl_by_name(int v, const char *name, int value)
+{
+	struct v4l2_queryctrl q = { .id = V4L2_CTRL_FLAG_NEXT_CTRL };
+	struct v4l2_control c;
+
+	while (!ioctl(v, VIDIOC_QUERYCTRL, &q)) {
+		if (!strcmp((char *)q.name, name)) {
+			c.id = q.id;
+			c.value = value;
+			return !ioctl(v, VIDIOC_S_CTRL, &c);
+		}
+		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
+	}
+	return false;
+}
+
+static void test_vivid_dmabuf(void)
+{
+	int v = vivid_capture_open(), fd, dfd[4];
+	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_format fmt = { .type = type };
+	struct v4l2_requestbuffers rb = {
+		.count = 2, .type = type, .memory = V4L2_MEMORY_DMABUF,
+	};
+	struct v4l2_buffer b;
+	size_t size, len, i, diff = 0, stable = 0;
+	uint8_t *p, *ref, *got;
+	unsigned int n, frames;
+
+	CHECK(v >= 0);
+	CHECK(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
+	fmt.fmt.pix.width = 320;
+	fmt.fmt.pix.height = 240;
+	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+	fmt.fmt.pix.field = V4L2_FIELD_NONE;
+	CHECK(ioctl(v, VIDIOC_S_FMT, &fmt) == 0);
+	/* No OSD text (frame counters, time): 2 is "None". */
+	CHECK(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 2));
+	size = fmt.fmt.pix.sizeimage;
+	len = (size + 4095) & ~4095UL;
+	ref = malloc(NREF * size);
+	got = malloc(size);
+	CHECK(ref && got);
+	vivid_mmap_capture(v, ref, size, NREF);
+
+	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	CHECK(rb.count >= 2 && rb.count <= 4);
+	fd = pool(WCPOOL_POLICY_WC, HP);
+	CHECK(rb.count * len <= HP);
+	CHECK(grow(fd, 0, HP) == 0);
+	p = map(fd, HP, PROT_READ | PROT_WRITE, 0);
+	for (n = 0; n < rb.count; n++) {
+		dfd[n] = reg(fd, p + n * len, len, RW);
+		CHECK(dfd[n] >= 0);
+		memset(&b, 0, sizeof(b));
+		b.type = type;
+		b.memory = V4L2_MEMORY_DMABUF;
+		b.index = n;
+		b.m.fd = dfd[n];
+		b.length = len;
+		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+	}
+	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
+	for (frames = 0; frames < 2; frames++) {
+		memset(&b, 0, sizeof(b));
+		b.type = type;
+		b.memory = V4L2_MEMORY_DMABUF;
+		CHECK(ioctl(v, VIDIOC_DQBUF, &b) == 0);
+		CHECK(b.bytesused == size && b.index < rb.count);
+		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		memcpy(got, p + b.index * len, size);
+		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		CHECK(!all_zero(got, size & ~7UL));
+		if (!frames) {
+			b.m.fd = dfd[b.index];
+			b.bytesused = 0;
+			CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+		}
+	}
+	/* Closing our fds while vb2 holds the dma-bufs is fine. */
+	for (n = 0; n < rb.count; n++)
+		close(dfd[n]);
+	CHECK(stat_get("registrations") == rb.count);
+	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
+	rb.count = 0;
+	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	CHECK(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 0));
+	close(v);
+	CHECK(stat_get("registrations") == 0);
+
+	/*
+	 * Compare the bytes that are equal in all NREF reference frames
+	 * (the OSD text and a few animated pixels change between frames):
+	 * they must be most of the frame, and all equal in ours.
+	 */
+	for (i = 0; i < size; i++) {
+		for (n = 1; n < NREF; n++)
+			if (ref[n * size + i] != ref[i])
+				break;
+		if (n < NREF)
+			continue;
+		stable++;
+		if (got[i] != ref[i] && diff < 8)
+			fprintf(stderr, "  vivid_dmabuf: row %zu byte %zu: %u, want %u\n",
+				i / fmt.fmt.pix.bytesperline,
+				i % fmt.fmt.pix.bytesperline, got[i], ref[i]);
+		diff += got[i] != ref[i];
+	}
+	printf("  vivid_dmabuf: %ux%u: %zu of %zu bytes stable across %u MMAP frames, %zu differ in the DMABUF frame\n",
+	       fmt.fmt.pix.width, fmt.fmt.pix.height, stable, size, NREF,
+	       diff);
+	CHECK(stable >= size * 9 / 10);
+	CHECK(diff == 0);
+	CHECK(munmap(p, HP) == 0);
+	close(fd);
+	free(ref);
+	free(got);
+}
+
+/*
+ * PMD-mode pools (6.12+) register too: REGISTER looks the pages up in the
+ * pool, not through GUP, so the VM_PFNMAP mapping is no obstacle; the
+ * dma-buf's own mapping has 4 KiB PTEs.  vgem imports it.
+ */
+static void test_reg_pmd_pool(void)
+{
+	struct wcpool_create c = {
+		.size = sizeof(c), .max_size = 8 * MB,
+		.map_mode = WCPOOL_MAP_PMD,
+	};
+	int dev = dev_open(), fd, dfd, drm;
+	uint32_t nsegs;
+	uint8_t *p, *d;
+
+	if (ioctl(dev, WCPOOL_IOC_CREATE, &c)) {
+		CHECK(errno == EOPNOTSUPP);
+		printf("  reg_pmd_pool: no PMD mode on this kernel (EOPNOTSUPP)\n");
+		close(dev);
+		return;
+	}
+	close(dev);
+	fd = c.fd;
+	CHECK(grow(fd, 0, 8 * MB) == 0);
+	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
+	fill_pattern(p, 8 * MB, 9);
+	dfd = reg_ioctl(fd, p + HP - 8192, 2 * HP, RW, 0,
+			WCPOOL_REG_POLICY(WCPOOL_POLICY_WC), &nsegs);
+	CHECK(dfd >= 0 && nsegs >= 1 && nsegs <= 3);
+	CHECK(stat_get("pinned_pages") == 3);
+	CHECK_ERR(release(fd, 0, HP), EBUSY);
+	d = mmap(NULL, 2 * HP, PROT_READ, MAP_SHARED, dfd, 0);
+	CHECK(d != MAP_FAILED);
+	CHECK(check_pattern(d, 2 * HP, HP - 8192, 9));
+	drm = vgem_open();
+	CHECK(drm >= 0);
+	vgem_import(drm, dfd);
+	CHECK(stat_get("dma_mapped") == 1);
+	close(drm);
+	CHECK(munmap(d, 2 * HP) == 0);
+	CHECK(munmap(p, 8 * MB) == 0);
+	close(dfd);
+	CHECK(stat_get("registrations") == 0);
+	CHECK(release(fd, 0, 8 * MB) == 0);
+	close(fd);
+}
+
+/* REGISTER and its dma-buf release race with RELEASE and GROW. */
+struct reg_race {
+	int fd;
+	uint8_t *p;
+	volatile bool stop;
+	unsigned long ok, busy;
+};
+
+static void *reg_race_thread(void *data)
+{
+	struct reg_race *r = data;
+	unsigned int seed = 1;
+	int dfd;
+
+	while (!r->stop) {
+		size_t off = (size_t)(rand_r(&seed) % 1024) * 4096;
+
+		dfd = reg(r->fd, r->p + off, 4 * MB - off, RW);
+		if (dfd >= 0) {
+			r->ok++;
+			close(dfd);
+		} else {
+			CHECK(errno == ENXIO);
+		}
+	}
+	return NULL;
+}
+
+static void test_reg_race_release(void)
+{
+	struct reg_race r = { .fd = pool(WCPOOL_POLICY_WC, 4 * MB) };
+	pthread_t t;
+	int i;
+
+	CHECK(grow(r.fd, 0, 4 * MB) == 0);
+	r.p = map(r.fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
+	CHECK(pthread_create(&t, NULL, reg_race_thread, &r) == 0);
+	for (i = 0; i < 400; i++) {
+		uint64_t off = (uint64_t)(i & 1) * HP;
+
+		if (release(r.fd, off, HP)) {
+			CHECK(errno == EBUSY);
+			r.busy++;
+		} else {
+			CHECK(grow(r.fd, off, HP) == 0);
+		}
+	}
+	r.stop = true;
+	CHECK(pthread_join(t, NULL) == 0);
+	printf("  reg_race_release: %lu registrations, %lu RELEASE refused\n",
+	       r.ok, r.busy);
+	CHECK(stat_get("registrations") == 0);
+	CHECK(munmap(r.p, 4 * MB) == 0);
+	close(r.fd);
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -1210,6 +2111,14 @@ static const struct test tests[] = {
 	{ "race_fault_release", test_race_fault_release },
 	{ "recycle_shrinker", test_recycle_shrinker },
 	{ "memcg_charge", test_memcg_charge },
+	{ "reg_basic", test_reg_basic },
+	{ "reg_release_busy", test_reg_release_busy },
+	{ "reg_bad", test_reg_bad },
+	{ "reg_killed", test_reg_killed },
+	{ "vgem_prime", test_vgem_prime },
+	{ "vivid_dmabuf", test_vivid_dmabuf },
+	{ "reg_pmd_pool", test_reg_pmd_pool },
+	{ "reg_race_release", test_reg_race_release },
 };
 
 /* ---- runner ---- */
@@ -1255,7 +2164,8 @@ static int counters_check(const char *test)
 {
 	static const char * const zero[] = {
 		"pools", "pages_wc", "pages_uc", "pages_wb", "deferred",
-		"mapped_vmas", "in_use",
+		"mapped_vmas", "in_use", "registrations", "registered_bytes",
+		"pinned_pages", "dma_mapped",
 	};
 	unsigned int i, tries;
 	int nbad = 0;

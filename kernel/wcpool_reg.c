@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wcpool registrations: WCPOOL_IOC_REGISTER turns a user range of pool
+ * memory into a dma-buf for exactly that range; WCPOOL_IOC_SEGMENTS lists
+ * its physically contiguous runs.
+ *
+ * The range is found through the caller's VMA (which must be a mapping of
+ * this pool) and translated to pool offsets; the pool's own pages back it,
+ * so this works in PTE and PMD mode alike (no GUP).  A registration holds
+ * a reference on every huge page it covers and on the pool object, and is
+ * on the pool's list of registrations, which makes RELEASE of its range
+ * fail with EBUSY.  Everything is dropped when the dma-buf is released
+ * (last fd, mapping and importer gone), so the dma-buf outlives the pool fd
+ * and the user's mapping, and process death frees it through the files.
+ *
+ * Every CPU mapping the exporter makes has the pool's policy: vmap with
+ * pgprot_writecombine/noncached(PAGE_KERNEL) (PAGE_KERNEL for WB), mmap
+ * with the pool's vm_page_prot.  Never a cacheable alias of a WC/UC page.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/iosys-map.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "wcpool.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+/* Longest sg entry: sg lengths are unsigned int. */
+#define WCPOOL_SEG_MAX	SZ_1G
+
+struct wcpool_reg_seg {
+	unsigned long pfn;
+	u64 len;
+};
+
+/**
+ * struct wcpool_reg - one registration, the priv of its dma-buf
+ * @pool: the pool (a reference is held)
+ * @node: entry in @pool->regs, under @pool->lock
+ * @offset: pool file offset of the first byte
+ * @length: bytes
+ * @heads: the huge pages covered, one reference each
+ * @nr_heads: entries in @heads
+ * @segs: physically contiguous runs
+ * @nr_segs: entries in @segs
+ * @lock: protects @attachments
+ * @attachments: struct wcpool_reg_attach of the importers
+ */
+struct wcpool_reg {
+	struct wcpool *pool;
+	struct list_head node;
+	u64 offset;
+	u64 length;
+	struct page **heads;
+	unsigned long nr_heads;
+	struct wcpool_reg_seg *segs;
+	unsigned int nr_segs;
+	/* protects attachments */
+	struct mutex lock;
+	struct list_head attachments;
+};
+
+struct wcpool_reg_attach {
+	struct list_head node;
+	struct device *dev;
+	struct sg_table *sgt;
+	enum dma_data_direction dir;
+};
+
+static pgprot_t wcpool_reg_pgprot(u32 policy, pgprot_t prot)
+{
+	switch (policy) {
+	case WCPOOL_POLICY_WC:
+		return pgprot_writecombine(prot);
+	case WCPOOL_POLICY_UC:
+		return pgprot_noncached(prot);
+	default:
+		return prot;
+	}
+}
+
+/* The 4 KiB page at byte @off of the registration. */
+static struct page *wcpool_reg_page(struct wcpool_reg *reg, u64 off)
+{
+	u64 poff = reg->offset + off;
+	u64 first = reg->offset >> WCPOOL_PAGE_SHIFT_2M;
+
+	return reg->heads[(poff >> WCPOOL_PAGE_SHIFT_2M) - first] +
+	       ((poff >> PAGE_SHIFT) & (WCPOOL_HPAGE_PAGES - 1));
+}
+
+/**
+ * wcpool_reg_overlaps - does a registration cover a page of a range?
+ * @pool: the pool, its lock held
+ * @offset: start of the range, multiple of the huge page size
+ * @length: its length, multiple of the huge page size
+ *
+ * Return: true if a registered byte lies in a huge page of the range.
+ */
+bool wcpool_reg_overlaps(struct wcpool *pool, u64 offset, u64 length)
+{
+	struct wcpool_reg *reg;
+
+	lockdep_assert_held(&pool->lock);
+	list_for_each_entry(reg, &pool->regs, node) {
+		if (reg->offset < offset + length &&
+		    offset < reg->offset + reg->length)
+			return true;
+	}
+	return false;
+}
+
+static void wcpool_reg_free(struct wcpool_reg *reg)
+{
+	struct wcpool *pool = reg->pool;
+	unsigned long i;
+
+	mutex_lock(&pool->lock);
+	list_del(&reg->node);
+	mutex_unlock(&pool->lock);
+	for (i = 0; i < reg->nr_heads; i++)
+		put_page(reg->heads[i]);
+	atomic_long_sub(reg->nr_heads, &wcpool_stats.reg_pinned);
+	atomic_long_sub(reg->length, &wcpool_stats.reg_bytes);
+	atomic_long_dec(&wcpool_stats.regs);
+	kvfree(reg->heads);
+	kvfree(reg->segs);
+	mutex_destroy(&reg->lock);
+	kfree(reg);
+	/* Last: this may free the pool and its pages. */
+	wcpool_pool_put(pool);
+}
+
+/* ---- dma-buf exporter ---- */
+
+static int wcpool_dmabuf_attach(struct dma_buf *dmabuf,
+				struct dma_buf_attachment *attach)
+{
+	struct wcpool_reg_attach *a;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&a->node);
+	a->dev = attach->dev;
+	a->dir = DMA_NONE;
+	attach->priv = a;
+	return 0;
+}
+
+static void wcpool_dmabuf_detach(struct dma_buf *dmabuf,
+				 struct dma_buf_attachment *attach)
+{
+	kfree(attach->priv);
+	attach->priv = NULL;
+}
+
+static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
+					  enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = attach->dmabuf->priv;
+	struct wcpool_reg_attach *a = attach->priv;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	unsigned int i;
+	int ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(sgt, reg->nr_segs, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	for_each_sgtable_sg(sgt, sg, i)
+		sg_set_page(sg, pfn_to_page(reg->segs[i].pfn),
+			    reg->segs[i].len, 0);
+	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	if (ret)
+		goto err_table;
+	mutex_lock(&reg->lock);
+	if (list_empty(&a->node)) {
+		a->sgt = sgt;
+		a->dir = dir;
+		list_add(&a->node, &reg->attachments);
+	}
+	mutex_unlock(&reg->lock);
+	atomic_long_inc(&wcpool_stats.reg_mapped);
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void wcpool_dmabuf_unmap(struct dma_buf_attachment *attach,
+				struct sg_table *sgt,
+				enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = attach->dmabuf->priv;
+	struct wcpool_reg_attach *a = attach->priv;
+
+	mutex_lock(&reg->lock);
+	if (a->sgt == sgt) {
+		list_del_init(&a->node);
+		a->sgt = NULL;
+		a->dir = DMA_NONE;
+	}
+	mutex_unlock(&reg->lock);
+	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+	atomic_long_dec(&wcpool_stats.reg_mapped);
+}
+
+static void wcpool_dmabuf_release(struct dma_buf *dmabuf)
+{
+	wcpool_reg_free(dmabuf->priv);
+}
+
+/*
+ * The CPU's view: WB pages need the streaming DMA syncs of every mapped
+ * attachment; WC/UC pages are never in a cache, only the CPU's write
+ * buffers need draining before the device reads.
+ */
+static int wcpool_dmabuf_begin_cpu(struct dma_buf *dmabuf,
+				   enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	struct wcpool_reg_attach *a;
+
+	if (reg->pool->policy != WCPOOL_POLICY_WB) {
+		/*
+		 * Nothing is cached: only order the CPU's accesses after
+		 * whatever told it the device was done.
+		 */
+		mb();
+		return 0;
+	}
+	mutex_lock(&reg->lock);
+	list_for_each_entry(a, &reg->attachments, node)
+		dma_sync_sgtable_for_cpu(a->dev, a->sgt, a->dir);
+	mutex_unlock(&reg->lock);
+	return 0;
+}
+
+static int wcpool_dmabuf_end_cpu(struct dma_buf *dmabuf,
+				 enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	struct wcpool_reg_attach *a;
+
+	if (reg->pool->policy != WCPOOL_POLICY_WB) {
+		/* Drain the write-combining buffers. */
+		wmb();
+		return 0;
+	}
+	mutex_lock(&reg->lock);
+	list_for_each_entry(a, &reg->attachments, node)
+		dma_sync_sgtable_for_device(a->dev, a->sgt, a->dir);
+	mutex_unlock(&reg->lock);
+	return 0;
+}
+
+/*
+ * Insert the 4 KiB page itself rather than returning it in vmf->page:
+ * the core would map a whole 2 MiB folio with one PMD at a 2 MiB aligned
+ * address (do_set_pmd), assuming the folio starts at the mapping's
+ * alignment, which a registration need not.
+ */
+static vm_fault_t wcpool_dmabuf_fault(struct vm_fault *vmf)
+{
+	struct wcpool_reg *reg = vmf->vma->vm_private_data;
+	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	int ret;
+
+	if (off >= reg->length)
+		return VM_FAULT_SIGBUS;
+	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
+			     wcpool_reg_page(reg, off));
+	switch (ret) {
+	case 0:
+	case -EBUSY:	/* another thread was first */
+		return VM_FAULT_NOPAGE;
+	case -ENOMEM:
+		return VM_FAULT_OOM;
+	default:
+		return VM_FAULT_SIGBUS;
+	}
+}
+
+static const struct vm_operations_struct wcpool_dmabuf_vm_ops = {
+	.fault = wcpool_dmabuf_fault,
+};
+
+/*
+ * Normal refcounted 4 KiB PTEs in a VM_MIXEDMAP mapping: pinnable (GUP
+ * takes them as normal pages); the VMA holds the dma-buf file, hence the
+ * registration.
+ */
+static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
+			      struct vm_area_struct *vma)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	vma->vm_page_prot = wcpool_reg_pgprot(reg->pool->policy,
+					      vma->vm_page_prot);
+#ifdef WCPOOL_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+#else
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
+#endif
+	vma->vm_ops = &wcpool_dmabuf_vm_ops;
+	vma->vm_private_data = reg;
+	return 0;
+}
+
+static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	unsigned long n = reg->length >> PAGE_SHIFT, i;
+	struct page **pages;
+	void *vaddr;
+
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		pages[i] = wcpool_reg_page(reg, (u64)i << PAGE_SHIFT);
+	vaddr = vmap(pages, n, VM_MAP,
+		     wcpool_reg_pgprot(reg->pool->policy, PAGE_KERNEL));
+	kvfree(pages);
+	if (!vaddr)
+		return -ENOMEM;
+	iosys_map_set_vaddr(map, vaddr);
+	return 0;
+}
+
+static void wcpool_dmabuf_vunmap(struct dma_buf *dmabuf,
+				 struct iosys_map *map)
+{
+	vunmap(map->vaddr);
+	iosys_map_clear(map);
+}
+
+static const struct dma_buf_ops wcpool_dmabuf_ops = {
+	.attach = wcpool_dmabuf_attach,
+	.detach = wcpool_dmabuf_detach,
+	.map_dma_buf = wcpool_dmabuf_map,
+	.unmap_dma_buf = wcpool_dmabuf_unmap,
+	.release = wcpool_dmabuf_release,
+	.begin_cpu_access = wcpool_dmabuf_begin_cpu,
+	.end_cpu_access = wcpool_dmabuf_end_cpu,
+	.mmap = wcpool_dmabuf_mmap,
+	.vmap = wcpool_dmabuf_vmap,
+	.vunmap = wcpool_dmabuf_vunmap,
+};
+
+/* ---- ioctls ---- */
+
+/* Build @reg->segs from @reg->heads: merge physically adjacent runs. */
+static int wcpool_reg_build_segs(struct wcpool_reg *reg)
+{
+	u64 off = 0, len, in;
+	unsigned long pfn;
+	unsigned int n = 0;
+	struct wcpool_reg_seg *s;
+
+	s = kvmalloc_array(reg->nr_heads, sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+	while (off < reg->length) {
+		in = (reg->offset + off) & (WCPOOL_HPAGE_SIZE - 1);
+		len = min_t(u64, WCPOOL_HPAGE_SIZE - in, reg->length - off);
+		pfn = page_to_pfn(wcpool_reg_page(reg, off));
+		if (n && s[n - 1].pfn + (s[n - 1].len >> PAGE_SHIFT) == pfn &&
+		    s[n - 1].len + len <= WCPOOL_SEG_MAX) {
+			s[n - 1].len += len;
+		} else {
+			s[n].pfn = pfn;
+			s[n].len = len;
+			n++;
+		}
+		off += len;
+	}
+	reg->segs = s;
+	reg->nr_segs = n;
+	return 0;
+}
+
+/*
+ * Find the pool range behind [addr, addr + len) of the caller's mappings
+ * and take a reference on each of its huge pages.
+ */
+static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
+			     u64 addr, u64 len, bool write)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long first, i;
+	struct page *head;
+	int ret = 0;
+
+	if (!mm)
+		return -EFAULT;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (!vma) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (!wcpool_is_pool_file(vma->vm_file) ||
+	    vma->vm_file->private_data != pool ||
+	    addr + len > vma->vm_end) {
+		ret = -ENXIO;
+		goto out;
+	}
+	if (write && (vma->vm_flags & (VM_WRITE | VM_MAYWRITE)) !=
+		     (VM_WRITE | VM_MAYWRITE)) {
+		ret = -EACCES;
+		goto out;
+	}
+	reg->offset = ((u64)vma->vm_pgoff << PAGE_SHIFT) +
+		      (addr - vma->vm_start);
+	reg->length = len;
+	first = reg->offset >> WCPOOL_PAGE_SHIFT_2M;
+	reg->nr_heads = ((reg->offset + len - 1) >> WCPOOL_PAGE_SHIFT_2M) -
+			first + 1;
+	reg->heads = kvmalloc_array(reg->nr_heads, sizeof(*reg->heads),
+				    GFP_KERNEL_ACCOUNT);
+	if (!reg->heads) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	mutex_lock(&pool->lock);
+	for (i = 0; i < reg->nr_heads; i++) {
+		head = xa_load(&pool->pages, first + i);
+		if (!head) {
+			ret = -ENXIO;
+			break;
+		}
+		reg->heads[i] = head;
+	}
+	if (!ret) {
+		for (i = 0; i < reg->nr_heads; i++)
+			get_page(reg->heads[i]);
+		/* From here RELEASE of the range fails with EBUSY. */
+		list_add(&reg->node, &pool->regs);
+	}
+	mutex_unlock(&pool->lock);
+out:
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/**
+ * wcpool_reg_register - WCPOOL_IOC_REGISTER on a writable pool fd
+ * @pool: the pool
+ * @args: the arguments, copied in
+ * @uarg: where @args is copied back to
+ *
+ * Return: 0 or a negative errno (see the uapi header).
+ */
+long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
+			 void __user *uarg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	bool write = args->flags & WCPOOL_REG_WRITE;
+	struct wcpool_reg *reg;
+	struct dma_buf *dmabuf;
+	u64 end;
+	int fd, ret;
+
+	if ((args->flags & ~WCPOOL_REG_FLAGS) ||
+	    !(args->flags & (WCPOOL_REG_READ | WCPOOL_REG_WRITE)) ||
+	    args->reserved0 || args->reserved[0] || args->reserved[1])
+		return -EINVAL;
+	if (!args->length || !PAGE_ALIGNED(args->addr) ||
+	    !PAGE_ALIGNED(args->length))
+		return -EINVAL;
+	if (args->align && (!is_power_of_2(args->align) ||
+			    !IS_ALIGNED(args->addr, args->align)))
+		return -EINVAL;
+	if (args->policy > WCPOOL_POLICY_COUNT)
+		return -EINVAL;
+	if (check_add_overflow(args->addr, args->length, &end))
+		return -EOVERFLOW;
+	if (end > TASK_SIZE_MAX)
+		return -EFAULT;
+	if (args->policy != WCPOOL_REG_POLICY_ANY &&
+	    args->policy != WCPOOL_REG_POLICY(pool->policy))
+		return -EACCES;
+
+	reg = kzalloc(sizeof(*reg), GFP_KERNEL_ACCOUNT);
+	if (!reg)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&reg->node);
+	INIT_LIST_HEAD(&reg->attachments);
+	mutex_init(&reg->lock);
+	reg->pool = pool;
+	ret = wcpool_reg_lookup(pool, reg, args->addr, args->length, write);
+	if (ret) {
+		kvfree(reg->heads);
+		mutex_destroy(&reg->lock);
+		kfree(reg);
+		return ret;
+	}
+	/* Registered from here: wcpool_reg_free() undoes everything. */
+	wcpool_pool_get(pool);
+	atomic_long_inc(&wcpool_stats.regs);
+	atomic_long_add(reg->length, &wcpool_stats.reg_bytes);
+	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
+
+	ret = wcpool_reg_build_segs(reg);
+	if (ret)
+		goto err_free;
+	exp.ops = &wcpool_dmabuf_ops;
+	exp.size = reg->length;
+	exp.flags = write ? O_RDWR : O_RDONLY;
+	exp.priv = reg;
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_free;
+	}
+	/* From here the dma-buf owns @reg: dma_buf_put() frees it. */
+	fd = get_unused_fd_flags(args->flags & WCPOOL_REG_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	args->fd = fd;
+	args->nr_segments = reg->nr_segs;
+	ret = wcpool_copy_out(uarg, args, sizeof(*args));
+	if (ret) {
+		put_unused_fd(fd);
+		dma_buf_put(dmabuf);
+		return ret;
+	}
+	fd_install(fd, dmabuf->file);
+	return 0;
+
+err_free:
+	wcpool_reg_free(reg);
+	return ret;
+}
+
+/**
+ * wcpool_reg_segments - WCPOOL_IOC_SEGMENTS on any pool fd
+ * @pool: the pool
+ * @args: the arguments, copied in
+ * @uarg: where @args is copied back to
+ *
+ * Return: 0 or a negative errno (see the uapi header).
+ */
+long wcpool_reg_segments(struct wcpool *pool, struct wcpool_segments *args,
+			 void __user *uarg)
+{
+	struct wcpool_segment __user *useg = u64_to_user_ptr(args->segments);
+	struct wcpool_segment seg;
+	struct wcpool_reg *reg;
+	struct dma_buf *dmabuf;
+	unsigned int i;
+	u64 off = 0;
+	long ret = 0;
+
+	if (args->flags || args->reserved[0] || args->reserved[1])
+		return -EINVAL;
+	dmabuf = dma_buf_get(args->dmabuf);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	reg = dmabuf->priv;
+	if (dmabuf->ops != &wcpool_dmabuf_ops || reg->pool != pool) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < reg->nr_segs; i++) {
+		if (i < args->count) {
+			seg.offset = off;
+			seg.length = reg->segs[i].len;
+			if (copy_to_user(&useg[i], &seg, sizeof(seg))) {
+				ret = -EFAULT;
+				goto out;
+			}
+		}
+		off += reg->segs[i].len;
+	}
+	args->count = reg->nr_segs;
+	ret = wcpool_copy_out(uarg, args, sizeof(*args));
+out:
+	dma_buf_put(dmabuf);
+	return ret;
+}
