@@ -311,7 +311,8 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 {
 	struct wcpool_reg *reg = dmabuf->priv;
 
-	if (!(vma->vm_flags & VM_SHARED))
+	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	vma->vm_page_prot = wcpool_reg_pgprot(reg->pool->policy,
 					      vma->vm_page_prot);
