@@ -103,6 +103,8 @@ void wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
 /* wcpool_mmap.c */
 int wcpool_mmap(struct file *file, struct vm_area_struct *vma);
 bool wcpool_mmap_pmd_supported(void);
+pgprot_t wcpool_pgprot(u32 policy, pgprot_t prot);
+void wcpool_vma_set_flags(struct vm_area_struct *vma, unsigned long flags);
 unsigned long wcpool_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
 				       unsigned long flags);

@@ -65,7 +65,14 @@ static const struct vm_operations_struct wcpool_vm_ops = {
 	.fault = wcpool_vm_fault,
 };
 
-static pgprot_t wcpool_pgprot(u32 policy, pgprot_t prot)
+/**
+ * wcpool_pgprot - @prot with the cache type of a pool policy
+ * @policy: WCPOOL_POLICY_*
+ * @prot: the protection to start from (a VMA's, or PAGE_KERNEL)
+ *
+ * Return: @prot, write-combining or uncached for WC and UC pools.
+ */
+pgprot_t wcpool_pgprot(u32 policy, pgprot_t prot)
 {
 	switch (policy) {
 	case WCPOOL_POLICY_WC:
@@ -77,8 +84,12 @@ static pgprot_t wcpool_pgprot(u32 policy, pgprot_t prot)
 	}
 }
 
-static void wcpool_vma_set_flags(struct vm_area_struct *vma,
-				 unsigned long flags)
+/**
+ * wcpool_vma_set_flags - set VMA flags on kernels before and after 6.3
+ * @vma: the mapping
+ * @flags: VM_* flags to add
+ */
+void wcpool_vma_set_flags(struct vm_area_struct *vma, unsigned long flags)
 {
 #ifdef WCPOOL_HAVE_VM_FLAGS_SET
 	vm_flags_set(vma, flags);

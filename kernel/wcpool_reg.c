@@ -74,18 +74,6 @@ struct wcpool_reg_attach {
 	enum dma_data_direction dir;
 };
 
-static pgprot_t wcpool_reg_pgprot(u32 policy, pgprot_t prot)
-{
-	switch (policy) {
-	case WCPOOL_POLICY_WC:
-		return pgprot_writecombine(prot);
-	case WCPOOL_POLICY_UC:
-		return pgprot_noncached(prot);
-	default:
-		return prot;
-	}
-}
-
 /* The 4 KiB page at byte @off of the registration. */
 static struct page *wcpool_reg_page(struct wcpool_reg *reg, u64 off)
 {
@@ -314,13 +302,8 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
-	vma->vm_page_prot = wcpool_reg_pgprot(reg->pool->policy,
-					      vma->vm_page_prot);
-#ifdef WCPOOL_HAVE_VM_FLAGS_SET
-	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
-#else
-	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
-#endif
+	vma->vm_page_prot = wcpool_pgprot(reg->pool->policy, vma->vm_page_prot);
+	wcpool_vma_set_flags(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wcpool_dmabuf_vm_ops;
 	vma->vm_private_data = reg;
 	return 0;
@@ -339,7 +322,7 @@ static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	for (i = 0; i < n; i++)
 		pages[i] = wcpool_reg_page(reg, (u64)i << PAGE_SHIFT);
 	vaddr = vmap(pages, n, VM_MAP,
-		     wcpool_reg_pgprot(reg->pool->policy, PAGE_KERNEL));
+		     wcpool_pgprot(reg->pool->policy, PAGE_KERNEL));
 	kvfree(pages);
 	if (!vaddr)
 		return -ENOMEM;
