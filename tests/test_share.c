@@ -62,6 +62,23 @@ static int wait_child(pid_t pid)
 	return status;
 }
 
+/*
+ * Child side: receive the pool with @flags, check the view is read-only
+ * and that the byte at the offset the parent sends is @expect.
+ */
+static unsigned char *child_read_only_view(uint32_t flags, unsigned char expect)
+{
+	struct wcp_pool *view;
+	struct wcp_pool_info info;
+	unsigned char *p;
+
+	CHILD_CHECK(wcp_pool_recv(sv[1], flags, &view) == 0, 10);
+	CHILD_CHECK(wcp_pool_info(view, &info) == 0 && info.read_only, 11);
+	p = wcp_pointer(view, recv_u64(sv[1]));
+	CHILD_CHECK(p && p[0] == expect, 12);
+	return p;
+}
+
 static void child_reads_and_answers(void)
 {
 	struct wcp_pool *view;
@@ -126,14 +143,8 @@ Test(share, read_only_view_cannot_write)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		struct wcp_pool *view;
-		struct wcp_pool_info info;
-		unsigned char *p;
+		unsigned char *p = child_read_only_view(WCP_IMPORT_READ_ONLY, 77);
 
-		CHILD_CHECK(wcp_pool_recv(sv[1], WCP_IMPORT_READ_ONLY, &view) == 0, 10);
-		CHILD_CHECK(wcp_pool_info(view, &info) == 0 && info.read_only, 11);
-		p = wcp_pointer(view, recv_u64(sv[1]));
-		CHILD_CHECK(p && p[0] == 77, 12);
 		p[0] = 1; /* must fault */
 		_exit(13);
 	}
@@ -217,17 +228,10 @@ Test(share, read_only_export_cannot_be_made_writable)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		struct wcp_pool *view;
-		struct wcp_pool_info info;
-		unsigned char *p;
-		uintptr_t page;
-
 		/* Asks for a writable view; the fd decides. */
-		CHILD_CHECK(wcp_pool_recv(sv[1], 0, &view) == 0, 10);
-		CHILD_CHECK(wcp_pool_info(view, &info) == 0 && info.read_only, 11);
-		p = wcp_pointer(view, recv_u64(sv[1]));
-		CHILD_CHECK(p && p[0] == 55, 12);
-		page = (uintptr_t)p & ~(uintptr_t)4095;
+		unsigned char *p = child_read_only_view(0, 55);
+		uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
+
 		CHILD_CHECK(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE) == -1 &&
 			    errno == EACCES, 13);
 		_exit(0);
