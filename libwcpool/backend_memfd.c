@@ -84,7 +84,6 @@ static int memfd_open_read_only(const struct wcp_pool *pool)
 }
 
 static const struct wcp_backend_ops memfd_huge_ops = {
-	.name = "memfd-hugetlb",
 	.extend = memfd_extend,
 	.file_size = memfd_file_size,
 	.commit = memfd_commit_huge,
@@ -94,7 +93,6 @@ static const struct wcp_backend_ops memfd_huge_ops = {
 };
 
 static const struct wcp_backend_ops memfd_small_ops = {
-	.name = "memfd",
 	.extend = memfd_extend,
 	.file_size = memfd_file_size,
 	.commit = memfd_commit_small,

@@ -146,7 +146,6 @@ static int module_segments(const struct wcp_pool *pool, int dmabuf,
 }
 
 static const struct wcp_backend_ops module_ops = {
-	.name = "wcpool.ko",
 	.extend = module_extend,
 	.file_size = module_file_size,
 	.commit = module_commit,

@@ -32,7 +32,6 @@ struct wcp_range_set {
  * needs it (extend) and page (4 KiB) multiples elsewhere.
  */
 struct wcp_backend_ops {
-	const char *name;
 	/* Make the file at least @size bytes long (owner only). */
 	int (*extend)(struct wcp_pool *pool, uint64_t size);
 	/* Current file size, as another process may have extended it. */
