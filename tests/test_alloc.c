@@ -245,9 +245,16 @@ Test(alloc, usable_size_of_null_is_zero)
 
 Test(alloc, free_null_is_a_no_op)
 {
+	void *p = wcp_malloc(pool, 100);
+	struct wcp_pool_stats before, after;
+
+	wcp_pool_stats(pool, &before);
 	wcp_free(pool, NULL);
 	wcp_free(NULL, NULL);
-	cr_assert(true, "reached");
+	wcp_pool_stats(pool, &after);
+	cr_assert_eq(after.allocations, before.allocations);
+	cr_assert_eq(after.allocated, before.allocated);
+	wcp_free(pool, p);
 }
 
 Test(alloc, ownership)
