@@ -121,6 +121,15 @@ struct page *wcpool_page_alloc(u32 policy)
 		if (!head)
 			return NULL;
 		if (wcpool_page_set_policy(head, policy)) {
+			/*
+			 * A failed WC conversion may stop half way (at UC-):
+			 * the page goes back to the allocator only as WB.
+			 */
+			if (set_memory_wb((unsigned long)page_address(head),
+					  WCPOOL_HPAGE_PAGES)) {
+				pr_err("wcpool: cannot restore WB after a failed conversion, leaking the page\n");
+				return NULL;
+			}
 			__free_pages(head, WCPOOL_ORDER);
 			return NULL;
 		}

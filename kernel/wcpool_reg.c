@@ -158,7 +158,18 @@ static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 	struct scatterlist *sg;
 	struct sg_table *sgt;
 	unsigned int i;
+	bool mapped;
 	int ret;
+
+	/*
+	 * One mapping per attachment: the CPU-access syncs walk the mapped
+	 * attachments, and a second table would escape them.
+	 */
+	mutex_lock(&reg->lock);
+	mapped = !list_empty(&a->node);
+	mutex_unlock(&reg->lock);
+	if (mapped)
+		return ERR_PTR(-EBUSY);
 
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
