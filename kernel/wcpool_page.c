@@ -212,10 +212,8 @@ static void wcpool_page_reap(struct work_struct *work)
 
 	spin_lock(&wcpool_page_lock);
 	list_for_each_entry_safe(head, tmp, &wcpool_deferred, lru) {
-		if (page_ref_count(head) == 1) {
+		if (page_ref_count(head) == 1)
 			list_move(&head->lru, &done);
-			atomic_long_dec(&wcpool_stats.deferred);
-		}
 	}
 	more = !list_empty(&wcpool_deferred);
 	spin_unlock(&wcpool_page_lock);
@@ -226,7 +224,12 @@ static void wcpool_page_reap(struct work_struct *work)
 		list_del(&head->lru);
 		set_page_private(head, 0);
 		wcpool_page_recycle(head, policy);
+		/*
+		 * Leave the limit before leaving the deferred count, so that
+		 * "deferred == 0" implies the page no longer counts as in use.
+		 */
 		wcpool_page_unreserve(1);
+		atomic_long_dec(&wcpool_stats.deferred);
 	}
 	if (more)
 		schedule_delayed_work(&wcpool_reap_work, HZ);
