@@ -9,9 +9,14 @@
  * size (few DMA segments, PMD-mappable).  Freed buffers stay committed, up
  * to twice what is live or WCP_HUGE_CACHE bytes, whichever is more, for the
  * next buffers to reuse without the kernel zeroing fresh pages; beyond
- * that, and on wcp_pool_trim(), their memory goes back to the system.  Free address ranges are kept, coalesced, in two
- * sets: cached (committed, contents left over) and released.  Few buffers,
- * so sorted arrays under one lock.
+ * that, and on wcp_pool_trim(), their memory goes back to the system.
+ *
+ * Free address ranges are kept coalesced whether their pages are still
+ * committed ("dirty": contents left over) or released, with a bit per page
+ * telling which.  A new buffer goes where it needs the fewest fresh pages,
+ * so a random mix of frame sizes reuses committed memory across the
+ * boundaries of the buffers that freed it.  Few buffers, so sorted arrays
+ * under one lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,28 +84,124 @@ static void set_put(struct wcp_range_set *s, struct wcp_range r)
 	(void)set_insert_at(s, i, r);
 }
 
-/* First fit of @len bytes at an address aligned to @align; -ENOSPC if none. */
-static int set_take(struct wcp_pool *pool, struct wcp_range_set *s,
-		    uint64_t len, uint64_t align, struct wcp_range *got)
+static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 {
+	uint64_t bit = off / pool->page_size;
+
+	return pool->huge_dirty[bit / 64] & ((uint64_t)1 << (bit % 64));
+}
+
+/* Mark the free pages of @r as committed (@on) or released. */
+static void set_dirty(struct wcp_pool *pool, struct wcp_range r, bool on)
+{
+	for (uint64_t o = r.off; o < r.off + r.len; o += pool->page_size) {
+		uint64_t bit = o / pool->page_size;
+		uint64_t m = (uint64_t)1 << (bit % 64);
+
+		if (on)
+			pool->huge_dirty[bit / 64] |= m;
+		else
+			pool->huge_dirty[bit / 64] &= ~m;
+	}
+}
+
+/* Committed pages in [@off, @off + @len). */
+static uint64_t count_dirty(const struct wcp_pool *pool, uint64_t off,
+			    uint64_t len)
+{
+	uint64_t n = 0;
+
+	for (uint64_t o = off; o < off + len; o += pool->page_size)
+		n += is_dirty(pool, o);
+	return n;
+}
+
+/*
+ * Where @len bytes aligned to @align go among the free ranges: the window
+ * with the most pages still committed (the fewest the kernel must zero),
+ * then the smallest range, then the lowest address.  -ENOSPC if none fits.
+ * The windows of a range are scanned with a running count.
+ */
+static int free_pick(const struct wcp_pool *pool, uint64_t len,
+		     uint64_t align, struct wcp_range *got, size_t *index)
+{
+	const struct wcp_range_set *s = &pool->huge_free;
 	uintptr_t base = (uintptr_t)pool->base;
+	uint64_t best_dirty = 0, best_len = 0;
+	bool found = false;
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct wcp_range r = s->v[i];
+		uint64_t end = r.off + r.len;
 		uint64_t start = wcp_align_up(base + r.off, align) - base;
+		uint64_t dirty;
 
-		if (start + len > r.off + r.len)
+		if (start + len > end)
 			continue;
-		set_remove_at(s, i);
-		if (start > r.off)
-			set_put(s, (struct wcp_range){ r.off, start - r.off });
-		if (start + len < r.off + r.len)
-			set_put(s, (struct wcp_range){ start + len,
-						       r.off + r.len - start - len });
-		*got = (struct wcp_range){ start, len };
-		return 0;
+		dirty = count_dirty(pool, start, len);
+		for (;;) {
+			if (!found || dirty > best_dirty ||
+			    (dirty == best_dirty && r.len < best_len)) {
+				found = true;
+				best_dirty = dirty;
+				best_len = r.len;
+				*got = (struct wcp_range){ start, len };
+				*index = i;
+			}
+			if (start + align + len > end)
+				break;
+			dirty += count_dirty(pool, start + len, align);
+			dirty -= count_dirty(pool, start, align);
+			start += align;
+		}
 	}
-	return -ENOSPC;
+	return found ? 0 : -ENOSPC;
+}
+
+/* Take @w, which lies in free range @i, out of the free set. */
+static void free_take(struct wcp_range_set *s, size_t i, struct wcp_range w)
+{
+	struct wcp_range r = s->v[i];
+
+	set_remove_at(s, i);
+	if (w.off > r.off)
+		set_put(s, (struct wcp_range){ r.off, w.off - r.off });
+	if (w.off + w.len < r.off + r.len)
+		set_put(s, (struct wcp_range){ w.off + w.len,
+					       r.off + r.len - w.off - w.len });
+}
+
+/* Apply @fn to each run of pages in @r whose dirty bit is @dirty. */
+static int for_each_run(struct wcp_pool *pool, struct wcp_range r, bool dirty,
+			int (*fn)(struct wcp_pool *, uint64_t, uint64_t))
+{
+	uint64_t ps = pool->page_size, end = r.off + r.len, o = r.off;
+	int err = 0;
+
+	while (o < end && !err) {
+		uint64_t q = o;
+
+		while (q < end && is_dirty(pool, q) == dirty)
+			q += ps;
+		if (q > o)
+			err = fn(pool, o, q - o);
+		for (o = q; o < end && is_dirty(pool, o) != dirty; o += ps)
+			;
+	}
+	return err;
+}
+
+/*
+ * Commit the released pages of window @w.  On error none of them stays
+ * committed (releasing a page that never was is harmless).
+ */
+static int commit_window(struct wcp_pool *pool, struct wcp_range w)
+{
+	int err = for_each_run(pool, w, false, wcp_commit);
+
+	if (err)
+		for_each_run(pool, w, false, wcp_release);
+	return err;
 }
 
 static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r);
@@ -118,25 +219,33 @@ static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
 
 int wcp_huge_init(struct wcp_pool *pool)
 {
+	uint64_t pages = pool->max_size / pool->page_size;
+
 	if (pool->page_size < WCP_PAGE_2M)
 		return 0;
-	pool->huge_starts = (_Atomic uint64_t *)wcp_bitmap_alloc(
-		pool->max_size / pool->page_size);
-	if (!pool->huge_starts)
+	pool->huge_starts = (_Atomic uint64_t *)wcp_bitmap_alloc(pages);
+	pool->huge_dirty = wcp_bitmap_alloc(pages);
+	if (!pool->huge_starts || !pool->huge_dirty) {
+		wcp_huge_fini(pool);
 		return -ENOMEM;
+	}
 	pool->huge_threshold = pool->page_size / 4 * 3;
 	return 0;
 }
 
 void wcp_huge_fini(struct wcp_pool *pool)
 {
+	/* Also called on pools that failed before their page size was set. */
+	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
+
 	if (pool->huge_starts)
-		wcp_bitmap_free((void *)pool->huge_starts,
-				pool->max_size / pool->page_size);
+		wcp_bitmap_free((void *)pool->huge_starts, pages);
+	if (pool->huge_dirty)
+		wcp_bitmap_free(pool->huge_dirty, pages);
 	pool->huge_starts = NULL;
+	pool->huge_dirty = NULL;
 	free(pool->huge_live.v);
 	free(pool->huge_free.v);
-	free(pool->huge_cached.v);
 }
 
 /*
@@ -163,16 +272,47 @@ bool wcp_huge_is(const struct wcp_pool *pool, uint64_t off)
 	       ((uint64_t)1 << (bit % 64));
 }
 
+/* A committed window of @len bytes aligned to @align, and its dirty pages. */
+static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
+		       struct wcp_range *w, uint64_t *dirty)
+{
+	size_t i;
+	int err;
+
+	if (!free_pick(pool, len, align, w, &i)) {
+		err = commit_window(pool, *w);
+		if (err)
+			return err;
+		free_take(&pool->huge_free, i, *w);
+		*dirty = count_dirty(pool, w->off, w->len);
+		set_dirty(pool, *w, false);
+		pool->huge_cached_bytes -= *dirty * pool->page_size;
+		return 0;
+	}
+	err = wcp_pool_take_space(pool, len, align, NULL, &w->off);
+	if (err)
+		return err;
+	w->len = len;
+	*dirty = 0;
+	err = wcp_commit(pool, w->off, len);
+	if (err) {
+		wcp_release(pool, w->off, len);
+		set_put(&pool->huge_free, *w);
+	}
+	return err;
+}
+
 /*
  * A committed, page-aligned buffer of @size bytes aligned to @align.
- * @zeroed tells whether its bytes are known to read as zero.
+ * @zeroed tells whether its bytes are known to read as zero: pages the
+ * kernel committed for it are, pages left committed by earlier buffers are
+ * not.
  */
 void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed)
 {
-	uint64_t ps = pool->page_size;
-	struct wcp_range r = { 0, wcp_align_up(size, ps) };
-	bool cached = false;
+	uint64_t ps = pool->page_size, dirty = 0;
+	struct wcp_range w;
 	int err;
 
 	if (size > pool->max_size) {
@@ -181,42 +321,24 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	}
 	align = align > ps ? align : ps;
 	pthread_mutex_lock(&pool->huge_lock);
-	/* Committed pages first, then released ones, then fresh space. */
-	err = set_take(pool, &pool->huge_cached, r.len, align, &r);
-	if (!err) {
-		cached = true;
-		pool->huge_cached_bytes -= r.len;
-	} else {
-		err = set_take(pool, &pool->huge_free, r.len, align, &r);
-		if (err)
-			err = wcp_pool_take_space(pool, r.len, align, NULL,
-						  &r.off);
-		if (!err) {
-			err = wcp_commit(pool, r.off, r.len);
-			if (err) {
-				wcp_release(pool, r.off, r.len);
-				set_put(&pool->huge_free, r);
-			}
-		}
-	}
+	err = take_window(pool, wcp_align_up(size, ps), align, &w, &dirty);
 	if (!err) {
 		err = set_insert_at(&pool->huge_live,
-				    set_find(&pool->huge_live, r.off), r);
+				    set_find(&pool->huge_live, w.off), w);
 		if (err)
-			wcp_huge_put_back(pool, r);
+			wcp_huge_put_back(pool, w);
 	}
 	if (!err) {
-		mark_start(pool, r.off, true);
-		pool->huge_bytes += r.len;
+		mark_start(pool, w.off, true);
+		pool->huge_bytes += w.len;
 	}
 	pthread_mutex_unlock(&pool->huge_lock);
 	if (err) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Released and fresh pages come zeroed from the kernel. */
-	*zeroed = !cached;
-	return pool->base + r.off;
+	*zeroed = !dirty;
+	return pool->base + w.off;
 }
 
 /* Size of the live huge buffer at @off (wcp_huge_is() said yes). */
@@ -232,19 +354,56 @@ size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off)
 	return len;
 }
 
-/* Keep a freed range committed if the cache has room, else release it. */
+static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	int err = wcp_release(pool, off, len);
+
+	if (!err) {
+		set_dirty(pool, (struct wcp_range){ off, len }, false);
+		pool->huge_cached_bytes -= len;
+	}
+	return err;
+}
+
+/*
+ * Release free pages from the top of the pool down until the committed
+ * ones fit under the cap, so that what stays committed is packed low, where
+ * new buffers look first, in long dirty runs.
+ */
+static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
+{
+	struct wcp_range_set *s = &pool->huge_free;
+	uint64_t ps = pool->page_size;
+
+	for (size_t i = s->n; i-- > 0 && pool->huge_cached_bytes > cap;) {
+		uint64_t bottom = s->v[i].off, hi = bottom + s->v[i].len, lo;
+
+		while (pool->huge_cached_bytes > cap) {
+			while (hi > bottom && !is_dirty(pool, hi - ps))
+				hi -= ps;
+			/* The dirty run below @hi, as far as the cap needs. */
+			for (lo = hi; lo > bottom && is_dirty(pool, lo - ps) &&
+			     pool->huge_cached_bytes - (hi - lo) > cap;)
+				lo -= ps;
+			if (lo == hi)
+				break;
+			if (release_cached(pool, lo, hi - lo))
+				return;	/* pinned by io_uring */
+			hi = lo;
+		}
+	}
+}
+
+/* Put a freed range back, committed while the cache has room. */
 static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r)
 {
 	uint64_t cap = 2 * pool->huge_bytes > WCP_HUGE_CACHE ?
 		       2 * pool->huge_bytes : WCP_HUGE_CACHE;
 
-	if (pool->huge_cached_bytes + r.len <= cap ||
-	    wcp_release(pool, r.off, r.len)) {
-		set_put(&pool->huge_cached, r);
-		pool->huge_cached_bytes += r.len;
-	} else {
-		set_put(&pool->huge_free, r);
-	}
+	set_dirty(pool, r, true);
+	pool->huge_cached_bytes += r.len;
+	set_put(&pool->huge_free, r);
+	trim_cache_to(pool, cap);
 }
 
 /* Free the huge buffer at @off. */
@@ -263,23 +422,16 @@ void wcp_huge_free(struct wcp_pool *pool, uint64_t off)
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 
-/* Give the memory of every cached range back to the system. */
+/* Give the memory of every free page back to the system. */
 void wcp_huge_trim(struct wcp_pool *pool)
 {
-	struct wcp_range_set *c = &pool->huge_cached;
+	struct wcp_range_set *s = &pool->huge_free;
 
 	pthread_mutex_lock(&pool->huge_lock);
-	for (size_t i = 0; i < c->n;) {
-		struct wcp_range r = c->v[i];
-
-		if (wcp_release(pool, r.off, r.len)) {
-			i++;	/* pinned by io_uring: stays */
-			continue;
-		}
-		set_remove_at(c, i);
-		pool->huge_cached_bytes -= r.len;
-		set_put(&pool->huge_free, r);
-	}
+	/* An error means io_uring pins the pages: they stay, and so do all. */
+	for (size_t i = 0; i < s->n; i++)
+		if (for_each_run(pool, s->v[i], true, release_cached))
+			break;
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 

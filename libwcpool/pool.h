@@ -88,8 +88,8 @@ struct wcp_pool {
 	uint64_t huge_threshold;	/* 0: everything goes to jemalloc */
 	_Atomic uint64_t *huge_starts;	/* a bit per page: a buffer starts */
 	struct wcp_range_set huge_live;
-	struct wcp_range_set huge_free;		/* released */
-	struct wcp_range_set huge_cached;	/* freed, still committed */
+	struct wcp_range_set huge_free;	/* free ranges, coalesced */
+	uint64_t *huge_dirty;	/* a bit per free page still committed */
 	uint64_t huge_cached_bytes;
 	uint64_t huge_bytes;
 

@@ -102,6 +102,57 @@ Test(huge, freed_ranges_coalesce_and_are_reused)
 	wcp_free(pool, p[3]);
 }
 
+/*
+ * Released and committed free pages coalesce into one range: a buffer
+ * larger than either part commits only the pages it lacks.
+ */
+Test(huge, a_buffer_spans_released_and_committed_free_pages)
+{
+	void *p = wcp_malloc(pool, 8 * MiB), *q = wcp_malloc(pool, 8 * MiB);
+	void *guard = wcp_malloc(pool, 2 * MiB), *r;
+	uint64_t resident;
+
+	cr_assert_not_null(guard);
+	cr_assert_eq((char *)q, (char *)p + 8 * MiB);
+	wcp_free(pool, p);
+	cr_assert_eq(wcp_pool_trim(pool), 0);	/* p's pages: released */
+	wcp_free(pool, q);			/* q's pages: kept */
+	resident = stats().resident;
+	r = wcp_malloc(pool, 12 * MiB);
+	cr_assert_eq((char *)r, (char *)p + 4 * MiB,
+		     "the window ending at q's end needs the fewest pages");
+	cr_assert_eq(stats().resident, resident + 4 * MiB,
+		     "resident %lu, was %lu", (unsigned long)stats().resident,
+		     (unsigned long)resident);
+	memset(r, 7, 12 * MiB);
+	wcp_free(pool, r);
+	wcp_free(pool, guard);
+}
+
+/*
+ * Beyond the cache's cap, free pages go back from the top of the pool, not
+ * in the order they were freed.
+ */
+Test(huge, the_cache_keeps_the_lowest_pages)
+{
+	void *p[48];
+
+	for (int i = 0; i < 48; i++) {
+		p[i] = wcp_malloc(pool, 2 * MiB);
+		cr_assert_not_null(p[i]);
+	}
+	/* Top down: the pages freed last are the ones that stay. */
+	for (int i = 47; i >= 0; i--)
+		wcp_free(pool, p[i]);
+	/* 96 MiB freed, nothing live: the cap is WCP_HUGE_CACHE, 64 MiB. */
+	cr_assert_eq(stats().resident, 64 * MiB, "resident %lu",
+		     (unsigned long)stats().resident);
+	cr_assert_eq(wcp_malloc(pool, 64 * MiB), p[0],
+		     "the kept pages are one run at the bottom");
+	cr_assert_eq(stats().resident, 64 * MiB);
+	wcp_free(pool, p[0]);
+}
+
 Test(huge, calloc_of_reused_pages_is_zero)
 {
 	void *p = wcp_malloc(pool, 8 * MiB), *q;
