@@ -24,6 +24,10 @@
  *   allocation of the pool, a double free) is reported on stderr and the
  *   process aborts, like glibc's "free(): invalid pointer".
  * - All calls are thread safe.  Any thread may free what another allocated.
+ *   Each thread caches small blocks (up to 32 KiB) of the last four pools
+ *   it used, so small allocations take no lock; a cache only ever holds
+ *   its own pool's memory and empties when the thread exits, the pool is
+ *   destroyed or the thread calls wcp_pool_trim().
  *
  * Linking libwcpool does not change the application's own malloc: jemalloc
  * is loaded as an ordinary shared library dependency and glibc's malloc,
@@ -124,7 +128,10 @@ struct wcp_pool_stats {
 	uint64_t mapped;
 	/** Bytes of memory actually backing the pool file right now. */
 	uint64_t resident;
-	/** Bytes in allocator pages holding at least part of an allocation. */
+	/**
+	 * Bytes in allocator pages holding at least part of an allocation or
+	 * of a block cached by a thread.
+	 */
 	uint64_t active;
 	/** Sum of wcp_usable_size() over live allocations. */
 	uint64_t allocated;
@@ -166,6 +173,9 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
 /**
  * wcp_pool_trim() - give memory of freed allocations back to the system now
  * instead of after the allocator's decay time (like malloc_trim()).
+ *
+ * Empties the calling thread's cache of the pool first; blocks cached by
+ * other threads stay until they exit or trim themselves.
  *
  * Return: 0 or -errno.
  */

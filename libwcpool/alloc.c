@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The malloc family over a pool.  Every call goes straight to the pool's
- * jemalloc arena without a thread cache, so pool memory never mixes with the
- * process malloc or with another pool; frame-sized buffers on huge-page
- * pools take whole pages instead (huge.c).  The live map checks each pointer
- * coming back before the allocator sees it.
+ * The malloc family over a pool.  Every call goes to the pool's jemalloc
+ * arena through the calling thread's own tcache of that pool (tcache.c), so
+ * pool memory never mixes with the process malloc or with another pool;
+ * frame-sized buffers on huge-page pools take whole pages instead (huge.c).
+ * The live map checks each pointer coming back before the allocator sees
+ * it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +68,9 @@ static void *mark_live(struct wcp_pool *pool, void *p)
 static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			bool zero)
 {
+	struct wcp_tcache *tc;
 	bool zeroed = false;
+	int flags;
 	void *p;
 
 	if (!pool) {
@@ -88,11 +91,14 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			memset(p, 0, size);
 		return mark_live(pool, p);
 	}
-	p = mallocx(size ? size : 1, pool->mallocx_flags |
-		    (align ? MALLOCX_ALIGN(align) : 0) |
-		    (zero ? MALLOCX_ZERO : 0));
-	if (!p)
+	flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc) |
+		(align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0);
+	p = mallocx(size ? size : 1, flags);
+	if (!p) {
 		errno = ENOMEM;
+		return NULL;
+	}
+	wcp_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return mark_live(pool, p);
 }
 
@@ -125,17 +131,23 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
 /* Give a block back whose live bit is already cleared. */
 static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 {
-	if (wcp_huge_is(pool, off))
+	struct wcp_tcache *tc;
+	int flags;
+
+	if (wcp_huge_is(pool, off)) {
 		wcp_huge_free(pool, off);
-	else
-		dallocx(ptr, pool->mallocx_flags);
+		return;
+	}
+	flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc);
+	wcp_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
+	dallocx(ptr, flags);
 }
 
 static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 {
 	if (wcp_huge_is(pool, off))
 		return wcp_huge_size(pool, off);
-	return sallocx(ptr, pool->mallocx_flags);
+	return sallocx(ptr, 0);
 }
 
 void wcp_free(struct wcp_pool *pool, void *ptr)
@@ -176,11 +188,17 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 			release_block(pool, ptr, off);
 			return p;
 		}
-	} else {
-		p = size > pool->max_size ? NULL
-					  : rallocx(ptr, size, pool->mallocx_flags);
-		if (p)
+	} else if (size <= pool->max_size) {
+		struct wcp_tcache *tc;
+		int flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc);
+		int64_t before = (int64_t)sallocx(ptr, 0);
+
+		p = rallocx(ptr, size, flags);
+		if (p) {
+			wcp_tcache_count(pool, tc, 0,
+					 (int64_t)sallocx(p, 0) - before);
 			return mark_live(pool, p);
+		}
 	}
 	wcp_livemap_set(&pool->live, off);
 	errno = ENOMEM;

@@ -186,14 +186,18 @@ int wcp_arena_create(struct wcp_pool *pool)
 		wcp_arena_destroy(pool);
 		return err;
 	}
-	pool->mallocx_flags = MALLOCX_ARENA(pool->arena) | MALLOCX_TCACHE_NONE;
+	/* Calls add the thread's tcache of this pool (tcache.c). */
+	pool->mallocx_flags = MALLOCX_ARENA(pool->arena);
 	return 0;
 }
 
 void wcp_arena_destroy(struct wcp_pool *pool)
 {
-	if (pool->has_arena)
+	if (pool->has_arena) {
+		/* Cached objects must be back in the arena when it goes. */
+		wcp_tcache_pool_fini(pool);
 		arena_ctl(pool, "destroy", NULL, NULL, NULL, 0);
+	}
 	pool->has_arena = false;
 }
 
@@ -218,7 +222,7 @@ static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
 
 int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 {
-	uint64_t epoch = 1, small, large, pactive, sm, sd, lm, ld;
+	uint64_t epoch = 1, pactive;
 	size_t page, len = sizeof(epoch);
 	int err;
 
@@ -227,18 +231,12 @@ int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 	len = sizeof(page);
 	if (!err)
 		err = -mallctl("arenas.page", &page, &len, NULL, 0);
+	if (!err)
+		err = arena_stat(pool, "pactive", &pactive);
 	if (err)
 		return err;
-	if ((err = arena_stat(pool, "small.allocated", &small)) ||
-	    (err = arena_stat(pool, "large.allocated", &large)) ||
-	    (err = arena_stat(pool, "pactive", &pactive)) ||
-	    (err = arena_stat(pool, "small.nmalloc", &sm)) ||
-	    (err = arena_stat(pool, "small.ndalloc", &sd)) ||
-	    (err = arena_stat(pool, "large.nmalloc", &lm)) ||
-	    (err = arena_stat(pool, "large.ndalloc", &ld)))
-		return err;
-	st->allocated = small + large;
 	st->active = pactive * page;
-	st->allocations = (sm - sd) + (lm - ld);
+	/* jemalloc counts objects cached in tcaches as allocated: not these. */
+	wcp_tcache_counts(pool, &st->allocations, &st->allocated);
 	return 0;
 }

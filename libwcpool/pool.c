@@ -253,5 +253,6 @@ int wcp_pool_trim(struct wcp_pool *pool)
 	if (!pool->has_arena)
 		return 0;
 	wcp_huge_trim(pool);
+	wcp_tcache_flush_mine(pool);
 	return wcp_arena_purge(pool);
 }

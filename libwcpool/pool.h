@@ -72,6 +72,17 @@ struct wcp_pool {
 	int mallocx_flags;
 	bool has_arena;
 
+	/*
+	 * Threads' tcaches of this pool and counts of the arena's live
+	 * allocations (see tcache.c): of destroyed tcaches (under the tcache
+	 * lock) and of calls made without one (atomic).
+	 */
+	struct wcp_tcache *tcaches;
+	int64_t retired_allocations;
+	int64_t retired_bytes;
+	_Atomic int64_t untracked_allocations;
+	_Atomic int64_t untracked_bytes;
+
 	/* Extent address space handed to jemalloc and file bytes mapped. */
 	pthread_mutex_t map_lock;
 	uint64_t cursor;
@@ -153,6 +164,16 @@ int wcp_arena_create(struct wcp_pool *pool);
 void wcp_arena_destroy(struct wcp_pool *pool);
 int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
 int wcp_arena_purge(struct wcp_pool *pool);
+
+/* tcache.c */
+struct wcp_tcache;
+int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp);
+void wcp_tcache_count(struct wcp_pool *pool, struct wcp_tcache *tc,
+		      int64_t allocations, int64_t bytes);
+void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
+		       uint64_t *bytes);
+void wcp_tcache_flush_mine(struct wcp_pool *pool);
+void wcp_tcache_pool_fini(struct wcp_pool *pool);
 
 static inline uint64_t wcp_align_up(uint64_t x, uint64_t a)
 {

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Per-thread caches of small allocations: objects they hold are not live,
+ * a thread's cache of one pool never serves another, and threads and pools
+ * may end in either order.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static struct wcp_pool_stats stats_of(struct wcp_pool *pool)
+{
+	struct wcp_pool_stats st;
+
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	return st;
+}
+
+Test(tcache, cached_objects_are_not_live)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	void *p[1000];
+	uint64_t bytes = 0;
+
+	for (int i = 0; i < 1000; i++)
+		p[i] = wcp_malloc(pool, 16 + i % 200);
+	for (int i = 0; i < 1000; i++)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(stats_of(pool).allocations, 0);
+	cr_assert_eq(stats_of(pool).allocated, 0);
+	/* These come out of the thread's cache now. */
+	for (int i = 0; i < 10; i++) {
+		p[i] = wcp_malloc(pool, 100);
+		bytes += wcp_usable_size(pool, p[i]);
+	}
+	cr_assert_eq(stats_of(pool).allocations, 10);
+	cr_assert_eq(stats_of(pool).allocated, bytes);
+	for (int i = 0; i < 10; i++)
+		wcp_free(pool, p[i]);
+	wcp_pool_destroy(pool);
+}
+
+struct batch {
+	struct wcp_pool *pool;
+	void *p[100];
+};
+
+static void *allocate_batch(void *arg)
+{
+	struct batch *b = arg;
+
+	for (int i = 0; i < 100; i++) {
+		b->p[i] = wcp_malloc(b->pool, 64);
+		/* A few to free right away: they stay in this thread's cache. */
+		wcp_free(b->pool, wcp_malloc(b->pool, 64));
+	}
+	return NULL;
+}
+
+/* A thread's counts outlive it; another thread frees what it left. */
+Test(tcache, counts_survive_the_thread)
+{
+	struct batch b = { .pool = make_pool(0, 0) };
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, allocate_batch, &b), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(stats_of(b.pool).allocations, 100);
+	cr_assert_eq(stats_of(b.pool).allocated,
+		     100 * wcp_usable_size(b.pool, b.p[0]));
+	for (int i = 0; i < 100; i++)
+		wcp_free(b.pool, b.p[i]);
+	cr_assert_eq(stats_of(b.pool).allocations, 0);
+	cr_assert_eq(stats_of(b.pool).allocated, 0);
+	wcp_pool_destroy(b.pool);
+}
+
+/*
+ * A thread keeps running while the pools it used are destroyed and new ones
+ * are created, often at the same address: what it allocates always belongs
+ * to the current pool.
+ */
+static struct wcp_pool *_Atomic current;
+static pthread_barrier_t round_start, round_end;
+static atomic_int foreign;
+
+static void *use_each_pool(void *arg)
+{
+	int rounds = (int)(intptr_t)arg;
+
+	for (int r = 0; r < rounds; r++) {
+		struct wcp_pool *pool;
+		void *p[50];
+
+		pthread_barrier_wait(&round_start);
+		pool = atomic_load(&current);
+		for (int i = 0; i < 50; i++) {
+			p[i] = wcp_malloc(pool, 32 + 8 * i);
+			if (!p[i] || !wcp_owns(pool, p[i]))
+				atomic_fetch_add(&foreign, 1);
+		}
+		/* Half stay in this thread's cache when the pool goes. */
+		for (int i = 0; i < 50; i++)
+			wcp_free(pool, p[i]);
+		for (int i = 0; i < 25; i++)
+			p[i] = wcp_malloc(pool, 64);
+		for (int i = 0; i < 25; i++)
+			wcp_free(pool, p[i]);
+		pthread_barrier_wait(&round_end);
+	}
+	return NULL;
+}
+
+Test(tcache, a_thread_outlives_its_pools)
+{
+	const int rounds = 30;
+	struct wcp_pool *prev = NULL;
+	int same_address = 0;
+	pthread_t t;
+
+	pthread_barrier_init(&round_start, NULL, 2);
+	pthread_barrier_init(&round_end, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, use_each_pool,
+				    (void *)(intptr_t)rounds), 0);
+	for (int r = 0; r < rounds; r++) {
+		struct wcp_pool *pool = make_pool(WCP_PAGE_4K, 64 * MiB);
+
+		same_address += pool == prev;
+		atomic_store(&current, pool);
+		pthread_barrier_wait(&round_start);
+		pthread_barrier_wait(&round_end);
+		cr_assert_eq(stats_of(pool).allocations, 0, "round %d", r);
+		wcp_pool_destroy(pool);
+		prev = pool;
+	}
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(atomic_load(&foreign), 0);
+	cr_log_info("%d of %d pools reused the address of the one before",
+		    same_address, rounds);
+	pthread_barrier_destroy(&round_start);
+	pthread_barrier_destroy(&round_end);
+}
+
+/* More pools in one thread than it keeps caches for: the least used go. */
+Test(tcache, more_pools_than_a_thread_caches)
+{
+	enum { POOLS = 7, LIVE = 20 };
+	struct wcp_pool *pool[POOLS];
+	void *live[POOLS][LIVE];
+
+	for (int k = 0; k < POOLS; k++)
+		pool[k] = make_pool(WCP_PAGE_4K, 64 * MiB);
+	for (int round = 0; round < 50; round++) {
+		for (int k = 0; k < POOLS; k++) {
+			for (int i = 0; i < LIVE; i++) {
+				if (round)
+					wcp_free(pool[k], live[k][i]);
+				live[k][i] = wcp_malloc(pool[k], 24 + i);
+				cr_assert(wcp_owns(pool[k], live[k][i]),
+					  "pool %d round %d", k, round);
+			}
+		}
+	}
+	for (int k = 0; k < POOLS; k++) {
+		cr_assert_eq(stats_of(pool[k]).allocations, LIVE, "pool %d", k);
+		for (int i = 0; i < LIVE; i++)
+			wcp_free(pool[k], live[k][i]);
+		cr_assert_eq(stats_of(pool[k]).allocations, 0, "pool %d", k);
+		wcp_pool_destroy(pool[k]);
+	}
+}
+
+/* wcp_pool_trim() empties the caller's cache, so the slabs can go. */
+Test(tcache, trim_empties_the_callers_cache)
+{
+	struct wcp_pool *pool = make_pool(WCP_PAGE_4K, 64 * MiB);
+	void *p[2000];
+
+	for (int i = 0; i < 2000; i++)
+		p[i] = wcp_malloc(pool, 64);
+	for (int i = 0; i < 2000; i++)
+		wcp_free(pool, p[i]);
+	cr_assert_gt(stats_of(pool).active, 0, "the cache holds slabs");
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	cr_assert_eq(stats_of(pool).active, 0, "active %lu after trim",
+		     (unsigned long)stats_of(pool).active);
+	wcp_pool_destroy(pool);
+}
