@@ -131,14 +131,13 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 			break;
 	}
 	if (i == WCP_THREAD_POOLS) {
-		/* A miss: an empty slot, or the least recently found one. */
-		i = free_slot;
-		if (thread_caches[i])
-			retire(thread_caches[i]);
-		thread_caches[i] = NULL;
 		tc = create(pool);
 		if (!tc)
 			return NULL;
+		/* Into an empty slot, or the least recently found one's. */
+		i = free_slot;
+		if (thread_caches[i])
+			retire(thread_caches[i]);
 	}
 	/* Move to the front: the next search for this pool stops there. */
 	for (; i > 0; i--)
