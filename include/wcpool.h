@@ -23,6 +23,10 @@
  * - Misuse that would corrupt memory (freeing a pointer that is not a live
  *   allocation of the pool, a double free) is reported on stderr and the
  *   process aborts, like glibc's "free(): invalid pointer".
+ * - After fork() the child shares the parent's pool pages (they are a
+ *   shared mapping) but not its allocator: allocating from the parent's
+ *   pools fails with EPERM, freeing into them aborts, wcp_pool_trim()
+ *   returns -EPERM and wcp_pool_destroy() only drops the child's view.
  * - All calls are thread safe.  Any thread may free what another allocated.
  *   Each thread caches small blocks (up to 32 KiB) of the last four pools
  *   it used, so small allocations take no lock; a cache only ever holds
@@ -177,7 +181,8 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * Empties the calling thread's cache of the pool first; blocks cached by
  * other threads stay until they exit or trim themselves.
  *
- * Return: 0 or -errno.
+ * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
+ * child), or another -errno.
  */
 int wcp_pool_trim(struct wcp_pool *pool);
 
@@ -186,7 +191,8 @@ int wcp_pool_trim(struct wcp_pool *pool);
  *
  * Alignment is that of malloc() (16 bytes) or better; a size of 0 gives a
  * unique minimal allocation.  Return: the allocation, or NULL with errno
- * ENOMEM (pool max_size or system memory exhausted) or EPERM (imported pool).
+ * ENOMEM (pool max_size or system memory exhausted) or EPERM (imported pool,
+ * or the parent's pool in a fork() child).
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size);
 

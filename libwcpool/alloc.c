@@ -50,6 +50,9 @@ static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
 {
 	uint64_t off = live_offset(pool, ptr, fn);
 
+	if (wcp_pool_forked(pool))
+		misuse(fn, "pool belongs to the parent process (fork()), cannot free",
+		       pool, ptr);
 	/* A concurrent free of the same pointer loses here. */
 	if (!wcp_livemap_clear(&pool->live, off))
 		misuse(fn, "double free of", pool, ptr);
@@ -77,7 +80,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!pool->has_arena) {
+	if (!pool->has_arena || wcp_pool_forked(pool)) {
 		errno = EPERM;
 		return NULL;
 	}

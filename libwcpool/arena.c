@@ -193,7 +193,11 @@ int wcp_arena_create(struct wcp_pool *pool)
 
 void wcp_arena_destroy(struct wcp_pool *pool)
 {
-	if (pool->has_arena) {
+	/*
+	 * A forked child leaves the arena alone: destroying it would purge
+	 * free extents, i.e. punch holes in memory the parent may use again.
+	 */
+	if (pool->has_arena && !wcp_pool_forked(pool)) {
 		/* Cached objects must be back in the arena when it goes. */
 		wcp_tcache_pool_fini(pool);
 		arena_ctl(pool, "destroy", NULL, NULL, NULL, 0);

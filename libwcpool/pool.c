@@ -132,6 +132,7 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 		return NULL;
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
+	wcp_fork_track(pool);
 	pthread_mutex_init(&pool->map_lock, NULL);
 	pthread_mutex_init(&pool->commit_lock, NULL);
 	pthread_mutex_init(&pool->huge_lock, NULL);
@@ -252,6 +253,8 @@ int wcp_pool_trim(struct wcp_pool *pool)
 		return -EINVAL;
 	if (!pool->has_arena)
 		return 0;
+	if (wcp_pool_forked(pool))
+		return -EPERM;
 	wcp_huge_trim(pool);
 	wcp_tcache_flush_mine(pool);
 	return wcp_arena_purge(pool);

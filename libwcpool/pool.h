@@ -78,6 +78,8 @@ struct wcp_pool {
 	 * lock) and of calls made without one (atomic).
 	 */
 	struct wcp_tcache *tcaches;
+	/* The fork() generation of the process that made this object. */
+	unsigned fork_generation;
 	int64_t retired_allocations;
 	int64_t retired_bytes;
 	_Atomic int64_t untracked_allocations;
@@ -174,6 +176,13 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		       uint64_t *bytes);
 void wcp_tcache_flush_mine(struct wcp_pool *pool);
 void wcp_tcache_pool_fini(struct wcp_pool *pool);
+void wcp_tcache_fork_prepare(void);
+void wcp_tcache_fork_parent(void);
+void wcp_tcache_fork_child(void);
+
+/* fork.c */
+void wcp_fork_track(struct wcp_pool *pool);
+bool wcp_pool_forked(const struct wcp_pool *pool);
 
 static inline uint64_t wcp_align_up(uint64_t x, uint64_t a)
 {

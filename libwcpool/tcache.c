@@ -210,3 +210,19 @@ void wcp_tcache_pool_fini(struct wcp_pool *pool)
 		retire_locked(pool->tcaches);
 	pthread_mutex_unlock(&tcache_lock);
 }
+
+/* fork(): no other thread may hold the lock across it (fork.c). */
+void wcp_tcache_fork_prepare(void)
+{
+	pthread_mutex_lock(&tcache_lock);
+}
+
+void wcp_tcache_fork_parent(void)
+{
+	pthread_mutex_unlock(&tcache_lock);
+}
+
+void wcp_tcache_fork_child(void)
+{
+	pthread_mutex_init(&tcache_lock, NULL);
+}

@@ -123,7 +123,9 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 
 void wcp_uring_fini(struct wcp_pool *pool)
 {
-	wcp_uring_unregister(pool);
+	/* A forked child shares the parent's ring: its buffers stay. */
+	if (!wcp_pool_forked(pool))
+		wcp_uring_unregister(pool);
 	free(pool->uring_slots);
 	pool->uring_slots = NULL;
 }

@@ -91,7 +91,8 @@ bool all_zero(const void *p, size_t len)
 	return true;
 }
 
-void expect_abort(void (*fn)(void *), void *arg, const char *message)
+static void abort_in_child(void (*fn)(void *), void *arg, const char *message,
+			   bool run_atfork)
 {
 	char out[1024] = "";
 	size_t got = 0;
@@ -101,7 +102,11 @@ void expect_abort(void (*fn)(void *), void *arg, const char *message)
 
 	cr_assert_eq(pipe(pipefd), 0);
 	fflush(NULL);
-	pid = fork();
+	/*
+	 * _Fork() runs no atfork handlers: the child is this process's twin
+	 * to abort in, not a child libwcpool would keep off the parent's pools.
+	 */
+	pid = run_atfork ? fork() : _Fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
@@ -120,4 +125,15 @@ void expect_abort(void (*fn)(void *), void *arg, const char *message)
 		  out);
 	cr_assert_not_null(strstr(out, message), "stderr \"%s\" lacks \"%s\"",
 			   out, message);
+}
+
+void expect_abort(void (*fn)(void *), void *arg, const char *message)
+{
+	abort_in_child(fn, arg, message, false);
+}
+
+void expect_abort_after_fork(void (*fn)(void *), void *arg,
+			     const char *message)
+{
+	abort_in_child(fn, arg, message, true);
 }

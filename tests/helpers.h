@@ -24,9 +24,13 @@ bool check_pattern(const void *p, size_t len, unsigned seed);
 bool all_zero(const void *p, size_t len);
 
 /*
- * Run @fn(@arg) in a child process and assert that it dies of SIGABRT after
- * printing a line containing @message on stderr.
+ * Run @fn(@arg) in a copy of this process (made without fork()'s atfork
+ * handlers, so libwcpool treats it as the same process) and assert that
+ * it dies of SIGABRT after printing a line containing @message on stderr.
  */
 void expect_abort(void (*fn)(void *), void *arg, const char *message);
+/* The same in a real fork() child, which libwcpool knows is one. */
+void expect_abort_after_fork(void (*fn)(void *), void *arg,
+			     const char *message);
 
 #endif

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * After fork() the child shares the parent's pool pages, not its
+ * allocator: it reads and writes the memory, allocation and free refuse,
+ * and destroying its copy of the pool leaves the parent's memory alone.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static struct wcp_pool_stats stats_of(struct wcp_pool *pool)
+{
+	struct wcp_pool_stats st;
+
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	return st;
+}
+
+/* What the child checks; its exit status is the number of the failed step. */
+static int child_steps(struct wcp_pool *pool, unsigned char *data)
+{
+	struct wcp_pool *own;
+	void *p;
+
+	if (!check_pattern(data, 4096, 5))
+		return 1;
+	memset(data, 0x6b, 64);		/* the memory is shared */
+	errno = 0;
+	if (wcp_malloc(pool, 64) || errno != EPERM)
+		return 2;
+	if (wcp_calloc(pool, 1, 8 * MiB) || errno != EPERM)
+		return 3;
+	if (wcp_pool_trim(pool) != -EPERM)
+		return 4;
+	if (wcp_pool_create(NULL, &own))
+		return 5;
+	p = wcp_malloc(own, 100);	/* the child's own pools work */
+	if (!p || !wcp_owns(own, p))
+		return 6;
+	wcp_free(own, p);
+	wcp_pool_destroy(own);
+	wcp_pool_destroy(pool);		/* must not release shared pages */
+	return 0;
+}
+
+Test(fork, the_child_gets_the_memory_not_the_allocator)
+{
+	struct wcp_pool *pool = make_pool(WCP_PAGE_4K, 256 * MiB);
+	unsigned char *data = wcp_malloc(pool, 4096), before[4096];
+	uint64_t resident;
+	int status;
+	pid_t pid;
+
+	fill_pattern(data, 4096, 5);
+	memcpy(before, data, 4096);
+	/* A freed large block: dirty pages a purge would punch out. */
+	wcp_free(pool, wcp_malloc(pool, 4 * MiB));
+	resident = stats_of(pool).resident;
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(child_steps(pool, data));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "child died, status %#x", status);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child failed at step %d",
+		     WEXITSTATUS(status));
+	cr_assert_eq(data[0], 0x6b, "the child's write is visible");
+	cr_assert_eq(memcmp(data + 64, before + 64, 4096 - 64), 0);
+	cr_assert_eq(stats_of(pool).resident, resident,
+		     "the child's destroy released pages: resident %lu, was %lu",
+		     (unsigned long)stats_of(pool).resident,
+		     (unsigned long)resident);
+	wcp_free(pool, data);
+	cr_assert_eq(stats_of(pool).allocations, 0);
+	wcp_pool_destroy(pool);
+}
+
+static struct wcp_pool *shared_pool;
+
+static void free_parents_block(void *p)
+{
+	wcp_free(shared_pool, p);
+}
+
+Test(fork, a_free_in_the_child_aborts)
+{
+	void *p;
+
+	shared_pool = make_pool(0, 0);
+	p = wcp_malloc(shared_pool, 256);
+	expect_abort_after_fork(free_parents_block, p,
+				"wcp_free(): pool belongs to the parent process");
+	/* The parent's block is still live. */
+	cr_assert_geq(wcp_usable_size(shared_pool, p), 256);
+	wcp_free(shared_pool, p);
+	wcp_pool_destroy(shared_pool);
+}
