@@ -25,6 +25,15 @@ static void in_child(void)
 
 static void install(void)
 {
+	const char *version;
+	size_t len = sizeof(version);
+
+	/*
+	 * jemalloc registers its own handlers when it initialises.  Ours must
+	 * come after them, so that fork() takes our lock before jemalloc's
+	 * (prepare handlers run in reverse order), as tcache.c does.
+	 */
+	mallctl("version", &version, &len, NULL, 0);
 	if (pthread_atfork(wcp_tcache_fork_prepare, wcp_tcache_fork_parent,
 			   in_child))
 		abort();

@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,4 +100,51 @@ Test(fork, a_free_in_the_child_aborts)
 	cr_assert_geq(wcp_usable_size(shared_pool, p), 256);
 	wcp_free(shared_pool, p);
 	wcp_pool_destroy(shared_pool);
+}
+
+/*
+ * fork() while another thread creates and retires thread caches: the child
+ * finds libwcpool's lock and jemalloc's free, and can make its own pools.
+ */
+static atomic_bool stop;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		struct wcp_pool *p = make_pool(WCP_PAGE_4K, 16 * MiB);
+
+		wcp_free(p, wcp_malloc(p, 64));
+		wcp_pool_destroy(p);	/* retires this thread's tcache */
+	}
+	return NULL;
+}
+
+Test(fork, fork_while_another_thread_churns, .timeout = 60)
+{
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, churn, NULL), 0);
+	for (int i = 0; i < 40; i++) {
+		int status;
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			struct wcp_pool *own;
+			void *p;
+
+			if (wcp_pool_create(NULL, &own))
+				_exit(1);
+			p = wcp_malloc(own, 64);
+			wcp_free(own, p);
+			wcp_pool_destroy(own);
+			_exit(p ? 0 : 2);
+		}
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "child %d: status %#x", i, status);
+	}
+	atomic_store(&stop, true);
+	cr_assert_eq(pthread_join(t, NULL), 0);
 }
