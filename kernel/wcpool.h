@@ -88,6 +88,7 @@ void wcpool_page_unreserve(unsigned long nr);
 struct page *wcpool_page_alloc(u32 policy);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
+unsigned long wcpool_page_deferred_pinned(void);
 const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 
 /* wcpool_pool.c */

@@ -204,6 +204,24 @@ void wcpool_page_release(struct page *head, u32 policy)
 	schedule_delayed_work(&wcpool_reap_work, HZ);
 }
 
+/**
+ * wcpool_page_deferred_pinned - released pages that GUP users still pin
+ *
+ * Return: how many pages on the deferred list are pinned with FOLL_PIN
+ * (pin_user_pages(): V4L2 USERPTR, io_uring fixed buffers, RDMA).
+ */
+unsigned long wcpool_page_deferred_pinned(void)
+{
+	unsigned long n = 0;
+	struct page *head;
+
+	spin_lock(&wcpool_page_lock);
+	list_for_each_entry(head, &wcpool_deferred, lru)
+		n += folio_maybe_dma_pinned(page_folio(head));
+	spin_unlock(&wcpool_page_lock);
+	return n;
+}
+
 static void wcpool_page_reap(struct work_struct *work)
 {
 	struct page *head, *tmp;

@@ -23,8 +23,20 @@ static const char * const wcpool_policy_names[WCPOOL_POLICY_COUNT] = {
 	[WCPOOL_POLICY_WB] = "wb",
 };
 
+/* Pages of @pool pinned with FOLL_PIN (exact for compound pages). */
+static void wcpool_count_gup_pinned(struct wcpool *pool, void *data)
+{
+	unsigned long *count = data, idx;
+	struct page *head;
+
+	xa_for_each(&pool->pages, idx, head)
+		if (folio_maybe_dma_pinned(page_folio(head)))
+			++*count;
+}
+
 static int wcpool_stats_show(struct seq_file *m, void *unused)
 {
+	unsigned long gup_pinned = 0;
 	int i;
 
 	seq_printf(m, "pools %ld\n", atomic_long_read(&wcpool_stats.pools));
@@ -52,6 +64,9 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.reg_pinned));
 	seq_printf(m, "dma_mapped %ld\n",
 		   atomic_long_read(&wcpool_stats.reg_mapped));
+	wcpool_pool_for_each(wcpool_count_gup_pinned, &gup_pinned);
+	seq_printf(m, "gup_pinned %lu\n",
+		   gup_pinned + wcpool_page_deferred_pinned());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(wcpool_stats);
@@ -69,9 +84,12 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 		   pool->nr_pages, pool->map_mode);
 	xa_for_each(&pool->pages, idx, head) {
 		memtype = wcpool_page_memtype(head, &level);
-		seq_printf(m, "  offset %#lx pfn %#lx refs %d linear %s %s\n",
+		seq_printf(m, "  offset %#lx pfn %#lx refs %d%s linear %s %s\n",
 			   idx << WCPOOL_PAGE_SHIFT_2M, page_to_pfn(head),
-			   page_ref_count(head), memtype,
+			   page_ref_count(head),
+			   folio_maybe_dma_pinned(page_folio(head)) ?
+			   " gup-pinned" : "",
+			   memtype,
 			   level == PG_LEVEL_4K ? "4k" :
 			   level == PG_LEVEL_2M ? "2m" :
 			   level == PG_LEVEL_1G ? "1g" : "?");

@@ -891,6 +891,8 @@ static void test_vivid_userptr_pin(void)
 		b.length = fmt.fmt.pix.sizeimage;
 		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
 	}
+	/* vb2 pinned every page of the queued buffers (FOLL_PIN) */
+	CHECK(stat_get("gup_pinned") == (long)(rb.count * len / HP));
 	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
 	memset(&b, 0, sizeof(b));
 	b.type = type;
@@ -904,6 +906,7 @@ static void test_vivid_userptr_pin(void)
 	CHECK(munmap(p, rb.count * len) == 0);
 	CHECK(release(fd, 0, rb.count * len) == 0);
 	CHECK(stat_get("deferred") == (long)(rb.count * len / HP));
+	CHECK(stat_get("gup_pinned") == (long)(rb.count * len / HP));
 	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
 	rb.count = 0;
 	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
@@ -911,6 +914,7 @@ static void test_vivid_userptr_pin(void)
 	for (i = 0; i < 50 && stat_get("deferred"); i++)
 		usleep(100000);
 	CHECK(stat_get("deferred") == 0);
+	CHECK(stat_get("gup_pinned") == 0);
 	close(fd);
 }
 
@@ -2165,7 +2169,7 @@ static int counters_check(const char *test)
 	static const char * const zero[] = {
 		"pools", "pages_wc", "pages_uc", "pages_wb", "deferred",
 		"mapped_vmas", "in_use", "registrations", "registered_bytes",
-		"pinned_pages", "dma_mapped",
+		"pinned_pages", "dma_mapped", "gup_pinned",
 	};
 	unsigned int i, tries;
 	int nbad = 0;
