@@ -30,8 +30,9 @@
  * - All calls are thread safe.  Any thread may free what another allocated.
  *   Each thread caches small blocks (up to 32 KiB) of the last four pools
  *   it used, so small allocations take no lock; a cache only ever holds
- *   its own pool's memory and empties when the thread exits, the pool is
- *   destroyed or the thread calls wcp_pool_trim().
+ *   its own pool's memory.  When a thread exits, its caches go back to
+ *   their pools, still filled, for the next new thread to adopt;
+ *   wcp_pool_trim() and wcp_pool_destroy() empty them.
  *
  * Linking libwcpool does not change the application's own malloc: jemalloc
  * is loaded as an ordinary shared library dependency and glibc's malloc,
@@ -178,8 +179,8 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * wcp_pool_trim() - give memory of freed allocations back to the system now
  * instead of after the allocator's decay time (like malloc_trim()).
  *
- * Empties the calling thread's cache of the pool first; blocks cached by
- * other threads stay until they exit or trim themselves.
+ * Empties the pool's caches of exited threads and the calling thread's
+ * first; blocks cached by other running threads stay until they trim.
  *
  * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
  * child), or another -errno.

@@ -256,6 +256,6 @@ int wcp_pool_trim(struct wcp_pool *pool)
 	if (wcp_pool_forked(pool))
 		return -EPERM;
 	wcp_huge_trim(pool);
-	wcp_tcache_flush_mine(pool);
+	wcp_tcache_flush(pool);
 	return wcp_arena_purge(pool);
 }

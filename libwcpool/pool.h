@@ -73,15 +73,12 @@ struct wcp_pool {
 	bool has_arena;
 
 	/*
-	 * Threads' tcaches of this pool and counts of the arena's live
-	 * allocations (see tcache.c): of destroyed tcaches (under the tcache
-	 * lock) and of calls made without one (atomic).
+	 * Threads' tcaches of this pool (see tcache.c), and the counts of
+	 * live arena allocations made without one.
 	 */
 	struct wcp_tcache *tcaches;
 	/* The fork() generation of the process that made this object. */
 	unsigned fork_generation;
-	int64_t retired_allocations;
-	int64_t retired_bytes;
 	_Atomic int64_t untracked_allocations;
 	_Atomic int64_t untracked_bytes;
 
@@ -174,7 +171,7 @@ void wcp_tcache_count(struct wcp_pool *pool, struct wcp_tcache *tc,
 		      int64_t allocations, int64_t bytes);
 void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		       uint64_t *bytes);
-void wcp_tcache_flush_mine(struct wcp_pool *pool);
+void wcp_tcache_flush(struct wcp_pool *pool);
 void wcp_tcache_pool_fini(struct wcp_pool *pool);
 void wcp_tcache_fork_prepare(void);
 void wcp_tcache_fork_parent(void);

@@ -8,16 +8,19 @@
  * lands in the tcache that serves the application's malloc or another pool.
  *
  * The thread's records sit in a small TLS array, searched by pool without a
- * lock.  The pool also lists its records, so that wcp_pool_destroy() can
- * flush and destroy every thread's tcache before the arena goes; a record
- * whose pool went first is marked dead and freed by its thread later.  One
- * global lock covers the lists and the dead marks, since the pool and the
- * thread can go in either order.
+ * lock.  A thread that exits (or makes room for a fifth pool) hands its
+ * records back to their pools still filled, and the pool's next new thread
+ * adopts one instead of creating a tcache and refilling it from the arena:
+ * threads that come and go per frame pay neither.  The pool lists all its
+ * records, so that wcp_pool_destroy() can destroy every tcache before the
+ * arena goes; a record some thread still holds is then marked dead, and that
+ * thread frees it later.  One global lock covers the lists and the marks,
+ * since the pool and the thread can go in either order.
  *
  * The records also count live allocations and their bytes: objects sitting
  * in a tcache are allocated as far as jemalloc's statistics go, not for the
- * pool's.  Only the owning thread writes its counters (frees of another
- * thread's allocations make them negative), anyone may read them.
+ * pool's.  Only the thread holding a record writes its counters (frees of
+ * another thread's allocations make them negative), anyone may read them.
  */
 #include <pthread.h>
 #include <stdalign.h>
@@ -33,6 +36,7 @@ struct wcp_tcache {
 	alignas(64) const struct wcp_pool *pool;
 	unsigned id;			/* jemalloc's tcache index */
 	atomic_bool dead;		/* the pool destroyed the tcache */
+	bool idle;			/* no thread holds it */
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
 	struct wcp_tcache *next;	/* in the pool's list */
@@ -43,38 +47,26 @@ static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
 static _Thread_local struct wcp_tcache *thread_caches[WCP_THREAD_POOLS];
 
-/* Unlink @tc from its pool and destroy its tcache; tcache_lock held. */
-static void retire_locked(struct wcp_tcache *tc)
+/* This thread is done with @tc: it goes back to its pool, still filled. */
+static void put_back(struct wcp_tcache *tc)
 {
-	struct wcp_pool *pool = (struct wcp_pool *)tc->pool;
-	struct wcp_tcache **pp;
+	bool dead;
 
-	if (atomic_load(&tc->dead))
-		return;
-	for (pp = &pool->tcaches; *pp != tc; pp = &(*pp)->next)
-		;
-	*pp = tc->next;
-	pool->retired_allocations += atomic_load(&tc->allocations);
-	pool->retired_bytes += atomic_load(&tc->bytes);
-	mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
-	atomic_store(&tc->dead, true);
-}
-
-static void retire(struct wcp_tcache *tc)
-{
 	pthread_mutex_lock(&tcache_lock);
-	retire_locked(tc);
+	dead = atomic_load(&tc->dead);
+	tc->idle = !dead;
 	pthread_mutex_unlock(&tcache_lock);
-	free(tc);
+	if (dead)
+		free(tc);
 }
 
-/* Thread exit: give every cached object back to its pool. */
+/* Thread exit: the pools get their records back. */
 static void thread_exit(void *unused)
 {
 	(void)unused;
 	for (int i = 0; i < WCP_THREAD_POOLS; i++) {
 		if (thread_caches[i])
-			retire(thread_caches[i]);
+			put_back(thread_caches[i]);
 		thread_caches[i] = NULL;
 	}
 }
@@ -85,12 +77,26 @@ static void make_key(void)
 		abort();
 }
 
-static struct wcp_tcache *create(struct wcp_pool *pool)
+/* An idle record of @pool, or a new one; NULL if jemalloc has none left. */
+static struct wcp_tcache *take(struct wcp_pool *pool)
 {
-	/* A cache line each: threads' counters must not share one. */
-	struct wcp_tcache *tc = aligned_alloc(64, sizeof(*tc));
+	struct wcp_tcache *tc;
 	size_t len = sizeof(tc->id);
 
+	pthread_once(&tcache_once, make_key);
+	/* Any non-NULL value makes the destructor run at thread exit. */
+	pthread_setspecific(tcache_key, thread_caches);
+	pthread_mutex_lock(&tcache_lock);
+	for (tc = pool->tcaches; tc && !tc->idle; tc = tc->next)
+		;
+	if (tc)
+		tc->idle = false;
+	pthread_mutex_unlock(&tcache_lock);
+	if (tc)
+		return tc;
+
+	/* A cache line each: threads' counters must not share one. */
+	tc = aligned_alloc(64, sizeof(*tc));
 	if (!tc)
 		return NULL;
 	memset(tc, 0, sizeof(*tc));
@@ -99,9 +105,6 @@ static struct wcp_tcache *create(struct wcp_pool *pool)
 		return NULL;
 	}
 	tc->pool = pool;
-	pthread_once(&tcache_once, make_key);
-	/* Any non-NULL value makes the destructor run at thread exit. */
-	pthread_setspecific(tcache_key, thread_caches);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches;
 	pool->tcaches = tc;
@@ -131,13 +134,13 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 			break;
 	}
 	if (i == WCP_THREAD_POOLS) {
-		tc = create(pool);
+		tc = take(pool);
 		if (!tc)
 			return NULL;
 		/* Into an empty slot, or the least recently found one's. */
 		i = free_slot;
 		if (thread_caches[i])
-			retire(thread_caches[i]);
+			put_back(thread_caches[i]);
 	}
 	/* Move to the front: the next search for this pool stops there. */
 	for (; i > 0; i--)
@@ -179,8 +182,8 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	int64_t n, b;
 
 	pthread_mutex_lock(&tcache_lock);
-	n = pool->retired_allocations + atomic_load(&pool->untracked_allocations);
-	b = pool->retired_bytes + atomic_load(&pool->untracked_bytes);
+	n = atomic_load(&pool->untracked_allocations);
+	b = atomic_load(&pool->untracked_bytes);
 	for (struct wcp_tcache *tc = pool->tcaches; tc; tc = tc->next) {
 		n += atomic_load(&tc->allocations);
 		b += atomic_load(&tc->bytes);
@@ -190,24 +193,36 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	*bytes = (uint64_t)b;
 }
 
-/* Give this thread's cached objects of @pool back to the arena. */
-void wcp_tcache_flush_mine(struct wcp_pool *pool)
+/* Give the objects cached by idle records and by this thread back. */
+void wcp_tcache_flush(struct wcp_pool *pool)
 {
-	for (int i = 0; i < WCP_THREAD_POOLS; i++) {
-		struct wcp_tcache *tc = thread_caches[i];
+	pthread_mutex_lock(&tcache_lock);
+	for (struct wcp_tcache *tc = pool->tcaches; tc; tc = tc->next) {
+		bool mine = false;
 
-		if (tc && tc->pool == pool && !atomic_load(&tc->dead))
+		for (int i = 0; i < WCP_THREAD_POOLS; i++)
+			mine |= thread_caches[i] == tc;
+		if (tc->idle || mine)
 			mallctl("tcache.flush", NULL, NULL, &tc->id,
 				sizeof(tc->id));
 	}
+	pthread_mutex_unlock(&tcache_lock);
 }
 
-/* Pool destruction: every thread's tcache of @pool goes, before the arena. */
+/* Pool destruction: every tcache of @pool goes, before the arena. */
 void wcp_tcache_pool_fini(struct wcp_pool *pool)
 {
 	pthread_mutex_lock(&tcache_lock);
-	while (pool->tcaches)
-		retire_locked(pool->tcaches);
+	while (pool->tcaches) {
+		struct wcp_tcache *tc = pool->tcaches;
+
+		pool->tcaches = tc->next;
+		mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
+		if (tc->idle)
+			free(tc);
+		else
+			atomic_store(&tc->dead, true);	/* its thread frees it */
+	}
 	pthread_mutex_unlock(&tcache_lock);
 }
 

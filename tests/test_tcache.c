@@ -189,3 +189,55 @@ Test(tcache, trim_empties_the_callers_cache)
 		     (unsigned long)stats_of(pool).active);
 	wcp_pool_destroy(pool);
 }
+
+/*
+ * Short-lived threads hand their caches back, still filled, to the next
+ * thread: the counts stay exact and nothing leaks when the pools go.
+ */
+static struct wcp_pool *pair[2];
+
+static void *short_lived(void *arg)
+{
+	void *keep = NULL;
+
+	for (int i = 0; i < 300; i++) {
+		struct wcp_pool *pool = pair[i % 2];
+		void *p = wcp_malloc(pool, 16 + (size_t)(i * 37) % 4000);
+
+		if (!p || !wcp_owns(pool, p))
+			return (void *)1;
+		if (i == 7)
+			keep = p;	/* a live block of pair[1] */
+		else
+			wcp_free(pool, p);
+	}
+	*(void **)arg = keep;
+	return NULL;
+}
+
+Test(tcache, caches_pass_from_thread_to_thread)
+{
+	void *kept[40], *ret;
+
+	pair[0] = make_pool(WCP_PAGE_4K, 64 * MiB);
+	pair[1] = make_pool(WCP_PAGE_4K, 64 * MiB);
+	for (int r = 0; r < 10; r++) {
+		pthread_t t[4];
+
+		for (int i = 0; i < 4; i++)
+			cr_assert_eq(pthread_create(&t[i], NULL, short_lived,
+						    &kept[r * 4 + i]), 0);
+		for (int i = 0; i < 4; i++) {
+			cr_assert_eq(pthread_join(t[i], &ret), 0);
+			cr_assert_null(ret, "a block from the wrong pool");
+		}
+	}
+	cr_assert_eq(stats_of(pair[0]).allocations, 0);
+	cr_assert_eq(stats_of(pair[1]).allocations, 40);
+	for (int i = 0; i < 40; i++)
+		wcp_free(pair[1], kept[i]);
+	cr_assert_eq(stats_of(pair[1]).allocations, 0);
+	cr_assert_eq(stats_of(pair[1]).allocated, 0);
+	wcp_pool_destroy(pair[0]);
+	wcp_pool_destroy(pair[1]);
+}
