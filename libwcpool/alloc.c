@@ -94,8 +94,8 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			memset(p, 0, size);
 		return mark_live(pool, p);
 	}
-	flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc) |
-		(align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0);
+	flags = wcp_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
+		(zero ? MALLOCX_ZERO : 0);
 	p = mallocx(size ? size : 1, flags);
 	if (!p) {
 		errno = ENOMEM;
@@ -141,7 +141,7 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 		wcp_huge_free(pool, off);
 		return;
 	}
-	flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc);
+	flags = wcp_tcache_flags(pool, &tc);
 	wcp_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
 	dallocx(ptr, flags);
 }
@@ -193,7 +193,7 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		}
 	} else if (size <= pool->max_size) {
 		struct wcp_tcache *tc;
-		int flags = pool->mallocx_flags | wcp_tcache_flags(pool, &tc);
+		int flags = wcp_tcache_flags(pool, &tc);
 		int64_t before = (int64_t)sallocx(ptr, 0);
 
 		p = rallocx(ptr, size, flags);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool.h"
 
@@ -153,74 +154,124 @@ static const extent_hooks_t wcp_extent_hooks = {
 	.merge = hook_merge,
 };
 
-static int arena_ctl(struct wcp_pool *pool, const char *leaf, void *old,
+static int arena_ctl(unsigned arena, const char *leaf, void *old,
 		     size_t *oldlen, void *new, size_t newlen)
 {
 	char name[64];
 
-	snprintf(name, sizeof(name), "arena.%u.%s", pool->arena, leaf);
+	snprintf(name, sizeof(name), "arena.%u.%s", arena, leaf);
 	return -mallctl(name, old, oldlen, new, newlen);
 }
 
-int wcp_arena_create(struct wcp_pool *pool)
+/*
+ * Arenas per pool: one per CPU up to WCP_MAX_ARENAS, handed to threads in
+ * turn (tcache.c), so that threads on different CPUs do not queue on one
+ * arena's locks for what their caches cannot serve (fills, flushes, blocks
+ * over 32 KiB).  All share the hooks, hence the address space.
+ */
+static unsigned arenas_wanted(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		return 1;
+	return cpus < WCP_MAX_ARENAS ? (unsigned)cpus : WCP_MAX_ARENAS;
+}
+
+static int create_one(struct wcp_pool *pool, unsigned *arena)
 {
 	struct wcp_arena_config cfg = { &pool->hooks, false };
 	size_t limit = pool->page_size > WCP_PAGE_2M ? pool->page_size
 						     : WCP_PAGE_2M;
-	size_t len = sizeof(pool->arena);
+	size_t len = sizeof(*arena);
 	int err;
 
-	pool->hooks = wcp_extent_hooks;
-	err = mallctl("experimental.arenas_create_ext", &pool->arena, &len,
-		      &cfg, sizeof(cfg));
+	err = mallctl("experimental.arenas_create_ext", arena, &len, &cfg,
+		      sizeof(cfg));
 	if (err)
 		return -err;
-	pool->has_arena = true;
 	/*
 	 * Grow the address space in page_size steps rather than jemalloc's
 	 * geometric steps, so max_size is usable to the last huge page.
 	 */
-	err = arena_ctl(pool, "retain_grow_limit", NULL, NULL, &limit,
+	err = arena_ctl(*arena, "retain_grow_limit", NULL, NULL, &limit,
 			sizeof(limit));
+	if (err)
+		arena_ctl(*arena, "destroy", NULL, NULL, NULL, 0);
+	return err;
+}
+
+int wcp_arena_create(struct wcp_pool *pool)
+{
+	unsigned n = arenas_wanted();
+	int err = 0;
+
+	pool->hooks = wcp_extent_hooks;
+	while (pool->nr_arenas < n && !err) {
+		err = create_one(pool, &pool->arenas[pool->nr_arenas]);
+		if (!err)
+			pool->nr_arenas++;
+	}
 	if (err) {
 		wcp_arena_destroy(pool);
 		return err;
 	}
-	/* Calls add the thread's tcache of this pool (tcache.c). */
-	pool->mallocx_flags = MALLOCX_ARENA(pool->arena);
+	pool->has_arena = true;
+	/* Calls without a thread cache (tcache.c) use the first. */
+	pool->mallocx_flags = MALLOCX_ARENA(pool->arenas[0]) |
+			      MALLOCX_TCACHE_NONE;
 	return 0;
 }
 
 void wcp_arena_destroy(struct wcp_pool *pool)
 {
 	/*
-	 * A forked child leaves the arena alone: destroying it would purge
+	 * A forked child leaves the arenas alone: destroying them would purge
 	 * free extents, i.e. punch holes in memory the parent may use again.
 	 */
-	if (pool->has_arena && !wcp_pool_forked(pool)) {
-		/* Cached objects must be back in the arena when it goes. */
-		wcp_tcache_pool_fini(pool);
-		arena_ctl(pool, "destroy", NULL, NULL, NULL, 0);
+	if (!wcp_pool_forked(pool)) {
+		/* Cached objects must be back in the arenas when they go. */
+		if (pool->has_arena)
+			wcp_tcache_pool_fini(pool);
+		for (unsigned i = 0; i < pool->nr_arenas; i++)
+			arena_ctl(pool->arenas[i], "destroy", NULL, NULL, NULL,
+				  0);
 	}
+	pool->nr_arenas = 0;
 	pool->has_arena = false;
 }
 
 int wcp_arena_purge(struct wcp_pool *pool)
 {
-	return arena_ctl(pool, "purge", NULL, NULL, NULL, 0);
+	int err = 0;
+
+	for (unsigned i = 0; i < pool->nr_arenas && !err; i++)
+		err = arena_ctl(pool->arenas[i], "purge", NULL, NULL, NULL, 0);
+	return err;
 }
 
+unsigned wcp_arena_pick(struct wcp_pool *pool)
+{
+	return pool->arenas[atomic_fetch_add(&pool->next_arena, 1) %
+			    pool->nr_arenas];
+}
+
+/* Sum of one statistic over the pool's arenas. */
 static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
 {
 	char name[96];
 	size_t value, len = sizeof(value);
 	int err;
 
-	snprintf(name, sizeof(name), "stats.arenas.%u.%s", pool->arena, leaf);
-	err = mallctl(name, &value, &len, NULL, 0);
-	if (err)
-		return -err;
-	*v = value;
+	*v = 0;
+	for (unsigned i = 0; i < pool->nr_arenas; i++) {
+		snprintf(name, sizeof(name), "stats.arenas.%u.%s",
+			 pool->arenas[i], leaf);
+		err = mallctl(name, &value, &len, NULL, 0);
+		if (err)
+			return -err;
+		*v += value;
+	}
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 
 struct wcp_pool;
 
+#define WCP_MAX_ARENAS 4
+
 /* A range of pool offsets. */
 struct wcp_range {
 	uint64_t off;
@@ -67,8 +69,13 @@ struct wcp_pool {
 	int fd;
 	int prot;
 
-	/* jemalloc arena (owner only) and the flags every call passes. */
-	unsigned arena;
+	/*
+	 * jemalloc arenas (owner only, see arena.c), the next one to hand to
+	 * a thread, and the flags of calls made without a thread cache.
+	 */
+	unsigned arenas[WCP_MAX_ARENAS];
+	unsigned nr_arenas;
+	atomic_uint next_arena;
 	int mallocx_flags;
 	bool has_arena;
 
@@ -163,9 +170,11 @@ int wcp_arena_create(struct wcp_pool *pool);
 void wcp_arena_destroy(struct wcp_pool *pool);
 int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
 int wcp_arena_purge(struct wcp_pool *pool);
+unsigned wcp_arena_pick(struct wcp_pool *pool);
 
 /* tcache.c */
 struct wcp_tcache;
+/* mallocx flags for this thread on @pool: its arena and tcache. */
 int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp);
 void wcp_tcache_count(struct wcp_pool *pool, struct wcp_tcache *tc,
 		      int64_t allocations, int64_t bytes);

@@ -35,6 +35,7 @@
 struct wcp_tcache {
 	alignas(64) const struct wcp_pool *pool;
 	unsigned id;			/* jemalloc's tcache index */
+	int flags;			/* its arena and tcache, for mallocx */
 	atomic_bool dead;		/* the pool destroyed the tcache */
 	bool idle;			/* no thread holds it */
 	_Atomic int64_t allocations;
@@ -105,6 +106,7 @@ static struct wcp_tcache *take(struct wcp_pool *pool)
 		return NULL;
 	}
 	tc->pool = pool;
+	tc->flags = MALLOCX_ARENA(wcp_arena_pick(pool)) | MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches;
 	pool->tcaches = tc;
@@ -154,7 +156,7 @@ int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp)
 	struct wcp_tcache *tc = find(pool);
 
 	*tcp = tc;
-	return tc ? MALLOCX_TCACHE(tc->id) : MALLOCX_TCACHE_NONE;
+	return tc ? tc->flags : pool->mallocx_flags;
 }
 
 /* Single writer per record: a plain load and store is enough. */
