@@ -10,7 +10,7 @@
  * kernel module) mapped at one virtual address reservation: the byte at file
  * offset O lives at base + O.  Because of that an *offset* is a pointer's
  * identity in every process that maps the pool.  Allocations are carved out of
- * the pool by a private jemalloc arena whose bookkeeping lives in ordinary
+ * the pool by private jemalloc arenas whose bookkeeping lives in ordinary
  * memory: the allocator never reads or writes pool memory, which matters when
  * that memory is write-combining or uncached.
  *
