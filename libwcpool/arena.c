@@ -212,10 +212,9 @@ int wcp_arena_create(struct wcp_pool *pool)
 		if (!err)
 			pool->nr_arenas++;
 	}
-	if (err) {
-		wcp_arena_destroy(pool);
+	/* Fewer arenas than CPUs is fine (jemalloc has 4095 in all). */
+	if (err && !pool->nr_arenas)
 		return err;
-	}
 	pool->has_arena = true;
 	/* Calls without a thread cache (tcache.c) use the first. */
 	pool->mallocx_flags = MALLOCX_ARENA(pool->arenas[0]) |
