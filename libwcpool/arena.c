@@ -167,7 +167,9 @@ static int arena_ctl(unsigned arena, const char *leaf, void *old,
  * Arenas per pool: one per CPU up to WCP_MAX_ARENAS, handed to threads in
  * turn (tcache.c), so that threads on different CPUs do not queue on one
  * arena's locks for what their caches cannot serve (fills, flushes, blocks
- * over 32 KiB).  All share the hooks, hence the address space.
+ * over 32 KiB).  All share the hooks, hence the address space.  A pool starts
+ * with one and makes the others as threads arrive: jemalloc has 4095 arenas
+ * in all, and a pool that one thread uses needs no more.
  */
 static unsigned arenas_wanted(void)
 {
@@ -203,18 +205,14 @@ static int create_one(struct wcp_pool *pool, unsigned *arena)
 
 int wcp_arena_create(struct wcp_pool *pool)
 {
-	unsigned n = arenas_wanted();
-	int err = 0;
+	int err;
 
 	pool->hooks = wcp_extent_hooks;
-	while (pool->nr_arenas < n && !err) {
-		err = create_one(pool, &pool->arenas[pool->nr_arenas]);
-		if (!err)
-			pool->nr_arenas++;
-	}
-	/* Fewer arenas than CPUs is fine (jemalloc has 4095 in all). */
-	if (err && !pool->nr_arenas)
+	pool->arenas_wanted = arenas_wanted();
+	err = create_one(pool, &pool->arenas[0]);
+	if (err)
 		return err;
+	pool->nr_arenas = 1;
 	pool->has_arena = true;
 	/* Calls without a thread cache (tcache.c) use the first. */
 	pool->mallocx_flags = MALLOCX_ARENA(pool->arenas[0]) |
@@ -244,15 +242,27 @@ int wcp_arena_purge(struct wcp_pool *pool)
 {
 	int err = 0;
 
+	pthread_mutex_lock(&pool->arena_lock);
 	for (unsigned i = 0; i < pool->nr_arenas && !err; i++)
 		err = arena_ctl(pool->arenas[i], "purge", NULL, NULL, NULL, 0);
+	pthread_mutex_unlock(&pool->arena_lock);
 	return err;
 }
 
+/* The arena for a new thread cache: the next in turn, made if need be. */
 unsigned wcp_arena_pick(struct wcp_pool *pool)
 {
-	return pool->arenas[atomic_fetch_add(&pool->next_arena, 1) %
-			    pool->nr_arenas];
+	unsigned i, arena;
+
+	pthread_mutex_lock(&pool->arena_lock);
+	i = pool->next_arena++ % pool->arenas_wanted;
+	/* Fewer arenas than CPUs is fine when jemalloc has none left. */
+	if (i >= pool->nr_arenas &&
+	    !create_one(pool, &pool->arenas[pool->nr_arenas]))
+		pool->nr_arenas++;
+	arena = pool->arenas[i < pool->nr_arenas ? i : i % pool->nr_arenas];
+	pthread_mutex_unlock(&pool->arena_lock);
+	return arena;
 }
 
 /* Sum of one statistic over the pool's arenas. */
@@ -260,18 +270,20 @@ static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
 {
 	char name[96];
 	size_t value, len = sizeof(value);
-	int err;
+	int err = 0;
 
 	*v = 0;
+	pthread_mutex_lock(&pool->arena_lock);
 	for (unsigned i = 0; i < pool->nr_arenas; i++) {
 		snprintf(name, sizeof(name), "stats.arenas.%u.%s",
 			 pool->arenas[i], leaf);
 		err = mallctl(name, &value, &len, NULL, 0);
 		if (err)
-			return -err;
+			break;
 		*v += value;
 	}
-	return 0;
+	pthread_mutex_unlock(&pool->arena_lock);
+	return -err;
 }
 
 int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)

@@ -133,6 +133,7 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
 	wcp_fork_track(pool);
+	pthread_mutex_init(&pool->arena_lock, NULL);
 	pthread_mutex_init(&pool->map_lock, NULL);
 	pthread_mutex_init(&pool->commit_lock, NULL);
 	pthread_mutex_init(&pool->huge_lock, NULL);
@@ -153,6 +154,7 @@ void wcp_pool_free_object(struct wcp_pool *pool)
 	wcp_huge_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
+	pthread_mutex_destroy(&pool->arena_lock);
 	pthread_mutex_destroy(&pool->map_lock);
 	pthread_mutex_destroy(&pool->commit_lock);
 	pthread_mutex_destroy(&pool->huge_lock);

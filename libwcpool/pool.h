@@ -70,12 +70,15 @@ struct wcp_pool {
 	int prot;
 
 	/*
-	 * jemalloc arenas (owner only, see arena.c), the next one to hand to
-	 * a thread, and the flags of calls made without a thread cache.
+	 * jemalloc arenas (owner only, see arena.c) under arena_lock, the
+	 * next one to hand to a thread, and the flags of calls made without
+	 * a thread cache.
 	 */
+	pthread_mutex_t arena_lock;
 	unsigned arenas[WCP_MAX_ARENAS];
 	unsigned nr_arenas;
-	atomic_uint next_arena;
+	unsigned arenas_wanted;
+	unsigned next_arena;
 	int mallocx_flags;
 	bool has_arena;
 
