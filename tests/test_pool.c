@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -245,4 +246,35 @@ Test(pool, many_pools_are_independent)
 		wcp_free(pools[i], p[i]);
 		wcp_pool_destroy(pools[i]);
 	}
+}
+
+/*
+ * jemalloc has 4095 arenas in all and a pool takes more only when threads
+ * share it: a process can hold thousands of single-threaded pools.
+ */
+Test(pool, thousands_of_pools, .timeout = 120)
+{
+	enum { POOLS = 2500 };
+	static struct wcp_pool *pools[POOLS];
+	struct rlimit fds;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &fds), 0);
+	if (fds.rlim_cur < POOLS + 64) {
+		fds.rlim_cur = fds.rlim_max < POOLS + 64 ? fds.rlim_max
+							 : POOLS + 64;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &fds), 0);
+	}
+	cr_assert_geq(fds.rlim_cur, POOLS + 64,
+		      "a pool holds an fd: %d pools need a higher RLIMIT_NOFILE",
+		      POOLS);
+	for (int i = 0; i < POOLS; i++) {
+		void *p;
+
+		pools[i] = make_pool(WCP_PAGE_4K, 4 * MiB);
+		p = wcp_malloc(pools[i], 64);
+		cr_assert_not_null(p, "pool %d", i);
+		wcp_free(pools[i], p);
+	}
+	for (int i = 0; i < POOLS; i++)
+		wcp_pool_destroy(pools[i]);
 }
