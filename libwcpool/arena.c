@@ -215,7 +215,7 @@ int wcp_arena_create(struct wcp_pool *pool)
 	pool->nr_arenas = 1;
 	pool->has_arena = true;
 	/* Calls without a thread cache (tcache.c) use the first. */
-	pool->mallocx_flags = MALLOCX_ARENA(pool->arenas[0]) |
+	pool->mallocx_flags = wcp_mallocx_arena(pool->arenas[0]) |
 			      MALLOCX_TCACHE_NONE;
 	return 0;
 }

@@ -175,6 +175,16 @@ int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
 int wcp_arena_purge(struct wcp_pool *pool);
 unsigned wcp_arena_pick(struct wcp_pool *pool);
 
+/*
+ * MALLOCX_ARENA() without its signed overflow: jemalloc's macro shifts an
+ * int, undefined from arena 2047 on (UBSan caught it with 2500 pools).  The
+ * flag bits are the same; GCC converts to int modulo 2^32.
+ */
+static inline int wcp_mallocx_arena(unsigned arena)
+{
+	return (int)((arena + 1) << 20);
+}
+
 /* tcache.c */
 struct wcp_tcache;
 /* mallocx flags for this thread on @pool: its arena and tcache. */

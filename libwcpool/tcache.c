@@ -106,7 +106,8 @@ static struct wcp_tcache *take(struct wcp_pool *pool)
 		return NULL;
 	}
 	tc->pool = pool;
-	tc->flags = MALLOCX_ARENA(wcp_arena_pick(pool)) | MALLOCX_TCACHE(tc->id);
+	tc->flags = wcp_mallocx_arena(wcp_arena_pick(pool)) |
+		    MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches;
 	pool->tcaches = tc;
