@@ -14,12 +14,12 @@
 
 #include "pool.h"
 
-static atomic_uint fork_generation;
+atomic_uint wcp_fork_generation;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void in_child(void)
 {
-	atomic_fetch_add(&fork_generation, 1);
+	atomic_fetch_add(&wcp_fork_generation, 1);
 	wcp_tcache_fork_child();
 }
 
@@ -43,11 +43,5 @@ static void install(void)
 void wcp_fork_track(struct wcp_pool *pool)
 {
 	pthread_once(&fork_once, install);
-	pool->fork_generation = atomic_load(&fork_generation);
-}
-
-bool wcp_pool_forked(const struct wcp_pool *pool)
-{
-	return pool->fork_generation !=
-	       atomic_load_explicit(&fork_generation, memory_order_relaxed);
+	pool->fork_generation = atomic_load(&wcp_fork_generation);
 }

@@ -68,6 +68,8 @@ struct wcp_pool {
 	uint64_t page_size;
 	int fd;
 	int prot;
+	/* The fork() generation of the process that made this object. */
+	unsigned fork_generation;
 
 	/*
 	 * jemalloc arenas (owner only, see arena.c) under arena_lock, the
@@ -87,8 +89,6 @@ struct wcp_pool {
 	 * live arena allocations made without one.
 	 */
 	struct wcp_tcache *tcaches;
-	/* The fork() generation of the process that made this object. */
-	unsigned fork_generation;
 	_Atomic int64_t untracked_allocations;
 	_Atomic int64_t untracked_bytes;
 
@@ -200,8 +200,15 @@ void wcp_tcache_fork_parent(void);
 void wcp_tcache_fork_child(void);
 
 /* fork.c */
+extern atomic_uint wcp_fork_generation;
 void wcp_fork_track(struct wcp_pool *pool);
-bool wcp_pool_forked(const struct wcp_pool *pool);
+
+/* Is @pool the parent's, seen from a fork() child?  On every malloc/free. */
+static inline bool wcp_pool_forked(const struct wcp_pool *pool)
+{
+	return pool->fork_generation !=
+	       atomic_load_explicit(&wcp_fork_generation, memory_order_relaxed);
+}
 
 static inline uint64_t wcp_align_up(uint64_t x, uint64_t a)
 {
