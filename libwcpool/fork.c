@@ -15,7 +15,6 @@
 #include "pool.h"
 
 atomic_uint wcp_fork_generation;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void in_child(void)
 {
@@ -23,16 +22,24 @@ static void in_child(void)
 	wcp_tcache_fork_child();
 }
 
-static void install(void)
+/*
+ * The handlers go in when the library is loaded, before any thread can
+ * use a pool.  Installed lazily by the first pool instead, a fork() in
+ * another thread could miss them while that pool's thread already held
+ * tcache_lock, and the child hung on it (seen in CI, 1 run in ~600 of
+ * tests/test_fork's churn test).
+ *
+ * jemalloc registers its own handlers when it initialises, normally from
+ * its constructor, which runs before ours (it is our dependency); the
+ * mallctl() makes sure of it in a static link.  Ours come after, so that
+ * fork() takes our lock before jemalloc's (prepare handlers run in reverse
+ * order), the order tcache.c takes them in.
+ */
+__attribute__((constructor)) static void install(void)
 {
 	const char *version;
 	size_t len = sizeof(version);
 
-	/*
-	 * jemalloc registers its own handlers when it initialises.  Ours must
-	 * come after them, so that fork() takes our lock before jemalloc's
-	 * (prepare handlers run in reverse order), as tcache.c does.
-	 */
 	mallctl("version", &version, &len, NULL, 0);
 	if (pthread_atfork(wcp_tcache_fork_prepare, wcp_tcache_fork_parent,
 			   in_child))
@@ -42,6 +49,5 @@ static void install(void)
 /* Make @pool belong to this process (and not to a later child). */
 void wcp_fork_track(struct wcp_pool *pool)
 {
-	pthread_once(&fork_once, install);
 	pool->fork_generation = atomic_load(&wcp_fork_generation);
 }
