@@ -6,6 +6,9 @@
  * sub-pages of the pool's huge pages through vmf->page, as udmabuf does.
  * The PTEs are normal ones, so GUP can pin the memory, and every mapping
  * holds a page reference: the pages outlive the pool fd while mapped.
+ * Where the VMA covers a whole pool page 2 MiB aligned, the core maps the
+ * compound page with one PMD instead (finish_fault -> do_set_pmd, as for a
+ * file THP): just as pinnable, and split back to PTEs when needed.
  *
  * PMD mode (kernels with huge pfnmaps, 6.12+): a VM_PFNMAP mapping whose
  * huge_fault handler inserts whole 2 MiB pages as special PMD entries.

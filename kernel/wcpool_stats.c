@@ -23,20 +23,33 @@ static const char * const wcpool_policy_names[WCPOOL_POLICY_COUNT] = {
 	[WCPOOL_POLICY_WB] = "wb",
 };
 
-/* Pages of @pool pinned with FOLL_PIN (exact for compound pages). */
-static void wcpool_count_gup_pinned(struct wcpool *pool, void *data)
-{
-	unsigned long *count = data, idx;
-	struct page *head;
+struct wcpool_folio_counts {
+	unsigned long gup_pinned;	/* pinned with FOLL_PIN */
+	unsigned long pmd_mapped;	/* mapped whole by a PMD somewhere */
+};
 
-	xa_for_each(&pool->pages, idx, head)
-		if (folio_maybe_dma_pinned(page_folio(head)))
-			++*count;
+/*
+ * Read from the pages themselves, so nothing can drift: the pin count is
+ * exact for compound pages, and the entire mapcount counts the PMDs that
+ * the core (finish_fault -> do_set_pmd, 6.12) puts in PTE-mode mappings.
+ */
+static void wcpool_count_folios(struct wcpool *pool, void *data)
+{
+	struct wcpool_folio_counts *counts = data;
+	struct folio *folio;
+	struct page *head;
+	unsigned long idx;
+
+	xa_for_each(&pool->pages, idx, head) {
+		folio = page_folio(head);
+		counts->gup_pinned += folio_maybe_dma_pinned(folio);
+		counts->pmd_mapped += folio_entire_mapcount(folio) > 0;
+	}
 }
 
 static int wcpool_stats_show(struct seq_file *m, void *unused)
 {
-	unsigned long gup_pinned = 0;
+	struct wcpool_folio_counts counts = {};
 	int i;
 
 	seq_printf(m, "pools %ld\n", atomic_long_read(&wcpool_stats.pools));
@@ -64,9 +77,10 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.reg_pinned));
 	seq_printf(m, "dma_mapped %ld\n",
 		   atomic_long_read(&wcpool_stats.reg_mapped));
-	wcpool_pool_for_each(wcpool_count_gup_pinned, &gup_pinned);
+	wcpool_pool_for_each(wcpool_count_folios, &counts);
 	seq_printf(m, "gup_pinned %lu\n",
-		   gup_pinned + wcpool_page_deferred_pinned());
+		   counts.gup_pinned + wcpool_page_deferred_pinned());
+	seq_printf(m, "pmd_mapped %lu\n", counts.pmd_mapped);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(wcpool_stats);
@@ -76,6 +90,7 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 	struct seq_file *m = data;
 	unsigned int level = PG_LEVEL_NONE;
 	const char *memtype;
+	struct folio *folio;
 	struct page *head;
 	unsigned long idx;
 
@@ -84,11 +99,12 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 		   pool->nr_pages, pool->map_mode);
 	xa_for_each(&pool->pages, idx, head) {
 		memtype = wcpool_page_memtype(head, &level);
-		seq_printf(m, "  offset %#lx pfn %#lx refs %d%s linear %s %s\n",
+		folio = page_folio(head);
+		seq_printf(m, "  offset %#lx pfn %#lx refs %d%s%s linear %s %s\n",
 			   idx << WCPOOL_PAGE_SHIFT_2M, page_to_pfn(head),
 			   page_ref_count(head),
-			   folio_maybe_dma_pinned(page_folio(head)) ?
-			   " gup-pinned" : "",
+			   folio_maybe_dma_pinned(folio) ? " gup-pinned" : "",
+			   folio_entire_mapcount(folio) ? " pmd-mapped" : "",
 			   memtype,
 			   level == PG_LEVEL_4K ? "4k" :
 			   level == PG_LEVEL_2M ? "2m" :

@@ -44,8 +44,10 @@
 
 /*
  * Mapping modes (struct wcpool_create.map_mode, struct wcpool_info.map_mode).
- * PTE: 4 KiB PTEs of normal refcounted pages: can be pinned (GUP, V4L2
- *      USERPTR, RDMA, io_uring on kernels >= 6.5).  Every kernel.
+ * PTE: normal refcounted pages: can be pinned (GUP, V4L2 USERPTR, RDMA,
+ *      io_uring on kernels >= 6.5).  Every kernel.  The core maps each
+ *      pool page that a mapping covers 2 MiB aligned with one PMD (as a
+ *      file THP), the rest with 4 KiB PTEs.
  * PMD: 2 MiB PMD entries (huge_fault on a VM_PFNMAP mapping): fewer TLB
  *      misses, cannot be pinned.  Kernels >= 6.12 only, else EOPNOTSUPP.
  */
