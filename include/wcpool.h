@@ -32,7 +32,8 @@
  *   it used, so small allocations take no lock; a cache only ever holds
  *   its own pool's memory.  When a thread exits, its caches go back to
  *   their pools, still filled, for the next new thread to adopt;
- *   wcp_pool_trim() and wcp_pool_destroy() empty them.
+ *   wcp_pool_trim() and wcp_pool_destroy() empty them (a running thread
+ *   empties its own at its next call after a trim).
  *
  * Linking libwcpool does not change the application's own malloc: jemalloc
  * is loaded as an ordinary shared library dependency and glibc's malloc,
@@ -180,7 +181,9 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * instead of after the allocator's decay time (like malloc_trim()).
  *
  * Empties the pool's caches of exited threads and the calling thread's
- * first; blocks cached by other running threads stay until they trim.
+ * first.  Other running threads empty theirs at their next call into the
+ * pool (a cache belongs to its thread); what that frees goes back after the
+ * decay time or at the next trim.
  *
  * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
  * child), or another -errno.

@@ -70,6 +70,8 @@ struct wcp_pool {
 	int prot;
 	/* The fork() generation of the process that made this object. */
 	unsigned fork_generation;
+	/* Bumped by wcp_pool_trim(): running threads then flush their caches. */
+	atomic_uint trim_generation;
 
 	/*
 	 * jemalloc arenas (owner only, see arena.c) under arena_lock, the

@@ -17,6 +17,11 @@
  * thread frees it later.  One global lock covers the lists and the marks,
  * since the pool and the thread can go in either order.
  *
+ * wcp_pool_trim() flushes the caches no thread is using and the caller's
+ * own; it cannot touch another running thread's, so it bumps the pool's
+ * trim generation and each thread flushes its cache at its next call into
+ * the pool (the arena's decay then gives the pages back).
+ *
  * The records also count live allocations and their bytes: objects sitting
  * in a tcache are allocated as far as jemalloc's statistics go, not for the
  * pool's.  Only the thread holding a record writes its counters (frees of
@@ -38,6 +43,7 @@ struct wcp_tcache {
 	int flags;			/* its arena and tcache, for mallocx */
 	atomic_bool dead;		/* the pool destroyed the tcache */
 	bool idle;			/* no thread holds it */
+	unsigned trim_seen;		/* the pool's trim generation, flushed */
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
 	struct wcp_tcache *next;	/* in the pool's list */
@@ -106,6 +112,7 @@ static struct wcp_tcache *take(struct wcp_pool *pool)
 		return NULL;
 	}
 	tc->pool = pool;
+	tc->trim_seen = atomic_load(&pool->trim_generation);
 	tc->flags = wcp_mallocx_arena(wcp_arena_pick(pool)) |
 		    MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
@@ -152,12 +159,27 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 	return tc;
 }
 
+static void flush(struct wcp_tcache *tc)
+{
+	mallctl("tcache.flush", NULL, NULL, &tc->id, sizeof(tc->id));
+}
+
 int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp)
 {
 	struct wcp_tcache *tc = find(pool);
+	unsigned trim;
 
 	*tcp = tc;
-	return tc ? tc->flags : pool->mallocx_flags;
+	if (!tc)
+		return pool->mallocx_flags;
+	/* Only this thread uses its tcache: it flushes it itself. */
+	trim = atomic_load_explicit(&pool->trim_generation,
+				    memory_order_relaxed);
+	if (tc->trim_seen != trim) {
+		flush(tc);
+		tc->trim_seen = trim;
+	}
+	return tc->flags;
 }
 
 /* Single writer per record: a plain load and store is enough. */
@@ -196,18 +218,24 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	*bytes = (uint64_t)b;
 }
 
-/* Give the objects cached by idle records and by this thread back. */
+/*
+ * Give the objects cached by idle records and by this thread back now, and
+ * have every other thread give its own back at its next call.
+ */
 void wcp_tcache_flush(struct wcp_pool *pool)
 {
+	unsigned trim = atomic_fetch_add(&pool->trim_generation, 1) + 1;
+
 	pthread_mutex_lock(&tcache_lock);
 	for (struct wcp_tcache *tc = pool->tcaches; tc; tc = tc->next) {
 		bool mine = false;
 
 		for (int i = 0; i < WCP_THREAD_POOLS; i++)
 			mine |= thread_caches[i] == tc;
-		if (tc->idle || mine)
-			mallctl("tcache.flush", NULL, NULL, &tc->id,
-				sizeof(tc->id));
+		if (tc->idle || mine) {
+			flush(tc);
+			tc->trim_seen = trim;
+		}
 	}
 	pthread_mutex_unlock(&tcache_lock);
 }

@@ -9,6 +9,7 @@
 
 #include "wcpool.h"
 
+#define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
 

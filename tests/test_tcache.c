@@ -191,6 +191,57 @@ Test(tcache, trim_empties_the_callers_cache)
 }
 
 /*
+ * wcp_pool_trim() cannot flush another running thread's cache: that thread
+ * flushes it at its next call into the pool.
+ */
+static struct wcp_pool *trimmed;
+static pthread_barrier_t step;
+
+static void *keeps_a_cache(void *arg)
+{
+	void *p[16], *keep = wcp_malloc(trimmed, 64);
+
+	/* Up to 20 freed blocks of each size up to 32 KiB stay cached. */
+	for (int i = 0; i < 16; i++)
+		p[i] = wcp_malloc(trimmed, 32 * KiB);
+	for (int i = 0; i < 16; i++)
+		wcp_free(trimmed, p[i]);
+	pthread_barrier_wait(&step);	/* its cache is full: main trims */
+	pthread_barrier_wait(&step);
+	wcp_free(trimmed, keep);	/* the next call */
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);	/* alive until main has looked */
+	return arg;
+}
+
+Test(tcache, trim_reaches_running_threads)
+{
+	uint64_t full, after_trim, after_call;
+	pthread_t t;
+
+	trimmed = make_pool(WCP_PAGE_4K, 64 * MiB);
+	cr_assert_eq(pthread_barrier_init(&step, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, keeps_a_cache, NULL), 0);
+	pthread_barrier_wait(&step);
+	full = stats_of(trimmed).active;
+	cr_assert_eq(wcp_pool_trim(trimmed), 0);
+	after_trim = stats_of(trimmed).active;
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	after_call = stats_of(trimmed).active;
+	pthread_barrier_wait(&step);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_geq(full, 8 * 32 * KiB, "the thread's cache holds blocks");
+	cr_assert_eq(after_trim, full, "a running thread's cache is its own");
+	/* Left: the slab of the one block freed into the emptied cache. */
+	cr_assert_leq(after_call, 16 * KiB, "active %lu after the call, %lu before",
+		      (unsigned long)after_call, (unsigned long)full);
+	cr_assert_eq(stats_of(trimmed).allocations, 0);
+	wcp_pool_destroy(trimmed);
+	pthread_barrier_destroy(&step);
+}
+
+/*
  * Short-lived threads hand their caches back, still filled, to the next
  * thread: the counts stay exact and nothing leaks when the pools go.
  */
