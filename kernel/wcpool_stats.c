@@ -31,7 +31,7 @@ struct wcpool_folio_counts {
 /*
  * Read from the pages themselves, so nothing can drift: the pin count is
  * exact for compound pages, and the entire mapcount counts the PMDs that
- * the core (finish_fault -> do_set_pmd, 6.12) puts in PTE-mode mappings.
+ * the core (finish_fault -> do_set_pmd) puts in aligned PTE-mode mappings.
  */
 static void wcpool_count_folios(struct wcpool *pool, void *data)
 {
