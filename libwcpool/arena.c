@@ -260,7 +260,7 @@ unsigned wcp_arena_pick(struct wcp_pool *pool)
 	if (i >= pool->nr_arenas &&
 	    !create_one(pool, &pool->arenas[pool->nr_arenas]))
 		pool->nr_arenas++;
-	arena = pool->arenas[i < pool->nr_arenas ? i : i % pool->nr_arenas];
+	arena = pool->arenas[i % pool->nr_arenas];
 	pthread_mutex_unlock(&pool->arena_lock);
 	return arena;
 }
