@@ -330,8 +330,10 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 				       WCPOOL_REGISTER_SIZE_VER0, uarg);
 		if (ret)
 			return ret;
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
+		/* A read-only fd registers for device reads only. */
+		if (!(file->f_mode & FMODE_WRITE) &&
+		    (u.reg.flags & WCPOOL_REG_WRITE))
+			return -EACCES;
 		return wcpool_reg_register(pool, &u.reg, uarg);
 	case WCPOOL_IOC_SEGMENTS:
 		ret = wcpool_copy_args(&u.segs, sizeof(u.segs),

@@ -393,6 +393,45 @@ static int wcpool_reg_build_segs(struct wcpool_reg *reg)
 	return 0;
 }
 
+/* Pool file offset of user address @addr inside @vma. */
+static u64 wcpool_reg_vma_offset(struct vm_area_struct *vma, u64 addr)
+{
+	return ((u64)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+}
+
+/*
+ * The pool offset behind [addr, addr + len): the range may span several
+ * adjacent mappings of @pool (mappings of a pool fd never merge), as long
+ * as they map consecutive offsets.  Caller holds the mmap lock.
+ */
+static int wcpool_reg_find(struct wcpool *pool, struct mm_struct *mm,
+			   u64 addr, u64 len, bool write, u64 *offset)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	u64 at = addr;
+
+	mmap_assert_locked(mm);
+	if (!vma)
+		return -EFAULT;
+	*offset = wcpool_reg_vma_offset(vma, addr);
+	for (;;) {
+		if (!wcpool_is_pool_file(vma->vm_file) ||
+		    vma->vm_file->private_data != pool ||
+		    wcpool_reg_vma_offset(vma, at) != *offset + (at - addr))
+			return -ENXIO;
+		if (write && (vma->vm_flags & (VM_WRITE | VM_MAYWRITE)) !=
+			     (VM_WRITE | VM_MAYWRITE))
+			return -EACCES;
+		if (addr + len <= vma->vm_end)
+			return 0;
+		/* The next mapping must start where this one ends. */
+		at = vma->vm_end;
+		vma = vma_lookup(mm, at);
+		if (!vma)
+			return -ENXIO;
+	}
+}
+
 /*
  * Find the pool range behind [addr, addr + len) of the caller's mappings
  * and take a reference on each of its huge pages.
@@ -401,32 +440,16 @@ static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
 			     u64 addr, u64 len, bool write)
 {
 	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
 	unsigned long first, i;
 	struct page *head;
-	int ret = 0;
+	int ret;
 
 	if (!mm)
 		return -EFAULT;
 	mmap_read_lock(mm);
-	vma = vma_lookup(mm, addr);
-	if (!vma) {
-		ret = -EFAULT;
+	ret = wcpool_reg_find(pool, mm, addr, len, write, &reg->offset);
+	if (ret)
 		goto out;
-	}
-	if (!wcpool_is_pool_file(vma->vm_file) ||
-	    vma->vm_file->private_data != pool ||
-	    addr + len > vma->vm_end) {
-		ret = -ENXIO;
-		goto out;
-	}
-	if (write && (vma->vm_flags & (VM_WRITE | VM_MAYWRITE)) !=
-		     (VM_WRITE | VM_MAYWRITE)) {
-		ret = -EACCES;
-		goto out;
-	}
-	reg->offset = ((u64)vma->vm_pgoff << PAGE_SHIFT) +
-		      (addr - vma->vm_start);
 	reg->length = len;
 	first = reg->offset >> WCPOOL_PAGE_SHIFT_2M;
 	reg->nr_heads = ((reg->offset + len - 1) >> WCPOOL_PAGE_SHIFT_2M) -

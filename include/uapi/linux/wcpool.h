@@ -5,8 +5,11 @@
  * This is the whole ioctl ABI between wcpool.ko and userspace (libwcpool).
  *
  * Open /dev/wcpool and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
- * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO and
- * WCPOOL_IOC_DUP, and can be mmap()ed (MAP_SHARED) below its max_size.
+ * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO,
+ * WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and WCPOOL_IOC_SEGMENTS, and can be
+ * mmap()ed (MAP_SHARED) below its max_size.  A read-only pool fd (from
+ * WCPOOL_IOC_DUP) takes INFO, DUP, SEGMENTS and REGISTER for device reads
+ * only.
  *
  * Extensibility: every argument struct starts with __u32 size, which the
  * caller sets to sizeof() of the struct as it knows it.  The kernel accepts
@@ -156,8 +159,10 @@ struct wcpool_info {
 /*
  * WCPOOL_IOC_DUP, on any pool fd: a new fd for the same pool that is
  * read-only: it can only be mapped without PROT_WRITE (a writable
- * MAP_SHARED mmap fails with EACCES, mprotect(PROT_WRITE) with EACCES) and
- * takes only WCPOOL_IOC_INFO and WCPOOL_IOC_DUP.  For a writable copy use
+ * MAP_SHARED mmap fails with EACCES, mprotect(PROT_WRITE) with EACCES),
+ * takes WCPOOL_IOC_INFO, WCPOOL_IOC_DUP and WCPOOL_IOC_SEGMENTS, and
+ * WCPOOL_IOC_REGISTER with WCPOOL_REG_READ alone (GROW and RELEASE: EBADF;
+ * REGISTER with WCPOOL_REG_WRITE: EACCES).  For a writable copy use
  * dup(2).
  *
  *   flags  in   WCPOOL_DUP_READONLY, optionally WCPOOL_DUP_CLOEXEC
@@ -187,7 +192,8 @@ struct wcpool_dup {
 #define WCPOOL_REG_POLICY(p)	((p) + 1)	/* WCPOOL_POLICY_* + 1 */
 
 /*
- * WCPOOL_IOC_REGISTER, on a writable pool fd: pin a user range of this
+ * WCPOOL_IOC_REGISTER, on a pool fd (a read-only one registers for device
+ * reads only: WCPOOL_REG_READ without WCPOOL_REG_WRITE): pin a user range of this
  * pool's memory and export exactly that range as a dma-buf, V4L2 USERPTR
  * style: the device's constraints are checked here, not at allocation.
  *
@@ -195,7 +201,9 @@ struct wcpool_dup {
  *   flags        in   WCPOOL_REG_READ and/or WCPOOL_REG_WRITE (at least
  *                     one), optionally WCPOOL_REG_CLOEXEC
  *   addr         in   start of the range in the caller's address space: it
- *                     must lie, whole, in one mapping of this pool fd's pool
+ *                     must lie, whole, in mappings of this pool fd's pool
+ *                     (one, or several adjacent ones of consecutive file
+ *                     offsets)
  *   length       in   bytes, non-zero; addr and length multiples of 4 KiB
  *   align        in   0, or a power of two addr must be a multiple of
  *   policy       in   WCPOOL_REG_POLICY_ANY or WCPOOL_REG_POLICY(p): the
@@ -221,10 +229,11 @@ struct wcpool_dup {
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
  * multiple of align, align not a power of two, bad policy value,
  * reserved), EOVERFLOW (addr + length wraps), EFAULT (addr not mapped in
- * the caller), ENXIO (the mapping at addr is not one of this pool or ends
- * before addr + length, or the range covers pages that are not grown),
+ * the caller), ENXIO (a mapping in the range is not one of this pool,
+ * the mappings leave a gap or do not map consecutive offsets, or the
+ * range covers pages that are not grown),
  * EACCES (policy differs from the one required, or WCPOOL_REG_WRITE
- * through a mapping without PROT_WRITE), EBADF (read-only pool fd),
+ * through a mapping without PROT_WRITE or on a read-only pool fd),
  * ENOMEM, EMFILE/ENFILE.
  */
 struct wcpool_register {

@@ -1483,7 +1483,7 @@ static void test_reg_bad(void)
 	int fd = pool(WCPOOL_POLICY_WC, 8 * MB), other, ro, dfd, odfd;
 	struct wcpool_register r;
 	struct wcpool_segment s[4];
-	uint8_t *p, *q, *a, *ropm, *anon, *dm, *o;
+	uint8_t *p, *q, *a, *ropm, *anon, *dm, *dm2, *o;
 	uint32_t count;
 	uintptr_t x;
 
@@ -1558,17 +1558,28 @@ static void test_reg_bad(void)
 	CHECK(dfd >= 0);
 	close(dfd);
 
-	/* Two adjacent mappings of the same pool are two mappings. */
-	a = mmap(NULL, 4 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/*
+	 * Adjacent mappings of consecutive offsets (they never merge) take
+	 * a range across them; other offsets, or a gap, do not.
+	 */
+	a = mmap(NULL, 6 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(a != MAP_FAILED);
 	CHECK(mmap(a, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		   fd, 0) == a);
 	CHECK(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_FIXED, fd, 2 * MB) == a + 2 * MB);
-	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	dfd = reg(fd, a + MB, 2 * MB, RW);
+	CHECK(dfd >= 0);
+	close(dfd);
 	dfd = reg(fd, a + 2 * MB, 2 * MB, RW);
 	CHECK(dfd >= 0);
 	close(dfd);
+	CHECK(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_FIXED, fd, 0) == a + 2 * MB);
+	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	CHECK(munmap(a + 2 * MB, 2 * MB) == 0);
+	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	CHECK(munmap(a, 6 * MB) == 0);
 
 	/* Memory that is not this pool's: anonymous, unmapped, another pool. */
 	anon = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE,
@@ -1609,8 +1620,21 @@ static void test_reg_bad(void)
 	}
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
 	CHECK(ro >= 0);
-	CHECK_ERR(reg(ro, p, 4096, WCPOOL_REG_READ), EBADF);
-	CHECK_ERR(reg(ro, p, 4096, RW), EBADF);
+	/* A read-only fd registers for device reads only. */
+	CHECK_ERR(reg(ro, p, 4096, RW), EACCES);
+	CHECK_ERR(reg(ro, p, 4096, WCPOOL_REG_WRITE), EACCES);
+	{
+		int rd = reg(ro, p, 4096, WCPOOL_REG_READ);
+
+		CHECK(rd >= 0);
+		CHECK_ERR(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       rd, 0), EACCES);
+		dm2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, rd, 0);
+		CHECK(dm2 != MAP_FAILED);
+		CHECK(mprotect(dm2, 4096, PROT_READ | PROT_WRITE) == -1);
+		CHECK(munmap(dm2, 4096) == 0);
+		close(rd);
+	}
 	{
 		uint8_t *rom = map(ro, 2 * MB, PROT_READ, 0);
 		int rd;
