@@ -130,7 +130,11 @@ struct wcp_pool_info {
 
 /** Where the pool's bytes went.  Every field is a snapshot. */
 struct wcp_pool_stats {
-	/** Bytes of pool file mapped at base (grows in page_size steps). */
+	/**
+	 * Bytes of the pool file in use from base, growing in page_size
+	 * steps (wcpool.ko pools map all of max_size at once, as one
+	 * mapping; the rest faults until grown).
+	 */
 	uint64_t mapped;
 	/** Bytes of memory actually backing the pool file right now. */
 	uint64_t resident;
@@ -170,7 +174,10 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
  */
 void wcp_pool_destroy(struct wcp_pool *pool);
 
-/** wcp_pool_info() - backend, policy and page size in use.  Return: 0. */
+/**
+ * wcp_pool_info() - backend, policy and page size in use.
+ * Return: 0, or -EINVAL if @pool or @info is NULL.
+ */
 int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info);
 
 /** wcp_pool_stats() - current statistics.  Return: 0 or -errno. */
@@ -342,7 +349,7 @@ enum wcp_access {
 
 /** Constraints of wcp_register().  Zero-initialise; zero = no constraint. */
 struct wcp_register_options {
-	/** enum wcp_access bits; 0 means read and write. */
+	/** enum wcp_access bits; 0: read and write (read-only views: read). */
 	uint32_t access;
 	/** The policy the device needs (enum wcp_policy); 0 = any. */
 	uint32_t policy;
@@ -372,13 +379,25 @@ struct wcp_registration;
  * The dma-buf fd (wcp_registration_fd()) goes to V4L2 (V4L2_MEMORY_DMABUF),
  * DRM (PRIME), RDMA and any other dma-buf importer.
  *
- * Return: 0, or -EINVAL (unaligned, empty or overflowing range, bad
- * alignment or option, non-zero reserved), -ERANGE (range not inside the
- * pool's memory), -EACCES (the pool's policy is not the one required, or
- * write access to a read-only view), -EOPNOTSUPP (the constraints hold
- * but the pool has no kernel module behind it: only wcpool.ko exports
- * dma-bufs; the memfd backend reaches devices through io_uring, see
- * wcp_uring_register()), or another -errno from the module.
+ * A read-only view (WCP_IMPORT_READ_ONLY, WCP_EXPORT_READ_ONLY) registers
+ * for device reads only: @opts->access 0 means WCP_ACCESS_READ there, and
+ * the dma-buf cannot be mapped writable.  If the application frees memory
+ * of a registered range, the pool keeps its pages until wcp_unregister()
+ * (and, if the dma-buf lives on in an importer or another fd, until a
+ * wcp_pool_trim() after that).
+ *
+ * Return: 0, or
+ * -EINVAL (NULL @pool or @regp, unaligned, empty or overflowing range, bad
+ * alignment or option, non-zero reserved),
+ * -ERANGE (range not inside the memory the pool has grown to),
+ * -EACCES (the pool's policy is not the one required, or write access
+ * asked of a read-only view),
+ * -ENXIO (part of the range has no memory behind it: never allocated, or
+ * freed and given back to the system),
+ * -ENOMEM, -EMFILE, -ENFILE (no memory or no fd for the dma-buf),
+ * -EOPNOTSUPP (the constraints hold but the pool has no kernel module
+ * behind it: only wcpool.ko exports dma-bufs; the memfd backend reaches
+ * devices through io_uring, see wcp_uring_register()).
  */
 int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		 const struct wcp_register_options *opts,

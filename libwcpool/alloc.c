@@ -15,6 +15,13 @@
 #include "pool.h"
 
 #define WCP_MAX_ALIGNMENT WCP_PAGE_1G
+/*
+ * The alignment wcp_malloc() promises for every size, as glibc's malloc
+ * does on x86-64: jemalloc's 8-byte class is only 8-byte aligned.
+ */
+#define WCP_MIN_ALLOC 16
+/* jemalloc's largest slab class on 4 KiB pages: it zeroes these itself. */
+#define WCP_SMALL_MAX 14336
 
 static void __attribute__((noreturn, cold))
 misuse(const char *fn, const char *what, const struct wcp_pool *pool,
@@ -24,6 +31,15 @@ misuse(const char *fn, const char *what, const struct wcp_pool *pool,
 		(const void *)pool);
 	abort();
 }
+
+#if defined(WCP_DEBUG) || defined(__SANITIZE_ADDRESS__)
+void wcp_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "wcpool: %s:%d: assertion failed: %s\n", file, line,
+		expr);
+	abort();
+}
+#endif
 
 /* Pool offset of @ptr, which must be a live allocation; aborts otherwise. */
 static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
@@ -91,16 +107,23 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	if (wcp_huge_wants(pool, size)) {
 		p = wcp_huge_alloc(pool, size, align, &zeroed);
 		if (p && zero && !zeroed)
-			memset(p, 0, size);
+			wcp_fill(pool, p, 0, size);
+		else if (p && zero)
+			wcp_commit_zero(pool, wcp_offset(pool, p), size);
 		return mark_live(pool, p);
 	}
+	if (size < WCP_MIN_ALLOC)
+		size = WCP_MIN_ALLOC;
 	flags = wcp_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
 		(zero ? MALLOCX_ZERO : 0);
-	p = mallocx(size ? size : 1, flags);
+	p = mallocx(size, flags);
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* jemalloc takes recommitted pages as zero: some may not be. */
+	if (zero && size > WCP_SMALL_MAX)
+		wcp_commit_zero(pool, wcp_offset(pool, p), size);
 	wcp_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return mark_live(pool, p);
 }
@@ -196,7 +219,8 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		int flags = wcp_tcache_flags(pool, &tc);
 		int64_t before = (int64_t)sallocx(ptr, 0);
 
-		p = rallocx(ptr, size, flags);
+		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
+			    flags);
 		if (p) {
 			wcp_tcache_count(pool, tc, 0,
 					 (int64_t)sallocx(p, 0) - before);

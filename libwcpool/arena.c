@@ -233,6 +233,8 @@ void wcp_arena_destroy(struct wcp_pool *pool)
 		for (unsigned i = 0; i < pool->nr_arenas; i++)
 			arena_ctl(pool->arenas[i], "destroy", NULL, NULL, NULL,
 				  0);
+	} else {
+		wcp_tcache_pool_forget(pool);
 	}
 	pool->nr_arenas = 0;
 	pool->has_arena = false;

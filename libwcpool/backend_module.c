@@ -105,8 +105,10 @@ static int module_register(struct wcp_pool *pool, const void *ptr, size_t len,
 			   const struct wcp_register_options *o, int *fd,
 			   uint32_t *nr_segments)
 {
-	uint32_t access = o->access ? o->access
-				    : WCP_ACCESS_READ | WCP_ACCESS_WRITE;
+	/* Default: what the view allows (a read-only view: device reads). */
+	uint32_t access = o->access ? o->access :
+			  pool->info.read_only ? WCP_ACCESS_READ :
+			  WCP_ACCESS_READ | WCP_ACCESS_WRITE;
 	struct wcpool_register r = {
 		.size = sizeof(r),
 		.flags = WCPOOL_REG_CLOEXEC |
@@ -146,6 +148,7 @@ static int module_segments(const struct wcp_pool *pool, int dmabuf,
 }
 
 static const struct wcp_backend_ops module_ops = {
+	.map_whole = true,
 	.extend = module_extend,
 	.file_size = module_file_size,
 	.commit = module_commit,

@@ -514,6 +514,9 @@ static void flush_lines(int method, const char *p, size_t len)
 {
 	const char *end = p + len;
 
+	/* Rounded down, an empty range would still cover one line. */
+	if (!len)
+		method = WCP_FLUSH_SFENCE;
 	p = (const char *)((uintptr_t)p & ~(uintptr_t)(WCP_LINE - 1));
 	switch (method) {
 	case WCP_FLUSH_CLWB:

@@ -387,8 +387,8 @@ static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 				lo -= ps;
 			if (lo == hi)
 				break;
-			if (release_cached(pool, lo, hi - lo))
-				return;	/* pinned by io_uring */
+			/* Never fails: commit.c defers what it must keep. */
+			release_cached(pool, lo, hi - lo);
 			hi = lo;
 		}
 	}
@@ -428,10 +428,9 @@ void wcp_huge_trim(struct wcp_pool *pool)
 	struct wcp_range_set *s = &pool->huge_free;
 
 	pthread_mutex_lock(&pool->huge_lock);
-	/* An error means io_uring pins the pages: they stay, and so do all. */
+	/* Pinned or registered pages are kept by commit.c until unheld. */
 	for (size_t i = 0; i < s->n; i++)
-		if (for_each_run(pool, s->v[i], true, release_cached))
-			break;
+		for_each_run(pool, s->v[i], true, release_cached);
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 

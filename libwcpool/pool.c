@@ -74,7 +74,7 @@ int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
 int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 {
 	uint64_t mapped = atomic_load(&pool->mapped);
-	int err;
+	int err = 0;
 
 	if (size <= mapped)
 		return 0;
@@ -85,7 +85,11 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 		if (err)
 			return err;
 	}
-	err = wcp_pool_map_range(pool, mapped, size - mapped);
+	/* @mapped still says how far the pool has grown (stats, ranges). */
+	if (!pool->ops->map_whole)
+		err = wcp_pool_map_range(pool, mapped, size - mapped);
+	else if (!mapped)
+		err = wcp_pool_map_range(pool, 0, pool->max_size);
 	if (err)
 		return err;
 	atomic_store(&pool->mapped, size);
@@ -251,6 +255,8 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 
 int wcp_pool_trim(struct wcp_pool *pool)
 {
+	int err;
+
 	if (!pool)
 		return -EINVAL;
 	if (!pool->has_arena)
@@ -259,5 +265,7 @@ int wcp_pool_trim(struct wcp_pool *pool)
 		return -EPERM;
 	wcp_huge_trim(pool);
 	wcp_tcache_flush(pool);
-	return wcp_arena_purge(pool);
+	err = wcp_arena_purge(pool);
+	wcp_commit_retry(pool);
+	return err;
 }

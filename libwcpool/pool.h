@@ -15,6 +15,19 @@ struct wcp_pool;
 
 #define WCP_MAX_ARENAS 4
 
+/*
+ * Invariants, checked in debug and sanitizer builds (configure
+ * --enable-debug, CI's ASan pass), compiled out otherwise.
+ */
+#if defined(WCP_DEBUG) || defined(__SANITIZE_ADDRESS__)
+void wcp_assert_fail(const char *expr, const char *file, int line)
+	__attribute__((noreturn, cold));
+#define WCP_ASSERT(x) \
+	((x) ? (void)0 : wcp_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define WCP_ASSERT(x) ((void)sizeof(!(x)))
+#endif
+
 /* A range of pool offsets. */
 struct wcp_range {
 	uint64_t off;
@@ -34,6 +47,12 @@ struct wcp_range_set {
  * needs it (extend) and page (4 KiB) multiples elsewhere.
  */
 struct wcp_backend_ops {
+	/*
+	 * The file is max_size long from creation: map all of it at once.
+	 * wcpool.ko's mappings never merge (VM_DONTEXPAND), so mapping it
+	 * step by step would cost a VMA per step (vm.max_map_count).
+	 */
+	bool map_whole;
 	/* Make the file at least @size bytes long (owner only). */
 	int (*extend)(struct wcp_pool *pool, uint64_t size);
 	/* Current file size, as another process may have extended it. */
@@ -101,9 +120,14 @@ struct wcp_pool {
 
 	struct wcp_livemap live;
 
-	/* Committed 4 KiB pages of huge-page pools: see commit.c. */
+	/*
+	 * Huge-page pools (commit.c): committed 4 KiB pages, 4 KiB pages
+	 * that may hold old bytes, huge pages whose release is deferred.
+	 */
 	pthread_mutex_t commit_lock;
 	uint64_t *committed;
+	uint64_t *stale;
+	uint64_t *deferred;
 
 	/* Page-sized buffers outside jemalloc: see huge.c. */
 	pthread_mutex_t huge_lock;
@@ -143,6 +167,8 @@ int wcp_commit_init(struct wcp_pool *pool);
 void wcp_commit_fini(struct wcp_pool *pool);
 int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len);
+void wcp_commit_retry(struct wcp_pool *pool);
+void wcp_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len);
 
 /* huge.c */
 int wcp_huge_init(struct wcp_pool *pool);
@@ -197,6 +223,7 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		       uint64_t *bytes);
 void wcp_tcache_flush(struct wcp_pool *pool);
 void wcp_tcache_pool_fini(struct wcp_pool *pool);
+void wcp_tcache_pool_forget(struct wcp_pool *pool);
 void wcp_tcache_fork_prepare(void);
 void wcp_tcache_fork_parent(void);
 void wcp_tcache_fork_child(void);

@@ -111,7 +111,8 @@ static bool unlink_registration(struct wcp_pool *pool,
 	return found;
 }
 
-int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
+static int drop_registration(struct wcp_pool *pool,
+			     struct wcp_registration *reg)
 {
 	if (!pool || !reg || !unlink_registration(pool, reg))
 		return -ENOENT;
@@ -120,11 +121,24 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
 	return 0;
 }
 
+int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
+{
+	int err = drop_registration(pool, reg);
+
+	/*
+	 * Pages freed while registered were kept (commit.c); they go now,
+	 * unless the dma-buf lives on elsewhere (then at a later trim).
+	 */
+	if (!err)
+		wcp_commit_retry(pool);
+	return err;
+}
+
 /* Pool teardown: registrations the application did not drop. */
 void wcp_register_fini(struct wcp_pool *pool)
 {
 	while (pool->registrations)
-		wcp_unregister(pool, pool->registrations);
+		drop_registration(pool, pool->registrations);
 }
 
 int wcp_registration_fd(const struct wcp_registration *reg)

@@ -146,12 +146,19 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	return 0;
 }
 
+/*
+ * A malformed message may carry more fds than the one we want: room for
+ * a few, so that wcp_pool_recv() sees them and closes them (the kernel
+ * drops what does not fit, MSG_CTRUNC).
+ */
+#define RECV_MAX_FDS 16
+
 /* One message: the share description, with the pool fd as SCM_RIGHTS. */
 struct share_msg {
 	struct wcp_pool_share share;
 	struct iovec iov;
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(RECV_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr msg;
@@ -176,6 +183,7 @@ int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags)
 	int fd;
 
 	share_msg_init(&m);
+	m.msg.msg_controllen = CMSG_SPACE(sizeof(int));
 	fd = wcp_pool_export(pool, flags, &m.share);
 	if (fd < 0)
 		return fd;
@@ -191,12 +199,42 @@ int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags)
 	return n == sizeof(m.share) ? 0 : -EPROTO;
 }
 
+/*
+ * The one fd a well-formed message carries; -1, with every fd received
+ * closed, when there are none or several.
+ */
+static int take_one_fd(struct msghdr *msg)
+{
+	int fd = -1, nr = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+	     c = CMSG_NXTHDR(msg, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++, nr++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(got));
+			if (fd >= 0)
+				close(fd);
+			fd = got;
+		}
+	}
+	if (nr == 1)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 {
 	struct share_msg m;
-	struct cmsghdr *c;
 	ssize_t n;
-	int fd = -1, err;
+	int fd, err;
 
 	if (!poolp)
 		return -EINVAL;
@@ -205,10 +243,7 @@ int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 	n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	c = CMSG_FIRSTHDR(&m.msg);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	fd = take_one_fd(&m.msg);
 	if (fd < 0 || n != sizeof(m.share) || (m.msg.msg_flags & MSG_CTRUNC)) {
 		if (fd >= 0)
 			close(fd);

@@ -53,6 +53,12 @@ static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
 static _Thread_local struct wcp_tcache *thread_caches[WCP_THREAD_POOLS];
+/*
+ * Set once thread_exit() ran: later pool calls of this thread (another
+ * key's destructor, glibc's teardown) go without a cache, since nothing
+ * would hand a new record back.
+ */
+static _Thread_local bool thread_exiting;
 
 /* This thread is done with @tc: it goes back to its pool, still filled. */
 static void put_back(struct wcp_tcache *tc)
@@ -71,6 +77,7 @@ static void put_back(struct wcp_tcache *tc)
 static void thread_exit(void *unused)
 {
 	(void)unused;
+	thread_exiting = true;
 	for (int i = 0; i < WCP_THREAD_POOLS; i++) {
 		if (thread_caches[i])
 			put_back(thread_caches[i]);
@@ -144,6 +151,8 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 			break;
 	}
 	if (i == WCP_THREAD_POOLS) {
+		if (thread_exiting)
+			return NULL;
 		tc = take(pool);
 		if (!tc)
 			return NULL;
@@ -268,7 +277,27 @@ void wcp_tcache_fork_parent(void)
 	pthread_mutex_unlock(&tcache_lock);
 }
 
+/*
+ * The child's only thread starts with no records: they are the parent's
+ * (a pool made later at the same address must not find them), and their
+ * tcaches serve the parent's arenas.  wcp_tcache_pool_forget() frees them
+ * if the child destroys the parent's pool.
+ */
 void wcp_tcache_fork_child(void)
 {
 	pthread_mutex_init(&tcache_lock, NULL);
+	memset(thread_caches, 0, sizeof(thread_caches));
+}
+
+/* A fork() child drops its copy of the parent's records of @pool. */
+void wcp_tcache_pool_forget(struct wcp_pool *pool)
+{
+	pthread_mutex_lock(&tcache_lock);
+	while (pool->tcaches) {
+		struct wcp_tcache *tc = pool->tcaches;
+
+		pool->tcaches = tc->next;
+		free(tc);
+	}
+	pthread_mutex_unlock(&tcache_lock);
 }

@@ -11,7 +11,7 @@
  * oldest slot is replaced; io_uring keeps the old buffer for requests still
  * in flight.  Registered pages must stay the pool's pages, so while a ring
  * is registered the pool gives no memory back (pool->pinned, see
- * wcp_release()).
+ * wcp_release()); what was freed meanwhile goes at unregister.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -118,6 +118,9 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 		atomic_store(&pool->pinned, false);
 	}
 	pthread_mutex_unlock(&pool->uring_lock);
+	/* What was freed while pinned can go now (commit.c). */
+	if (!err && !wcp_pool_forked(pool))
+		wcp_commit_retry(pool);
 	return err;
 }
 
