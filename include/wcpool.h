@@ -132,8 +132,8 @@ struct wcp_pool_info {
 struct wcp_pool_stats {
 	/**
 	 * Bytes of the pool file in use from base, growing in page_size
-	 * steps (wcpool.ko pools map all of max_size at once, as one
-	 * mapping; the rest faults until grown).
+	 * steps (huge-page pools map all of max_size at once, as one
+	 * mapping, and commit pages as they grow).
 	 */
 	uint64_t mapped;
 	/** Bytes of memory actually backing the pool file right now. */
@@ -263,8 +263,11 @@ uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr);
  * wcp_pointer() - the address of pool offset @offset in this process.
  *
  * In an imported view, offsets the owner mapped after the import are mapped
- * here on demand.  Return: the address, or NULL with errno ERANGE if
- * @offset is not (yet) part of the pool.
+ * here on demand; views of huge-page pools (wcpool.ko, hugetlb memfd) map
+ * all of max_size at once, where memory the owner has not committed faults
+ * (SIGBUS) or, on a writable hugetlb view, takes a huge page.  Return: the
+ * address, or NULL with errno ERANGE if @offset is not (yet) part of the
+ * pool.
  */
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset);
 

@@ -117,6 +117,15 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	flags = wcp_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
 		(zero ? MALLOCX_ZERO : 0);
 	p = mallocx(size, flags);
+	if (p && !wcp_owns(pool, p)) {
+		/*
+		 * Once jemalloc has cleaned up a thread (pthread key
+		 * destructors at thread exit run after its own), it serves
+		 * every mallocx() from its default arena, whatever the flags.
+		 */
+		dallocx(p, MALLOCX_TCACHE_NONE);
+		p = NULL;
+	}
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;

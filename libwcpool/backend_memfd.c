@@ -84,6 +84,7 @@ static int memfd_open_read_only(const struct wcp_pool *pool)
 }
 
 static const struct wcp_backend_ops memfd_huge_ops = {
+	.map_whole = true,
 	.extend = memfd_extend,
 	.file_size = memfd_file_size,
 	.commit = memfd_commit_huge,

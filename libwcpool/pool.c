@@ -80,16 +80,18 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 		return 0;
 	if (size > pool->max_size)
 		return -ERANGE;
-	if (!pool->info.imported) {
-		err = pool->ops->extend(pool, size);
-		if (err)
-			return err;
-	}
 	/* @mapped still says how far the pool has grown (stats, ranges). */
-	if (!pool->ops->map_whole)
-		err = wcp_pool_map_range(pool, mapped, size - mapped);
-	else if (!mapped)
-		err = wcp_pool_map_range(pool, 0, pool->max_size);
+	if (pool->ops->map_whole) {
+		if (!mapped && !pool->info.imported)
+			err = pool->ops->extend(pool, pool->max_size);
+		if (!mapped && !err)
+			err = wcp_pool_map_range(pool, 0, pool->max_size);
+	} else {
+		if (!pool->info.imported)
+			err = pool->ops->extend(pool, size);
+		if (!err)
+			err = wcp_pool_map_range(pool, mapped, size - mapped);
+	}
 	if (err)
 		return err;
 	atomic_store(&pool->mapped, size);

@@ -48,9 +48,10 @@ struct wcp_range_set {
  */
 struct wcp_backend_ops {
 	/*
-	 * The file is max_size long from creation: map all of it at once.
-	 * wcpool.ko's mappings never merge (VM_DONTEXPAND), so mapping it
-	 * step by step would cost a VMA per step (vm.max_map_count).
+	 * Make the file max_size long and map all of it at once: mappings
+	 * of wcpool.ko and hugetlbfs files never merge (VM_DONTEXPAND), so
+	 * mapping step by step would cost a VMA per step (vm.max_map_count
+	 * is 65530).  Pages still come only with commit.
 	 */
 	bool map_whole;
 	/* Make the file at least @size bytes long (owner only). */

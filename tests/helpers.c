@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,34 @@ struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size)
 	cr_assert_eq(err, 0, "wcp_pool_create: %d", err);
 	cr_assert_not_null(pool);
 	return pool;
+}
+
+int count_mappings(const void *lo, const void *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long start, end;
+	char line[512];
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+		    start < (uintptr_t)hi && end > (uintptr_t)lo)
+			n++;
+	fclose(f);
+	return n;
+}
+
+int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
 }
 
 long free_hugepages(void)

@@ -15,6 +15,10 @@
 
 /* Create a pool or fail the test; page_size/max_size 0 mean defaults. */
 struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size);
+/* Mappings (lines of /proc/self/maps) that overlap [@lo, @hi). */
+int count_mappings(const void *lo, const void *hi);
+/* Open fds of this process. */
+int count_fds(void);
 /* Free 2 MiB huge pages in the system right now. */
 long free_hugepages(void);
 /* Fill @len bytes at @p with a pattern derived from @seed. */

@@ -344,6 +344,26 @@ Test(flush, read_only_memory)
 	munmap(p, 2 * (size_t)pg);
 }
 
+/*
+ * @len 0 only fences (wcpool.h): it touches no line, not even the one
+ * an unaligned pointer sits in, so an inaccessible page does not fault.
+ */
+Test(flush, empty_range_touches_nothing)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, (size_t)pg, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(p, MAP_FAILED);
+	for (size_t i = 0; i < 4; i++) {
+		int r = wcp_flush_with(flush_methods[i], p + 8, 0);
+
+		cr_assert(r == 0 || r == -EOPNOTSUPP);
+	}
+	wcp_flush(NULL, p + 8, 0);
+	munmap(p, (size_t)pg);
+}
+
 Test(flush, pool_memory_after_fill_and_copy)
 {
 	struct wcp_pool *pool = make_pool(0, 0);

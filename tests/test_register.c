@@ -157,3 +157,143 @@ Test(reg, dma_buf_of_the_range)
 	cr_assert_eq(wcp_unregister(pool, r), 0);
 	wcp_free(pool, p);
 }
+
+/*
+ * Every live buffer registers, however the pool grew: buffers that cross
+ * the pool's growth steps used to fail with -ENXIO, one wcpool.ko mapping
+ * per step.  And the pool stays a handful of mappings (vm.max_map_count).
+ */
+Test(reg, every_live_buffer_of_a_grown_pool_registers)
+{
+	enum { N = 24 };
+	static const size_t sizes[] = { 2752512, 4096, 1 * MiB + 4096,
+					3 * MiB, 300 * KiB, 5 * MiB + 8192 };
+	char *p[N];
+	int maps;
+
+	for (int i = 0; i < N; i++) {
+		size_t len = sizes[i % 6];
+
+		p[i] = wcp_aligned_alloc(pool, 4096, len);
+		cr_assert_not_null(p[i]);
+		memset(p[i], i, len);
+		if (info.backend == WCP_BACKEND_MODULE)
+			cr_assert_eq(reg(p[i], len), 0, "buffer %d (%zu bytes)",
+				     i, len);
+		else
+			cr_assert_eq(reg(p[i], len), -EOPNOTSUPP);
+	}
+	maps = count_mappings(info.base, (char *)info.base + info.max_size);
+	cr_assert_leq(maps, 3, "%d mappings for one pool", maps);
+	for (int i = 0; i < N; i++)
+		wcp_free(pool, p[i]);
+}
+
+/*
+ * Memory freed while registered stays the registration's until
+ * wcp_unregister(); nothing around it may lose its pages.  Frames (whole
+ * pages, huge.c) and arena blocks (jemalloc) alike.
+ */
+Test(reg, free_while_registered_then_trim_keeps_neighbours)
+{
+	struct wcp_registration *r;
+	unsigned char *f, *b, *live, *small;
+
+	if (info.backend != WCP_BACKEND_MODULE)
+		cr_skip_test("dma-buf export needs wcpool.ko (the QEMU suites run it)");
+	/* A frame: register a page in its middle, free, trim, unregister. */
+	f = wcp_aligned_alloc(pool, 4096, 8 * MiB);
+	cr_assert_not_null(f);
+	memset(f, 1, 8 * MiB);
+	cr_assert_eq(wcp_register(pool, f + 4 * MiB, 4096, NULL, &r), 0);
+	wcp_free(pool, f);
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	cr_assert_eq(wcp_unregister(pool, r), 0);
+	f = wcp_calloc(pool, 1, 8 * MiB);
+	cr_assert_not_null(f);
+	cr_assert(all_zero(f, 8 * MiB), "calloc'd frame reads as zero");
+	memset(f, 2, 8 * MiB);
+
+	/* A jemalloc block: the same, then churn in its huge page. */
+	b = wcp_aligned_alloc(pool, 4096, 1 * MiB);
+	cr_assert_not_null(b);
+	memset(b, 3, 1 * MiB);
+	cr_assert_eq(wcp_register(pool, b, 1 * MiB, NULL, &r), 0);
+	wcp_free(pool, b);
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	cr_assert_eq(wcp_unregister(pool, r), 0);
+	live = wcp_calloc(pool, 1, 1 * MiB);
+	cr_assert_not_null(live);
+	cr_assert(all_zero(live, 1 * MiB));
+	fill_pattern(live, 1 * MiB, 9);
+	for (int i = 0; i < 8; i++) {
+		small = wcp_malloc(pool, 64 * KiB);
+		cr_assert_not_null(small);
+		memset(small, 4, 64 * KiB);
+		wcp_free(pool, small);
+		cr_assert_eq(wcp_pool_trim(pool), 0);
+	}
+	cr_assert(check_pattern(live, 1 * MiB, 9), "the live block kept its bytes");
+
+	/* Reused while still registered: the kept page reads as zero. */
+	b = wcp_aligned_alloc(pool, 2 * MiB, 4 * MiB);
+	cr_assert_not_null(b);
+	memset(b, 5, 4 * MiB);
+	cr_assert_eq(wcp_register(pool, b + 2 * MiB, 4096, NULL, &r), 0);
+	wcp_free(pool, b);
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	small = wcp_calloc(pool, 1, 4 * MiB);
+	cr_assert_not_null(small);
+	cr_assert(all_zero(small, 4 * MiB));
+	cr_assert_eq(wcp_unregister(pool, r), 0);
+	wcp_free(pool, small);
+	for (size_t i = 0; i < 8 * MiB; i += 4096)
+		cr_assert_eq(f[i], 2);
+	wcp_free(pool, live);
+	wcp_free(pool, f);
+}
+
+/* A read-only view registers for device reads: the display process. */
+Test(reg, read_only_view_registers_for_reads)
+{
+	struct wcp_pool_share share;
+	struct wcp_registration *r = NULL;
+	struct wcp_pool *view;
+	char *p = wcp_aligned_alloc(pool, 4096, 64 * KiB), *q;
+	int fd = wcp_pool_export(pool, WCP_EXPORT_READ_ONLY, &share), err;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(wcp_pool_import(fd, &share, 0, &view), 0);
+	close(fd);
+	fill_pattern(p, 64 * KiB, 3);
+	q = wcp_pointer(view, wcp_offset(pool, p));
+	cr_assert_not_null(q);
+	cr_assert_eq(wcp_register(view, q, 64 * KiB, &(struct wcp_register_options){
+		.access = WCP_ACCESS_WRITE }, &r), -EACCES);
+	cr_assert_eq(wcp_register(view, q, 64 * KiB, &(struct wcp_register_options){
+		.access = WCP_ACCESS_READ | WCP_ACCESS_WRITE }, &r), -EACCES);
+	/* Access 0 means what the view allows: reads. */
+	err = wcp_register(view, q, 64 * KiB, NULL, &r);
+	if (info.backend != WCP_BACKEND_MODULE) {
+		cr_assert_eq(err, -EOPNOTSUPP);
+	} else {
+		unsigned char *m;
+
+		cr_assert_eq(err, 0);
+		m = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 wcp_registration_fd(r), 0);
+		cr_assert_eq(m, MAP_FAILED, "a read registration maps read-only");
+		m = mmap(NULL, 64 * KiB, PROT_READ, MAP_SHARED,
+			 wcp_registration_fd(r), 0);
+		cr_assert_neq(m, MAP_FAILED);
+		cr_assert(check_pattern(m, 64 * KiB, 3));
+		munmap(m, 64 * KiB);
+		cr_assert_eq(wcp_unregister(view, r), 0);
+		cr_assert_eq(wcp_register(view, q, 64 * KiB,
+			&(struct wcp_register_options){ .access = WCP_ACCESS_READ },
+			&r), 0);
+		cr_assert_eq(wcp_unregister(view, r), 0);
+	}
+	wcp_pool_destroy(view);
+	wcp_free(pool, p);
+}

@@ -242,3 +242,50 @@ Test(share, read_only_export_cannot_be_made_writable)
 	cr_assert_eq(status, 0, "child status %#x", status);
 	wcp_free(pool, data);
 }
+
+/* Send the share description of @pool with @nfds fds attached. */
+static void send_with_fds(int sock, int nfds)
+{
+	struct wcp_pool_share share;
+	int fds[32], fd = wcp_pool_export(pool, 0, &share);
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { &share, sizeof(share) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = ctl.buf,
+			      .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	cr_assert_geq(fd, 0);
+	for (int i = 0; i < nfds; i++)
+		fds[i] = fd;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	cr_assert_eq(sendmsg(sock, &msg, 0), (ssize_t)sizeof(share));
+	close(fd);
+}
+
+/* A malformed message's fds are all closed, however many came. */
+Test(share, recv_closes_every_fd_of_a_bad_message)
+{
+	static const int counts[] = { 2, 3, 16, 30 };
+	struct wcp_pool *view = (struct wcp_pool *)1;
+	int before = count_fds();
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		send_with_fds(sv[0], counts[i]);
+		cr_assert_eq(wcp_pool_recv(sv[1], 0, &view), -EPROTO,
+			     "%d fds", counts[i]);
+		cr_assert_null(view);
+		cr_assert_eq(count_fds(), before, "%d fds sent", counts[i]);
+	}
+	/* One fd is a good message, and the fd goes with the view. */
+	send_with_fds(sv[0], 1);
+	cr_assert_eq(wcp_pool_recv(sv[1], 0, &view), 0);
+	wcp_pool_destroy(view);
+	cr_assert_eq(count_fds(), before);
+}

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -291,4 +292,77 @@ Test(tcache, caches_pass_from_thread_to_thread)
 	cr_assert_eq(stats_of(pair[1]).allocated, 0);
 	wcp_pool_destroy(pair[0]);
 	wcp_pool_destroy(pair[1]);
+}
+
+/*
+ * Pool calls after libwcpool's thread-exit destructor (from a later round
+ * of key destructors, as glibc's own teardown can make them) must not take
+ * a cache record that nothing hands back: each such thread leaked one, and
+ * its objects, until jemalloc ran out of tcaches.  There, jemalloc has
+ * cleaned up the thread and serves any mallocx() from its default arena:
+ * an allocation fails (ENOMEM) rather than return memory outside the pool;
+ * free and realloc of pool blocks work.
+ */
+static pthread_key_t late_key;
+static struct wcp_pool *late_pool;
+static atomic_int late_bad;
+
+static void late_destructor(void *arg)
+{
+	void *p = wcp_malloc(late_pool, 200), *q;
+
+	if (p ? !wcp_owns(late_pool, p) : errno != ENOMEM)
+		atomic_fetch_add(&late_bad, 1);
+	wcp_free(late_pool, p);
+	if (arg != &late_bad) {
+		/* A block from the thread's life: grown, then freed. */
+		q = wcp_realloc(late_pool, arg, 5000);
+		if (!q || !wcp_owns(late_pool, q))
+			atomic_fetch_add(&late_bad, 1);
+		wcp_free(late_pool, q);
+	}
+	/* Again in every round glibc runs, the last one included. */
+	pthread_setspecific(late_key, &late_bad);
+}
+
+static void *late_user(void *arg)
+{
+	void *keep = wcp_malloc(late_pool, 100);
+
+	(void)arg;
+	wcp_free(late_pool, wcp_malloc(late_pool, 200));
+	pthread_setspecific(late_key, keep);
+	return NULL;
+}
+
+Test(tcache, calls_after_thread_exit_leak_no_cache)
+{
+	struct wcp_pool_stats before, after;
+
+	late_pool = make_pool(WCP_PAGE_4K, 256 * MiB);
+	/* libwcpool's key first, so its destructor runs before ours. */
+	wcp_free(late_pool, wcp_malloc(late_pool, 200));
+	cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 200; i++) {
+			pthread_t t;
+
+			cr_assert_eq(pthread_create(&t, NULL, late_user, NULL),
+				     0);
+			cr_assert_eq(pthread_join(t, NULL), 0);
+		}
+		wcp_pool_trim(late_pool);
+		if (round == 0)
+			before = stats_of(late_pool);
+	}
+	after = stats_of(late_pool);
+	cr_assert_eq(atomic_load(&late_bad), 0);
+	cr_assert_eq(after.allocations, 0);
+	/* 200 leaked caches hold about 5 MB; a bounded set holds none more. */
+	cr_assert_leq(after.active, before.active + 256 * KiB,
+		      "active %lu after 200 more threads, %lu before",
+		      (unsigned long)after.active,
+		      (unsigned long)before.active);
+	pthread_key_delete(late_key);
+	wcp_pool_destroy(late_pool);
 }
