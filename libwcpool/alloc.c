@@ -32,8 +32,8 @@ misuse(const char *fn, const char *what, const struct wcp_pool *pool,
 	abort();
 }
 
-#if defined(WCP_DEBUG) || defined(__SANITIZE_ADDRESS__)
-void wcp_assert_fail(const char *expr, const char *file, int line)
+#if defined(WCPOOL_DEBUG) || defined(__SANITIZE_ADDRESS__)
+void wcpi_assert_fail(const char *expr, const char *file, int line)
 {
 	fprintf(stderr, "wcpool: %s:%d: assertion failed: %s\n", file, line,
 		expr);
@@ -54,7 +54,7 @@ static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
 	off = wcp_offset(pool, ptr);
 	if (off == WCP_OFFSET_INVALID)
 		misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
-	if (off % WCP_LIVEMAP_GRANULE || !wcp_livemap_test(&pool->live, off))
+	if (off % WCPI_LIVEMAP_GRANULE || !wcpi_livemap_test(&pool->live, off))
 		misuse(fn, "invalid pointer (not a live allocation)", pool,
 		       ptr);
 	return off;
@@ -66,18 +66,18 @@ static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
 {
 	uint64_t off = live_offset(pool, ptr, fn);
 
-	if (wcp_pool_forked(pool))
+	if (wcpi_pool_forked(pool))
 		misuse(fn, "pool belongs to the parent process (fork()), cannot free",
 		       pool, ptr);
 	/* A concurrent free of the same pointer loses here. */
-	if (!wcp_livemap_clear(&pool->live, off))
+	if (!wcpi_livemap_clear(&pool->live, off))
 		misuse(fn, "double free of", pool, ptr);
 	return off;
 }
 
 static void *mark_live(struct wcp_pool *pool, void *p)
 {
-	if (p && !wcp_livemap_set(&pool->live, wcp_offset(pool, p)))
+	if (p && !wcpi_livemap_set(&pool->live, wcp_offset(pool, p)))
 		misuse("wcp_malloc", "allocator returned a live pointer", pool,
 		       p);
 	return p;
@@ -87,7 +87,7 @@ static void *mark_live(struct wcp_pool *pool, void *p)
 static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			bool zero)
 {
-	struct wcp_tcache *tc;
+	struct wcpi_tcache *tc;
 	bool zeroed = false;
 	int flags;
 	void *p;
@@ -96,7 +96,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!pool->has_arena || wcp_pool_forked(pool)) {
+	if (!pool->has_arena || wcpi_pool_forked(pool)) {
 		errno = EPERM;
 		return NULL;
 	}
@@ -104,17 +104,17 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (wcp_huge_wants(pool, size)) {
-		p = wcp_huge_alloc(pool, size, align, &zeroed);
+	if (wcpi_huge_wants(pool, size)) {
+		p = wcpi_huge_alloc(pool, size, align, &zeroed);
 		if (p && zero && !zeroed)
 			wcp_fill(pool, p, 0, size);
 		else if (p && zero)
-			wcp_commit_zero(pool, wcp_offset(pool, p), size);
+			wcpi_commit_zero(pool, wcp_offset(pool, p), size);
 		return mark_live(pool, p);
 	}
 	if (size < WCP_MIN_ALLOC)
 		size = WCP_MIN_ALLOC;
-	flags = wcp_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
+	flags = wcpi_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
 		(zero ? MALLOCX_ZERO : 0);
 	p = mallocx(size, flags);
 	if (p && !wcp_owns(pool, p)) {
@@ -132,8 +132,8 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	}
 	/* jemalloc takes recommitted pages as zero: some may not be. */
 	if (zero && size > WCP_SMALL_MAX)
-		wcp_commit_zero(pool, wcp_offset(pool, p), size);
-	wcp_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
+		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
+	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return mark_live(pool, p);
 }
 
@@ -166,22 +166,22 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
 /* Give a block back whose live bit is already cleared. */
 static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 {
-	struct wcp_tcache *tc;
+	struct wcpi_tcache *tc;
 	int flags;
 
-	if (wcp_huge_is(pool, off)) {
-		wcp_huge_free(pool, off);
+	if (wcpi_huge_is(pool, off)) {
+		wcpi_huge_free(pool, off);
 		return;
 	}
-	flags = wcp_tcache_flags(pool, &tc);
-	wcp_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
+	flags = wcpi_tcache_flags(pool, &tc);
+	wcpi_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
 	dallocx(ptr, flags);
 }
 
 static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 {
-	if (wcp_huge_is(pool, off))
-		return wcp_huge_size(pool, off);
+	if (wcpi_huge_is(pool, off))
+		return wcpi_huge_size(pool, off);
 	return sallocx(ptr, 0);
 }
 
@@ -208,13 +208,13 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 	 * to another thread, and alive again if nothing moved.
 	 */
 	off = take_live(pool, ptr, "wcp_realloc");
-	if (wcp_huge_is(pool, off) || wcp_huge_wants(pool, size)) {
+	if (wcpi_huge_is(pool, off) || wcpi_huge_wants(pool, size)) {
 		/* Between the arena and whole pages: move, unless it fits. */
 		size_t keep = block_size(pool, ptr, off);
 
-		if (wcp_huge_is(pool, off) && wcp_huge_wants(pool, size) &&
-		    wcp_align_up(size, pool->page_size) == keep) {
-			wcp_livemap_set(&pool->live, off);
+		if (wcpi_huge_is(pool, off) && wcpi_huge_wants(pool, size) &&
+		    wcpi_align_up(size, pool->page_size) == keep) {
+			wcpi_livemap_set(&pool->live, off);
 			return ptr;
 		}
 		p = pool_alloc(pool, size, 0, false);
@@ -224,19 +224,19 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 			return p;
 		}
 	} else if (size <= pool->max_size) {
-		struct wcp_tcache *tc;
-		int flags = wcp_tcache_flags(pool, &tc);
+		struct wcpi_tcache *tc;
+		int flags = wcpi_tcache_flags(pool, &tc);
 		int64_t before = (int64_t)sallocx(ptr, 0);
 
 		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
 			    flags);
 		if (p) {
-			wcp_tcache_count(pool, tc, 0,
+			wcpi_tcache_count(pool, tc, 0,
 					 (int64_t)sallocx(p, 0) - before);
 			return mark_live(pool, p);
 		}
 	}
-	wcp_livemap_set(&pool->live, off);
+	wcpi_livemap_set(&pool->live, off);
 	errno = ENOMEM;
 	return NULL;
 }

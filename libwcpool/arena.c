@@ -3,7 +3,7 @@
  * The pool's jemalloc arena and its extent hooks.
  *
  * Address space: extents are taken from the pool reservation (see
- * wcp_pool_take_space()) and never given back (dalloc opts out), so jemalloc
+ * wcpi_pool_take_space()) and never given back (dalloc opts out), so jemalloc
  * keeps them as
  * "retained" virtual memory and reuses them; memory behind them comes and
  * goes through commit (backend commit) and decommit/purge (backend release,
@@ -23,7 +23,7 @@
  * arena's own metadata (arena_t, bins, extent descriptors) in ordinary memory
  * instead of pool memory.
  */
-struct wcp_arena_config {
+struct arena_config_ext {
 	extent_hooks_t *extent_hooks;
 	bool metadata_use_hooks;
 };
@@ -47,11 +47,11 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 	uint64_t off;
 
 	(void)arena_ind;
-	if (wcp_pool_take_space(pool, size, alignment, new_addr, &off))
+	if (wcpi_pool_take_space(pool, size, alignment, new_addr, &off))
 		return NULL;
 	/* The cursor never goes back: these file bytes were never used. */
 	*zero = true;
-	if (*commit && wcp_commit(pool, off, size))
+	if (*commit && wcpi_commit(pool, off, size))
 		return NULL; /* the address space stays unused; harmless */
 	return pool->base + off;
 }
@@ -77,7 +77,7 @@ static bool hook_commit(extent_hooks_t *hooks, void *addr, size_t size,
 	struct wcp_pool *pool = pool_of(hooks);
 
 	(void)size, (void)arena_ind;
-	return wcp_commit(pool, offset_of(pool, addr) + offset, length) != 0;
+	return wcpi_commit(pool, offset_of(pool, addr) + offset, length) != 0;
 }
 
 static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
@@ -86,7 +86,7 @@ static bool hook_decommit(extent_hooks_t *hooks, void *addr, size_t size,
 	struct wcp_pool *pool = pool_of(hooks);
 
 	(void)size, (void)arena_ind;
-	return wcp_release(pool, offset_of(pool, addr) + offset, length) != 0;
+	return wcpi_decommit(pool, offset_of(pool, addr) + offset, length) != 0;
 }
 
 /*
@@ -105,8 +105,8 @@ static bool hook_purge_forced(extent_hooks_t *hooks, void *addr, size_t size,
 	(void)size, (void)arena_ind;
 	if ((off | length) & (pool->page_size - 1))
 		return true;
-	return wcp_release(pool, off, length) != 0 ||
-	       wcp_commit(pool, off, length) != 0;
+	return wcpi_decommit(pool, off, length) != 0 ||
+	       wcpi_commit(pool, off, length) != 0;
 }
 
 /*
@@ -142,7 +142,7 @@ static bool hook_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
 	return false;
 }
 
-static const extent_hooks_t wcp_extent_hooks = {
+static const extent_hooks_t pool_extent_hooks = {
 	.alloc = hook_alloc,
 	.dalloc = hook_dalloc,
 	.destroy = hook_destroy,
@@ -164,7 +164,7 @@ static int arena_ctl(unsigned arena, const char *leaf, void *old,
 }
 
 /*
- * Arenas per pool: one per CPU up to WCP_MAX_ARENAS, handed to threads in
+ * Arenas per pool: one per CPU up to WCPI_MAX_ARENAS, handed to threads in
  * turn (tcache.c), so that threads on different CPUs do not queue on one
  * arena's locks for what their caches cannot serve (fills, flushes, blocks
  * over 32 KiB).  All share the hooks, hence the address space.  A pool starts
@@ -177,12 +177,12 @@ static unsigned arenas_wanted(void)
 
 	if (cpus < 1)
 		return 1;
-	return cpus < WCP_MAX_ARENAS ? (unsigned)cpus : WCP_MAX_ARENAS;
+	return cpus < WCPI_MAX_ARENAS ? (unsigned)cpus : WCPI_MAX_ARENAS;
 }
 
 static int create_one(struct wcp_pool *pool, unsigned *arena)
 {
-	struct wcp_arena_config cfg = { &pool->hooks, false };
+	struct arena_config_ext cfg = { &pool->hooks, false };
 	size_t limit = pool->page_size > WCP_PAGE_2M ? pool->page_size
 						     : WCP_PAGE_2M;
 	size_t len = sizeof(*arena);
@@ -203,11 +203,11 @@ static int create_one(struct wcp_pool *pool, unsigned *arena)
 	return err;
 }
 
-int wcp_arena_create(struct wcp_pool *pool)
+int wcpi_arena_create(struct wcp_pool *pool)
 {
 	int err;
 
-	pool->hooks = wcp_extent_hooks;
+	pool->hooks = pool_extent_hooks;
 	pool->arenas_wanted = arenas_wanted();
 	err = create_one(pool, &pool->arenas[0]);
 	if (err)
@@ -215,32 +215,32 @@ int wcp_arena_create(struct wcp_pool *pool)
 	pool->nr_arenas = 1;
 	pool->has_arena = true;
 	/* Calls without a thread cache (tcache.c) use the first. */
-	pool->mallocx_flags = wcp_mallocx_arena(pool->arenas[0]) |
+	pool->mallocx_flags = wcpi_mallocx_arena(pool->arenas[0]) |
 			      MALLOCX_TCACHE_NONE;
 	return 0;
 }
 
-void wcp_arena_destroy(struct wcp_pool *pool)
+void wcpi_arena_destroy(struct wcp_pool *pool)
 {
 	/*
 	 * A forked child leaves the arenas alone: destroying them would purge
 	 * free extents, i.e. punch holes in memory the parent may use again.
 	 */
-	if (!wcp_pool_forked(pool)) {
+	if (!wcpi_pool_forked(pool)) {
 		/* Cached objects must be back in the arenas when they go. */
 		if (pool->has_arena)
-			wcp_tcache_pool_fini(pool);
+			wcpi_tcache_pool_fini(pool);
 		for (unsigned i = 0; i < pool->nr_arenas; i++)
 			arena_ctl(pool->arenas[i], "destroy", NULL, NULL, NULL,
 				  0);
 	} else {
-		wcp_tcache_pool_forget(pool);
+		wcpi_tcache_pool_forget(pool);
 	}
 	pool->nr_arenas = 0;
 	pool->has_arena = false;
 }
 
-int wcp_arena_purge(struct wcp_pool *pool)
+int wcpi_arena_purge(struct wcp_pool *pool)
 {
 	int err = 0;
 
@@ -252,7 +252,7 @@ int wcp_arena_purge(struct wcp_pool *pool)
 }
 
 /* The arena for a new thread cache: the next in turn, made if need be. */
-unsigned wcp_arena_pick(struct wcp_pool *pool)
+unsigned wcpi_arena_pick(struct wcp_pool *pool)
 {
 	unsigned i, arena;
 
@@ -288,7 +288,7 @@ static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
 	return -err;
 }
 
-int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
+int wcpi_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 {
 	uint64_t epoch = 1, pactive;
 	size_t page, len = sizeof(epoch);
@@ -305,6 +305,6 @@ int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 		return err;
 	st->active = pactive * page;
 	/* jemalloc counts objects cached in tcaches as allocated: not these. */
-	wcp_tcache_counts(pool, &st->allocations, &st->allocated);
+	wcpi_tcache_counts(pool, &st->allocations, &st->allocated);
 	return 0;
 }

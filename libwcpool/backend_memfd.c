@@ -83,7 +83,7 @@ static int memfd_open_read_only(const struct wcp_pool *pool)
 	return fd < 0 ? -errno : fd;
 }
 
-static const struct wcp_backend_ops memfd_huge_ops = {
+static const struct wcpi_backend_ops memfd_huge_ops = {
 	.map_whole = true,
 	.extend = memfd_extend,
 	.file_size = memfd_file_size,
@@ -93,7 +93,7 @@ static const struct wcp_backend_ops memfd_huge_ops = {
 	.open_read_only = memfd_open_read_only,
 };
 
-static const struct wcp_backend_ops memfd_small_ops = {
+static const struct wcpi_backend_ops memfd_small_ops = {
 	.extend = memfd_extend,
 	.file_size = memfd_file_size,
 	.commit = memfd_commit_small,
@@ -141,7 +141,7 @@ static int choose_policy(struct wcp_pool *pool,
 	return 0;
 }
 
-int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
+int wcpi_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 {
 	uint64_t ps = o->page_size;
 	int err = choose_policy(pool, o);
@@ -168,7 +168,7 @@ int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 }
 
 /* An imported pool file, reserved already: hugetlb if its pages say so. */
-int wcp_memfd_adopt(struct wcp_pool *pool, int fd)
+int wcpi_memfd_adopt(struct wcp_pool *pool, int fd)
 {
 	pool->fd = fd;
 	pool->info.backend = WCP_BACKEND_MEMFD;

@@ -147,7 +147,7 @@ static int module_segments(const struct wcp_pool *pool, int dmabuf,
 	return err ? err : (int)s.count;
 }
 
-static const struct wcp_backend_ops module_ops = {
+static const struct wcpi_backend_ops module_ops = {
 	.map_whole = true,
 	.extend = module_extend,
 	.file_size = module_file_size,
@@ -183,12 +183,12 @@ static uint32_t from_module_policy(uint32_t policy)
 	}
 }
 
-bool wcp_module_present(void)
+bool wcpi_module_present(void)
 {
 	return access(WCP_MODULE_DEVICE, F_OK) == 0;
 }
 
-int wcp_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
+int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 		    uint64_t max_size)
 {
 	struct wcpool_create c = {
@@ -219,7 +219,7 @@ int wcp_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 }
 
 /* A pool fd received from another process; the view is reserved already. */
-int wcp_module_adopt(struct wcp_pool *pool, int fd)
+int wcpi_module_adopt(struct wcp_pool *pool, int fd)
 {
 	struct wcpool_info info;
 	int err;

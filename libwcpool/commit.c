@@ -13,9 +13,9 @@
  * stays (a neighbour still uses part of it; a device holds it through a
  * registration, the module's RELEASE says EBUSY; io_uring has it pinned),
  * its old bytes stay too: those 4 KiB pages are marked stale, and
- * wcp_commit_zero() clears them for whoever asks for zeroed memory.
+ * wcpi_commit_zero() clears them for whoever asks for zeroed memory.
  * Huge pages that could not be released are "deferred" and retried by
- * wcp_commit_retry() (trim, unregister, uring unregister).
+ * wcpi_commit_retry() (trim, unregister, uring unregister).
  */
 #include <errno.h>
 #include <string.h>
@@ -24,32 +24,32 @@
 
 #define SMALL_SHIFT 12
 
-int wcp_commit_init(struct wcp_pool *pool)
+int wcpi_commit_init(struct wcp_pool *pool)
 {
 	uint64_t smalls = pool->max_size >> SMALL_SHIFT;
 
 	if (pool->page_size == WCP_PAGE_4K)
 		return 0;
-	pool->committed = wcp_bitmap_alloc(smalls);
-	pool->stale = wcp_bitmap_alloc(smalls);
-	pool->deferred = wcp_bitmap_alloc(pool->max_size / pool->page_size);
+	pool->committed = wcpi_bitmap_alloc(smalls);
+	pool->stale = wcpi_bitmap_alloc(smalls);
+	pool->deferred = wcpi_bitmap_alloc(pool->max_size / pool->page_size);
 	if (!pool->committed || !pool->stale || !pool->deferred) {
-		wcp_commit_fini(pool);
+		wcpi_commit_fini(pool);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void wcp_commit_fini(struct wcp_pool *pool)
+void wcpi_commit_fini(struct wcp_pool *pool)
 {
 	uint64_t smalls = pool->max_size >> SMALL_SHIFT;
 
 	if (pool->committed)
-		wcp_bitmap_free(pool->committed, smalls);
+		wcpi_bitmap_free(pool->committed, smalls);
 	if (pool->stale)
-		wcp_bitmap_free(pool->stale, smalls);
+		wcpi_bitmap_free(pool->stale, smalls);
 	if (pool->deferred)
-		wcp_bitmap_free(pool->deferred,
+		wcpi_bitmap_free(pool->deferred,
 				pool->max_size / pool->page_size);
 	pool->committed = pool->stale = pool->deferred = NULL;
 }
@@ -78,7 +78,7 @@ static bool any_bit(const uint64_t *map, uint64_t first, uint64_t end)
 	return false;
 }
 
-int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
+int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	uint64_t ps = pool->page_size, first, last;
 	int err;
@@ -86,7 +86,7 @@ int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	if (!pool->committed)
 		return pool->ops->commit(pool, off, len);
 	first = off & ~(ps - 1);
-	last = wcp_align_up(off + len, ps);
+	last = wcpi_align_up(off + len, ps);
 	pthread_mutex_lock(&pool->commit_lock);
 	/* Committing a huge page that is already there is a no-op. */
 	err = pool->ops->commit(pool, first, last - first);
@@ -124,7 +124,7 @@ static void release_page(struct wcp_pool *pool, uint64_t h)
  * the top of the file).  io_uring's pins and registrations keep pages
  * that the backend would otherwise replace by new ones in the mapping.
  */
-int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len)
+int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
 
@@ -145,12 +145,12 @@ int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len)
 }
 
 /* Try the deferred releases again: their pins or registrations may be gone. */
-void wcp_commit_retry(struct wcp_pool *pool)
+void wcpi_commit_retry(struct wcp_pool *pool)
 {
 	uint64_t pages, ps = pool->page_size;
 
 	/* A fork() child must not take pages from under its parent. */
-	if (!pool->deferred || wcp_pool_forked(pool))
+	if (!pool->deferred || wcpi_pool_forked(pool))
 		return;
 	pages = pool->max_size / ps;
 	pthread_mutex_lock(&pool->commit_lock);
@@ -159,7 +159,7 @@ void wcp_commit_retry(struct wcp_pool *pool)
 			uint64_t h = (w * 64 + (uint64_t)__builtin_ctzll(bits)) *
 				     ps;
 
-			WCP_ASSERT(!any_bit(pool->committed, h >> SMALL_SHIFT,
+			WCPI_ASSERT(!any_bit(pool->committed, h >> SMALL_SHIFT,
 					    (h + ps) >> SMALL_SHIFT));
 			release_page(pool, h);
 		}
@@ -171,10 +171,10 @@ void wcp_commit_retry(struct wcp_pool *pool)
  * Make [off, off+len) of a new allocation read as zero where it may hold
  * old bytes although jemalloc or huge.c believe it fresh from the kernel.
  */
-void wcp_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len)
+void wcpi_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> SMALL_SHIFT;
-	uint64_t end = wcp_align_up(off + len, WCP_PAGE_4K) >> SMALL_SHIFT;
+	uint64_t end = wcpi_align_up(off + len, WCP_PAGE_4K) >> SMALL_SHIFT;
 
 	if (!pool->stale)
 		return;

@@ -14,12 +14,12 @@
 
 #include "pool.h"
 
-atomic_uint wcp_fork_generation;
+atomic_uint wcpi_fork_generation;
 
 static void in_child(void)
 {
-	atomic_fetch_add(&wcp_fork_generation, 1);
-	wcp_tcache_fork_child();
+	atomic_fetch_add(&wcpi_fork_generation, 1);
+	wcpi_tcache_fork_child();
 }
 
 /*
@@ -41,13 +41,13 @@ __attribute__((constructor)) static void install(void)
 	size_t len = sizeof(version);
 
 	mallctl("version", &version, &len, NULL, 0);
-	if (pthread_atfork(wcp_tcache_fork_prepare, wcp_tcache_fork_parent,
+	if (pthread_atfork(wcpi_tcache_fork_prepare, wcpi_tcache_fork_parent,
 			   in_child))
 		abort();
 }
 
 /* Make @pool belong to this process (and not to a later child). */
-void wcp_fork_track(struct wcp_pool *pool)
+void wcpi_fork_track(struct wcp_pool *pool)
 {
-	pool->fork_generation = atomic_load(&wcp_fork_generation);
+	pool->fork_generation = atomic_load(&wcpi_fork_generation);
 }

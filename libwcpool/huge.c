@@ -27,7 +27,7 @@
 #define WCP_HUGE_CACHE ((uint64_t)64 << 20)
 
 /* Index of the first range whose offset is >= @off. */
-static size_t set_find(const struct wcp_range_set *s, uint64_t off)
+static size_t set_find(const struct wcpi_range_set *s, uint64_t off)
 {
 	size_t lo = 0, hi = s->n;
 
@@ -42,11 +42,11 @@ static size_t set_find(const struct wcp_range_set *s, uint64_t off)
 	return lo;
 }
 
-static int set_insert_at(struct wcp_range_set *s, size_t i, struct wcp_range r)
+static int set_insert_at(struct wcpi_range_set *s, size_t i, struct wcpi_range r)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct wcp_range *v = realloc(s->v, cap * sizeof(*v));
+		struct wcpi_range *v = realloc(s->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -59,14 +59,14 @@ static int set_insert_at(struct wcp_range_set *s, size_t i, struct wcp_range r)
 	return 0;
 }
 
-static void set_remove_at(struct wcp_range_set *s, size_t i)
+static void set_remove_at(struct wcpi_range_set *s, size_t i)
 {
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
 	s->n--;
 }
 
 /* Put a range into @s, merged with its neighbours. */
-static void set_put(struct wcp_range_set *s, struct wcp_range r)
+static void set_put(struct wcpi_range_set *s, struct wcpi_range r)
 {
 	size_t i = set_find(s, r.off);
 
@@ -92,7 +92,7 @@ static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 }
 
 /* Mark the free pages of @r as committed (@on) or released. */
-static void set_dirty(struct wcp_pool *pool, struct wcp_range r, bool on)
+static void set_dirty(struct wcp_pool *pool, struct wcpi_range r, bool on)
 {
 	for (uint64_t o = r.off; o < r.off + r.len; o += pool->page_size) {
 		uint64_t bit = o / pool->page_size;
@@ -123,17 +123,17 @@ static uint64_t count_dirty(const struct wcp_pool *pool, uint64_t off,
  * The windows of a range are scanned with a running count.
  */
 static int free_pick(const struct wcp_pool *pool, uint64_t len,
-		     uint64_t align, struct wcp_range *got, size_t *index)
+		     uint64_t align, struct wcpi_range *got, size_t *index)
 {
-	const struct wcp_range_set *s = &pool->huge_free;
+	const struct wcpi_range_set *s = &pool->huge_free;
 	uintptr_t base = (uintptr_t)pool->base;
 	uint64_t best_dirty = 0, best_len = 0;
 	bool found = false;
 
 	for (size_t i = 0; i < s->n; i++) {
-		struct wcp_range r = s->v[i];
+		struct wcpi_range r = s->v[i];
 		uint64_t end = r.off + r.len;
-		uint64_t start = wcp_align_up(base + r.off, align) - base;
+		uint64_t start = wcpi_align_up(base + r.off, align) - base;
 		uint64_t dirty;
 
 		if (start + len > end)
@@ -145,7 +145,7 @@ static int free_pick(const struct wcp_pool *pool, uint64_t len,
 				found = true;
 				best_dirty = dirty;
 				best_len = r.len;
-				*got = (struct wcp_range){ start, len };
+				*got = (struct wcpi_range){ start, len };
 				*index = i;
 			}
 			if (start + align + len > end)
@@ -159,20 +159,20 @@ static int free_pick(const struct wcp_pool *pool, uint64_t len,
 }
 
 /* Take @w, which lies in free range @i, out of the free set. */
-static void free_take(struct wcp_range_set *s, size_t i, struct wcp_range w)
+static void free_take(struct wcpi_range_set *s, size_t i, struct wcpi_range w)
 {
-	struct wcp_range r = s->v[i];
+	struct wcpi_range r = s->v[i];
 
 	set_remove_at(s, i);
 	if (w.off > r.off)
-		set_put(s, (struct wcp_range){ r.off, w.off - r.off });
+		set_put(s, (struct wcpi_range){ r.off, w.off - r.off });
 	if (w.off + w.len < r.off + r.len)
-		set_put(s, (struct wcp_range){ w.off + w.len,
+		set_put(s, (struct wcpi_range){ w.off + w.len,
 					       r.off + r.len - w.off - w.len });
 }
 
 /* Apply @fn to each run of pages in @r whose dirty bit is @dirty. */
-static int for_each_run(struct wcp_pool *pool, struct wcp_range r, bool dirty,
+static int for_each_run(struct wcp_pool *pool, struct wcpi_range r, bool dirty,
 			int (*fn)(struct wcp_pool *, uint64_t, uint64_t))
 {
 	uint64_t ps = pool->page_size, end = r.off + r.len, o = r.off;
@@ -195,16 +195,16 @@ static int for_each_run(struct wcp_pool *pool, struct wcp_range r, bool dirty,
  * Commit the released pages of window @w.  On error none of them stays
  * committed (releasing a page that never was is harmless).
  */
-static int commit_window(struct wcp_pool *pool, struct wcp_range w)
+static int commit_window(struct wcp_pool *pool, struct wcpi_range w)
 {
-	int err = for_each_run(pool, w, false, wcp_commit);
+	int err = for_each_run(pool, w, false, wcpi_commit);
 
 	if (err)
-		for_each_run(pool, w, false, wcp_release);
+		for_each_run(pool, w, false, wcpi_decommit);
 	return err;
 }
 
-static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r);
+static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r);
 
 static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
 {
@@ -217,31 +217,31 @@ static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
 		atomic_fetch_and(&pool->huge_starts[bit / 64], ~m);
 }
 
-int wcp_huge_init(struct wcp_pool *pool)
+int wcpi_huge_init(struct wcp_pool *pool)
 {
 	uint64_t pages = pool->max_size / pool->page_size;
 
 	if (pool->page_size < WCP_PAGE_2M)
 		return 0;
-	pool->huge_starts = (_Atomic uint64_t *)wcp_bitmap_alloc(pages);
-	pool->huge_dirty = wcp_bitmap_alloc(pages);
+	pool->huge_starts = (_Atomic uint64_t *)wcpi_bitmap_alloc(pages);
+	pool->huge_dirty = wcpi_bitmap_alloc(pages);
 	if (!pool->huge_starts || !pool->huge_dirty) {
-		wcp_huge_fini(pool);
+		wcpi_huge_fini(pool);
 		return -ENOMEM;
 	}
 	pool->huge_threshold = pool->page_size / 4 * 3;
 	return 0;
 }
 
-void wcp_huge_fini(struct wcp_pool *pool)
+void wcpi_huge_fini(struct wcp_pool *pool)
 {
 	/* Also called on pools that failed before their page size was set. */
 	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
 
 	if (pool->huge_starts)
-		wcp_bitmap_free((void *)pool->huge_starts, pages);
+		wcpi_bitmap_free((void *)pool->huge_starts, pages);
 	if (pool->huge_dirty)
-		wcp_bitmap_free(pool->huge_dirty, pages);
+		wcpi_bitmap_free(pool->huge_dirty, pages);
 	pool->huge_starts = NULL;
 	pool->huge_dirty = NULL;
 	free(pool->huge_live.v);
@@ -253,16 +253,16 @@ void wcp_huge_fini(struct wcp_pool *pool)
  * pages on, where jemalloc's size classes are a page apart or more anyway.
  * Between, jemalloc's finer classes and packing of tails win.
  */
-bool wcp_huge_wants(const struct wcp_pool *pool, size_t size)
+bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 {
 	uint64_t ps = pool->page_size;
 
 	if (!pool->huge_threshold || size < pool->huge_threshold)
 		return false;
-	return size >= 4 * ps || wcp_align_up(size, ps) - size <= ps / 4;
+	return size >= 4 * ps || wcpi_align_up(size, ps) - size <= ps / 4;
 }
 
-bool wcp_huge_is(const struct wcp_pool *pool, uint64_t off)
+bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off)
 {
 	uint64_t bit = off / pool->page_size;
 
@@ -274,7 +274,7 @@ bool wcp_huge_is(const struct wcp_pool *pool, uint64_t off)
 
 /* A committed window of @len bytes aligned to @align, and its dirty pages. */
 static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
-		       struct wcp_range *w, uint64_t *dirty)
+		       struct wcpi_range *w, uint64_t *dirty)
 {
 	size_t i;
 	int err;
@@ -289,14 +289,14 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 		pool->huge_cached_bytes -= *dirty * pool->page_size;
 		return 0;
 	}
-	err = wcp_pool_take_space(pool, len, align, NULL, &w->off);
+	err = wcpi_pool_take_space(pool, len, align, NULL, &w->off);
 	if (err)
 		return err;
 	w->len = len;
 	*dirty = 0;
-	err = wcp_commit(pool, w->off, len);
+	err = wcpi_commit(pool, w->off, len);
 	if (err) {
-		wcp_release(pool, w->off, len);
+		wcpi_decommit(pool, w->off, len);
 		set_put(&pool->huge_free, *w);
 	}
 	return err;
@@ -308,11 +308,11 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
  * kernel committed for it are, pages left committed by earlier buffers are
  * not.
  */
-void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
+void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed)
 {
 	uint64_t ps = pool->page_size, dirty = 0;
-	struct wcp_range w;
+	struct wcpi_range w;
 	int err;
 
 	if (size > pool->max_size) {
@@ -321,12 +321,12 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	}
 	align = align > ps ? align : ps;
 	pthread_mutex_lock(&pool->huge_lock);
-	err = take_window(pool, wcp_align_up(size, ps), align, &w, &dirty);
+	err = take_window(pool, wcpi_align_up(size, ps), align, &w, &dirty);
 	if (!err) {
 		err = set_insert_at(&pool->huge_live,
 				    set_find(&pool->huge_live, w.off), w);
 		if (err)
-			wcp_huge_put_back(pool, w);
+			huge_put_back(pool, w);
 	}
 	if (!err) {
 		mark_start(pool, w.off, true);
@@ -341,8 +341,8 @@ void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	return pool->base + w.off;
 }
 
-/* Size of the live huge buffer at @off (wcp_huge_is() said yes). */
-size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off)
+/* Size of the live huge buffer at @off (wcpi_huge_is() said yes). */
+size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off)
 {
 	size_t i, len = 0;
 
@@ -356,10 +356,10 @@ size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off)
 
 static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
-	int err = wcp_release(pool, off, len);
+	int err = wcpi_decommit(pool, off, len);
 
 	if (!err) {
-		set_dirty(pool, (struct wcp_range){ off, len }, false);
+		set_dirty(pool, (struct wcpi_range){ off, len }, false);
 		pool->huge_cached_bytes -= len;
 	}
 	return err;
@@ -372,7 +372,7 @@ static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
  */
 static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 {
-	struct wcp_range_set *s = &pool->huge_free;
+	struct wcpi_range_set *s = &pool->huge_free;
 	uint64_t ps = pool->page_size;
 
 	for (size_t i = s->n; i-- > 0 && pool->huge_cached_bytes > cap;) {
@@ -395,7 +395,7 @@ static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 }
 
 /* Put a freed range back, committed while the cache has room. */
-static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r)
+static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r)
 {
 	uint64_t cap = 2 * pool->huge_bytes > WCP_HUGE_CACHE ?
 		       2 * pool->huge_bytes : WCP_HUGE_CACHE;
@@ -407,9 +407,9 @@ static void wcp_huge_put_back(struct wcp_pool *pool, struct wcp_range r)
 }
 
 /* Free the huge buffer at @off. */
-void wcp_huge_free(struct wcp_pool *pool, uint64_t off)
+void wcpi_huge_free(struct wcp_pool *pool, uint64_t off)
 {
-	struct wcp_range r;
+	struct wcpi_range r;
 	size_t i;
 
 	pthread_mutex_lock(&pool->huge_lock);
@@ -418,14 +418,14 @@ void wcp_huge_free(struct wcp_pool *pool, uint64_t off)
 	set_remove_at(&pool->huge_live, i);
 	mark_start(pool, off, false);
 	pool->huge_bytes -= r.len;
-	wcp_huge_put_back(pool, r);
+	huge_put_back(pool, r);
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 
 /* Give the memory of every free page back to the system. */
-void wcp_huge_trim(struct wcp_pool *pool)
+void wcpi_huge_trim(struct wcp_pool *pool)
 {
-	struct wcp_range_set *s = &pool->huge_free;
+	struct wcpi_range_set *s = &pool->huge_free;
 
 	pthread_mutex_lock(&pool->huge_lock);
 	/* Pinned or registered pages are kept by commit.c until unheld. */
@@ -434,7 +434,7 @@ void wcp_huge_trim(struct wcp_pool *pool)
 	pthread_mutex_unlock(&pool->huge_lock);
 }
 
-void wcp_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
+void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 {
 	pthread_mutex_lock(&pool->huge_lock);
 	st->allocated += pool->huge_bytes;

@@ -12,7 +12,7 @@ static uint64_t bitmap_bytes(uint64_t bits)
 
 static inline uint64_t bit_of(uint64_t off)
 {
-	return off / WCP_LIVEMAP_GRANULE;
+	return off / WCPI_LIVEMAP_GRANULE;
 }
 
 static inline uint64_t mask_of(uint64_t off)
@@ -20,7 +20,7 @@ static inline uint64_t mask_of(uint64_t off)
 	return (uint64_t)1 << (bit_of(off) % 64);
 }
 
-uint64_t *wcp_bitmap_alloc(uint64_t bits)
+uint64_t *wcpi_bitmap_alloc(uint64_t bits)
 {
 	/* NORESERVE: only the pages holding set bits ever get memory. */
 	void *p = mmap(NULL, bitmap_bytes(bits), PROT_READ | PROT_WRITE,
@@ -29,26 +29,26 @@ uint64_t *wcp_bitmap_alloc(uint64_t bits)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void wcp_bitmap_free(void *map, uint64_t bits)
+void wcpi_bitmap_free(void *map, uint64_t bits)
 {
 	munmap(map, bitmap_bytes(bits));
 }
 
-int wcp_livemap_init(struct wcp_livemap *map, uint64_t pool_bytes)
+int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes)
 {
 	map->bits = bit_of(pool_bytes);
-	map->words = (_Atomic uint64_t *)wcp_bitmap_alloc(map->bits);
+	map->words = (_Atomic uint64_t *)wcpi_bitmap_alloc(map->bits);
 	return map->words ? 0 : -ENOMEM;
 }
 
-void wcp_livemap_fini(struct wcp_livemap *map)
+void wcpi_livemap_fini(struct wcpi_livemap *map)
 {
 	if (map->words)
-		wcp_bitmap_free((void *)map->words, map->bits);
+		wcpi_bitmap_free((void *)map->words, map->bits);
 	map->words = NULL;
 }
 
-bool wcp_livemap_set(struct wcp_livemap *map, uint64_t off)
+bool wcpi_livemap_set(struct wcpi_livemap *map, uint64_t off)
 {
 	uint64_t m = mask_of(off);
 
@@ -56,7 +56,7 @@ bool wcp_livemap_set(struct wcp_livemap *map, uint64_t off)
 					  memory_order_relaxed) & m);
 }
 
-bool wcp_livemap_clear(struct wcp_livemap *map, uint64_t off)
+bool wcpi_livemap_clear(struct wcpi_livemap *map, uint64_t off)
 {
 	uint64_t m = mask_of(off);
 
@@ -64,7 +64,7 @@ bool wcp_livemap_clear(struct wcp_livemap *map, uint64_t off)
 					 memory_order_relaxed) & m;
 }
 
-bool wcp_livemap_test(const struct wcp_livemap *map, uint64_t off)
+bool wcpi_livemap_test(const struct wcpi_livemap *map, uint64_t off)
 {
 	return atomic_load_explicit(&map->words[bit_of(off) / 64],
 				    memory_order_relaxed) & mask_of(off);

@@ -13,23 +13,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define WCP_LIVEMAP_GRANULE 8u
+#define WCPI_LIVEMAP_GRANULE 8u
 
-struct wcp_livemap {
+struct wcpi_livemap {
 	_Atomic uint64_t *words;
 	uint64_t bits;
 };
 
 /* Zeroed bitmaps whose memory the kernel backs only where bits are set. */
-uint64_t *wcp_bitmap_alloc(uint64_t bits);
-void wcp_bitmap_free(void *map, uint64_t bits);
+uint64_t *wcpi_bitmap_alloc(uint64_t bits);
+void wcpi_bitmap_free(void *map, uint64_t bits);
 
-int wcp_livemap_init(struct wcp_livemap *map, uint64_t pool_bytes);
-void wcp_livemap_fini(struct wcp_livemap *map);
+int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes);
+void wcpi_livemap_fini(struct wcpi_livemap *map);
 /* Mark the allocation at pool offset @off live; false if it already was. */
-bool wcp_livemap_set(struct wcp_livemap *map, uint64_t off);
+bool wcpi_livemap_set(struct wcpi_livemap *map, uint64_t off);
 /* Mark it dead; false if it was not live (double free, interior pointer). */
-bool wcp_livemap_clear(struct wcp_livemap *map, uint64_t off);
-bool wcp_livemap_test(const struct wcp_livemap *map, uint64_t off);
+bool wcpi_livemap_clear(struct wcpi_livemap *map, uint64_t off);
+bool wcpi_livemap_test(const struct wcpi_livemap *map, uint64_t off);
 
 #endif

@@ -24,7 +24,7 @@ static int check_options(const struct wcp_pool_options *o)
 }
 
 /* One PROT_NONE reservation aligned to the page size: the pool's VA. */
-int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
+int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size)
 {
 	uint64_t size, slack;
@@ -33,7 +33,7 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 
 	if (!max_size)
 		max_size = WCP_DEFAULT_MAX_SIZE;
-	size = wcp_align_up(max_size, page_size);
+	size = wcpi_align_up(max_size, page_size);
 	if (size < max_size || size > ((uint64_t)1 << 46))
 		return -EINVAL;
 	slack = page_size - WCP_PAGE_4K;
@@ -41,7 +41,7 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	base = (char *)wcp_align_up((uintptr_t)p, page_size);
+	base = (char *)wcpi_align_up((uintptr_t)p, page_size);
 	if (base > p)
 		munmap(p, base - p);
 	if (base + size < p + size + slack)
@@ -52,13 +52,13 @@ int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	pool->info.base = base;
 	pool->info.max_size = size;
 	pool->info.page_size = page_size;
-	err = wcp_livemap_init(&pool->live, size);
+	err = wcpi_livemap_init(&pool->live, size);
 	if (!err)
-		err = wcp_commit_init(pool);
-	return err ? err : wcp_huge_init(pool);
+		err = wcpi_commit_init(pool);
+	return err ? err : wcpi_huge_init(pool);
 }
 
-int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
+int wcpi_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	void *p = mmap(pool->base + off, len, pool->prot,
 		       MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->fd,
@@ -71,7 +71,7 @@ int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
  * Map the pool file up to @size (a page_size multiple), extending the file
  * first when this process owns the pool.  Caller holds map_lock.
  */
-int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
+int wcpi_pool_map_to(struct wcp_pool *pool, uint64_t size)
 {
 	uint64_t mapped = atomic_load(&pool->mapped);
 	int err = 0;
@@ -85,12 +85,12 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
 		if (!mapped && !pool->info.imported)
 			err = pool->ops->extend(pool, pool->max_size);
 		if (!mapped && !err)
-			err = wcp_pool_map_range(pool, 0, pool->max_size);
+			err = wcpi_pool_map_range(pool, 0, pool->max_size);
 	} else {
 		if (!pool->info.imported)
 			err = pool->ops->extend(pool, size);
 		if (!err)
-			err = wcp_pool_map_range(pool, mapped, size - mapped);
+			err = wcpi_pool_map_range(pool, mapped, size - mapped);
 	}
 	if (err)
 		return err;
@@ -105,7 +105,7 @@ int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size)
  * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
  * -ENOMEM when the reservation is exhausted or mapping fails.
  */
-int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
+int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 			void *want, uint64_t *off)
 {
 	uint64_t start, end;
@@ -113,14 +113,14 @@ int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 
 	pthread_mutex_lock(&pool->map_lock);
 	/* Addresses are aligned, not offsets: base is only page aligned. */
-	start = wcp_align_up((uintptr_t)pool->base + pool->cursor, align) -
+	start = wcpi_align_up((uintptr_t)pool->base + pool->cursor, align) -
 		(uintptr_t)pool->base;
 	end = start + size;
 	if (start < pool->cursor || end < start || end > pool->max_size)
 		goto out;
 	if (want && want != pool->base + start)
 		goto out;
-	if (wcp_pool_map_to(pool, wcp_align_up(end, pool->page_size)))
+	if (wcpi_pool_map_to(pool, wcpi_align_up(end, pool->page_size)))
 		goto out;
 	pool->cursor = end;
 	*off = start;
@@ -130,7 +130,7 @@ out:
 	return err;
 }
 
-struct wcp_pool *wcp_pool_alloc_object(void)
+struct wcp_pool *wcpi_pool_alloc_object(void)
 {
 	struct wcp_pool *pool = calloc(1, sizeof(*pool));
 
@@ -138,7 +138,7 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 		return NULL;
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
-	wcp_fork_track(pool);
+	wcpi_fork_track(pool);
 	pthread_mutex_init(&pool->arena_lock, NULL);
 	pthread_mutex_init(&pool->map_lock, NULL);
 	pthread_mutex_init(&pool->commit_lock, NULL);
@@ -148,16 +148,16 @@ struct wcp_pool *wcp_pool_alloc_object(void)
 	return pool;
 }
 
-void wcp_pool_free_object(struct wcp_pool *pool)
+void wcpi_pool_free_object(struct wcp_pool *pool)
 {
-	wcp_uring_fini(pool);
-	wcp_register_fini(pool);
-	wcp_arena_destroy(pool);
+	wcpi_uring_fini(pool);
+	wcpi_register_fini(pool);
+	wcpi_arena_destroy(pool);
 	if (pool->base)
 		munmap(pool->base, pool->max_size);
-	wcp_livemap_fini(&pool->live);
-	wcp_commit_fini(pool);
-	wcp_huge_fini(pool);
+	wcpi_livemap_fini(&pool->live);
+	wcpi_commit_fini(pool);
+	wcpi_huge_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
 	pthread_mutex_destroy(&pool->arena_lock);
@@ -175,21 +175,21 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 	uint64_t max = o->max_size ? o->max_size : WCP_DEFAULT_MAX_SIZE;
 	int err;
 
-	max = wcp_align_up(max, WCP_PAGE_2M);
+	max = wcpi_align_up(max, WCP_PAGE_2M);
 	switch (o->backend) {
 	case WCP_BACKEND_MODULE:
-		return wcp_module_open(pool, o, max);
+		return wcpi_module_open(pool, o, max);
 	case WCP_BACKEND_AUTO:
-		if (wcp_module_present() &&
+		if (wcpi_module_present() &&
 		    (!o->page_size || o->page_size == WCP_PAGE_2M)) {
-			err = wcp_module_open(pool, o, max);
+			err = wcpi_module_open(pool, o, max);
 			/* No access to the device: the userspace backend. */
 			if (err != -EACCES && err != -EPERM && err != -ENODEV)
 				return err;
 		}
-		return wcp_memfd_open(pool, o);
+		return wcpi_memfd_open(pool, o);
 	case WCP_BACKEND_MEMFD:
-		return wcp_memfd_open(pool, o);
+		return wcpi_memfd_open(pool, o);
 	}
 	return -EINVAL;
 }
@@ -209,16 +209,16 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	err = check_options(opts);
 	if (err)
 		return err;
-	pool = wcp_pool_alloc_object();
+	pool = wcpi_pool_alloc_object();
 	if (!pool)
 		return -ENOMEM;
 	err = open_backend(pool, opts);
 	if (!err)
-		err = wcp_pool_reserve(pool, opts->max_size, pool->page_size);
+		err = wcpi_pool_reserve(pool, opts->max_size, pool->page_size);
 	if (!err)
-		err = wcp_arena_create(pool);
+		err = wcpi_arena_create(pool);
 	if (err) {
-		wcp_pool_free_object(pool);
+		wcpi_pool_free_object(pool);
 		return err;
 	}
 	*poolp = pool;
@@ -228,7 +228,7 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 void wcp_pool_destroy(struct wcp_pool *pool)
 {
 	if (pool)
-		wcp_pool_free_object(pool);
+		wcpi_pool_free_object(pool);
 }
 
 int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
@@ -249,8 +249,8 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 	stats->mapped = atomic_load(&pool->mapped);
 	err = pool->ops->resident(pool, &stats->resident);
 	if (!err && pool->has_arena) {
-		err = wcp_arena_stats(pool, stats);
-		wcp_huge_stats(pool, stats);
+		err = wcpi_arena_stats(pool, stats);
+		wcpi_huge_stats(pool, stats);
 	}
 	return err;
 }
@@ -263,11 +263,11 @@ int wcp_pool_trim(struct wcp_pool *pool)
 		return -EINVAL;
 	if (!pool->has_arena)
 		return 0;
-	if (wcp_pool_forked(pool))
+	if (wcpi_pool_forked(pool))
 		return -EPERM;
-	wcp_huge_trim(pool);
-	wcp_tcache_flush(pool);
-	err = wcp_arena_purge(pool);
-	wcp_commit_retry(pool);
+	wcpi_huge_trim(pool);
+	wcpi_tcache_flush(pool);
+	err = wcpi_arena_purge(pool);
+	wcpi_commit_retry(pool);
 	return err;
 }

@@ -13,30 +13,30 @@
 
 struct wcp_pool;
 
-#define WCP_MAX_ARENAS 4
+#define WCPI_MAX_ARENAS 4
 
 /*
  * Invariants, checked in debug and sanitizer builds (configure
  * --enable-debug, CI's ASan pass), compiled out otherwise.
  */
-#if defined(WCP_DEBUG) || defined(__SANITIZE_ADDRESS__)
-void wcp_assert_fail(const char *expr, const char *file, int line)
+#if defined(WCPOOL_DEBUG) || defined(__SANITIZE_ADDRESS__)
+void wcpi_assert_fail(const char *expr, const char *file, int line)
 	__attribute__((noreturn, cold));
-#define WCP_ASSERT(x) \
-	((x) ? (void)0 : wcp_assert_fail(#x, __FILE__, __LINE__))
+#define WCPI_ASSERT(x) \
+	((x) ? (void)0 : wcpi_assert_fail(#x, __FILE__, __LINE__))
 #else
-#define WCP_ASSERT(x) ((void)sizeof(!(x)))
+#define WCPI_ASSERT(x) ((void)sizeof(!(x)))
 #endif
 
 /* A range of pool offsets. */
-struct wcp_range {
+struct wcpi_range {
 	uint64_t off;
 	uint64_t len;
 };
 
 /* Ranges sorted by offset. */
-struct wcp_range_set {
-	struct wcp_range *v;
+struct wcpi_range_set {
+	struct wcpi_range *v;
 	size_t n;
 	size_t cap;
 };
@@ -46,7 +46,7 @@ struct wcp_range_set {
  * callers keep them multiples of the pool's page size where the backend
  * needs it (extend) and page (4 KiB) multiples elsewhere.
  */
-struct wcp_backend_ops {
+struct wcpi_backend_ops {
 	/*
 	 * Make the file max_size long and map all of it at once: mappings
 	 * of wcpool.ko and hugetlbfs files never merge (VM_DONTEXPAND), so
@@ -81,7 +81,7 @@ struct wcp_backend_ops {
 struct wcp_pool {
 	/* jemalloc hands this pointer back to every hook: see arena.c. */
 	extent_hooks_t hooks;
-	const struct wcp_backend_ops *ops;
+	const struct wcpi_backend_ops *ops;
 	struct wcp_pool_info info;
 	char *base;
 	uint64_t max_size;
@@ -99,7 +99,7 @@ struct wcp_pool {
 	 * a thread cache.
 	 */
 	pthread_mutex_t arena_lock;
-	unsigned arenas[WCP_MAX_ARENAS];
+	unsigned arenas[WCPI_MAX_ARENAS];
 	unsigned nr_arenas;
 	unsigned arenas_wanted;
 	unsigned next_arena;
@@ -110,7 +110,7 @@ struct wcp_pool {
 	 * Threads' tcaches of this pool (see tcache.c), and the counts of
 	 * live arena allocations made without one.
 	 */
-	struct wcp_tcache *tcaches;
+	struct wcpi_tcache *tcaches;
 	_Atomic int64_t untracked_allocations;
 	_Atomic int64_t untracked_bytes;
 
@@ -119,7 +119,7 @@ struct wcp_pool {
 	uint64_t cursor;
 	_Atomic uint64_t mapped;
 
-	struct wcp_livemap live;
+	struct wcpi_livemap live;
 
 	/*
 	 * Huge-page pools (commit.c): committed 4 KiB pages, 4 KiB pages
@@ -134,8 +134,8 @@ struct wcp_pool {
 	pthread_mutex_t huge_lock;
 	uint64_t huge_threshold;	/* 0: everything goes to jemalloc */
 	_Atomic uint64_t *huge_starts;	/* a bit per page: a buffer starts */
-	struct wcp_range_set huge_live;
-	struct wcp_range_set huge_free;	/* free ranges, coalesced */
+	struct wcpi_range_set huge_live;
+	struct wcpi_range_set huge_free;	/* free ranges, coalesced */
 	uint64_t *huge_dirty;	/* a bit per free page still committed */
 	uint64_t huge_cached_bytes;
 	uint64_t huge_bytes;
@@ -147,100 +147,100 @@ struct wcp_pool {
 	/* io_uring fixed buffers (uring.c); pinned: never release memory. */
 	pthread_mutex_t uring_lock;
 	struct io_uring *ring;
-	struct wcp_range *uring_slots;
+	struct wcpi_range *uring_slots;
 	unsigned int uring_used;
 	unsigned int uring_next;
 	atomic_bool pinned;
 };
 
 /* pool.c */
-struct wcp_pool *wcp_pool_alloc_object(void);
-int wcp_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
+struct wcp_pool *wcpi_pool_alloc_object(void);
+int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size);
-int wcp_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len);
-int wcp_pool_map_to(struct wcp_pool *pool, uint64_t size);
-int wcp_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
+int wcpi_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len);
+int wcpi_pool_map_to(struct wcp_pool *pool, uint64_t size);
+int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 			void *want, uint64_t *off);
-void wcp_pool_free_object(struct wcp_pool *pool);
+void wcpi_pool_free_object(struct wcp_pool *pool);
 
 /* commit.c: jemalloc's commit/decommit mapped onto backend pages */
-int wcp_commit_init(struct wcp_pool *pool);
-void wcp_commit_fini(struct wcp_pool *pool);
-int wcp_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
-int wcp_release(struct wcp_pool *pool, uint64_t off, uint64_t len);
-void wcp_commit_retry(struct wcp_pool *pool);
-void wcp_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len);
+int wcpi_commit_init(struct wcp_pool *pool);
+void wcpi_commit_fini(struct wcp_pool *pool);
+int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
+int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len);
+void wcpi_commit_retry(struct wcp_pool *pool);
+void wcpi_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len);
 
 /* huge.c */
-int wcp_huge_init(struct wcp_pool *pool);
-void wcp_huge_fini(struct wcp_pool *pool);
-bool wcp_huge_wants(const struct wcp_pool *pool, size_t size);
-bool wcp_huge_is(const struct wcp_pool *pool, uint64_t off);
-void *wcp_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
+int wcpi_huge_init(struct wcp_pool *pool);
+void wcpi_huge_fini(struct wcp_pool *pool);
+bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size);
+bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off);
+void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed);
-size_t wcp_huge_size(struct wcp_pool *pool, uint64_t off);
-void wcp_huge_free(struct wcp_pool *pool, uint64_t off);
-void wcp_huge_trim(struct wcp_pool *pool);
-void wcp_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
+size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off);
+void wcpi_huge_free(struct wcp_pool *pool, uint64_t off);
+void wcpi_huge_trim(struct wcp_pool *pool);
+void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
 
 /* register.c, uring.c */
-void wcp_register_fini(struct wcp_pool *pool);
-void wcp_uring_fini(struct wcp_pool *pool);
+void wcpi_register_fini(struct wcp_pool *pool);
+void wcpi_uring_fini(struct wcp_pool *pool);
 
 /* backend_memfd.c */
-int wcp_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);
-int wcp_memfd_adopt(struct wcp_pool *pool, int fd);
+int wcpi_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o);
+int wcpi_memfd_adopt(struct wcp_pool *pool, int fd);
 
 /* backend_module.c */
-bool wcp_module_present(void);
-int wcp_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
+bool wcpi_module_present(void);
+int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 		    uint64_t max_size);
-int wcp_module_adopt(struct wcp_pool *pool, int fd);
+int wcpi_module_adopt(struct wcp_pool *pool, int fd);
 
 /* arena.c */
-int wcp_arena_create(struct wcp_pool *pool);
-void wcp_arena_destroy(struct wcp_pool *pool);
-int wcp_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
-int wcp_arena_purge(struct wcp_pool *pool);
-unsigned wcp_arena_pick(struct wcp_pool *pool);
+int wcpi_arena_create(struct wcp_pool *pool);
+void wcpi_arena_destroy(struct wcp_pool *pool);
+int wcpi_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
+int wcpi_arena_purge(struct wcp_pool *pool);
+unsigned wcpi_arena_pick(struct wcp_pool *pool);
 
 /*
  * MALLOCX_ARENA() without its signed overflow: jemalloc's macro shifts an
  * int, undefined from arena 2047 on (UBSan caught it with 2500 pools).  The
  * flag bits are the same; GCC converts to int modulo 2^32.
  */
-static inline int wcp_mallocx_arena(unsigned arena)
+static inline int wcpi_mallocx_arena(unsigned arena)
 {
 	return (int)((arena + 1) << 20);
 }
 
 /* tcache.c */
-struct wcp_tcache;
+struct wcpi_tcache;
 /* mallocx flags for this thread on @pool: its arena and tcache. */
-int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp);
-void wcp_tcache_count(struct wcp_pool *pool, struct wcp_tcache *tc,
+int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp);
+void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		      int64_t allocations, int64_t bytes);
-void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
+void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		       uint64_t *bytes);
-void wcp_tcache_flush(struct wcp_pool *pool);
-void wcp_tcache_pool_fini(struct wcp_pool *pool);
-void wcp_tcache_pool_forget(struct wcp_pool *pool);
-void wcp_tcache_fork_prepare(void);
-void wcp_tcache_fork_parent(void);
-void wcp_tcache_fork_child(void);
+void wcpi_tcache_flush(struct wcp_pool *pool);
+void wcpi_tcache_pool_fini(struct wcp_pool *pool);
+void wcpi_tcache_pool_forget(struct wcp_pool *pool);
+void wcpi_tcache_fork_prepare(void);
+void wcpi_tcache_fork_parent(void);
+void wcpi_tcache_fork_child(void);
 
 /* fork.c */
-extern atomic_uint wcp_fork_generation;
-void wcp_fork_track(struct wcp_pool *pool);
+extern atomic_uint wcpi_fork_generation;
+void wcpi_fork_track(struct wcp_pool *pool);
 
 /* Is @pool the parent's, seen from a fork() child?  On every malloc/free. */
-static inline bool wcp_pool_forked(const struct wcp_pool *pool)
+static inline bool wcpi_pool_forked(const struct wcp_pool *pool)
 {
 	return pool->fork_generation !=
-	       atomic_load_explicit(&wcp_fork_generation, memory_order_relaxed);
+	       atomic_load_explicit(&wcpi_fork_generation, memory_order_relaxed);
 }
 
-static inline uint64_t wcp_align_up(uint64_t x, uint64_t a)
+static inline uint64_t wcpi_align_up(uint64_t x, uint64_t a)
 {
 	return (x + a - 1) & ~(a - 1);
 }

@@ -130,12 +130,12 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
 	 * unless the dma-buf lives on elsewhere (then at a later trim).
 	 */
 	if (!err)
-		wcp_commit_retry(pool);
+		wcpi_commit_retry(pool);
 	return err;
 }
 
 /* Pool teardown: registrations the application did not drop. */
-void wcp_register_fini(struct wcp_pool *pool)
+void wcpi_register_fini(struct wcp_pool *pool)
 {
 	while (pool->registrations)
 		drop_registration(pool, pool->registrations);

@@ -35,7 +35,7 @@ static int refresh_view(struct wcp_pool *pool)
 	pthread_mutex_lock(&pool->map_lock);
 	err = pool->ops->file_size(pool, &size);
 	if (!err)
-		err = wcp_pool_map_to(pool, size < pool->max_size ?
+		err = wcpi_pool_map_to(pool, size < pool->max_size ?
 					     size : pool->max_size);
 	pthread_mutex_unlock(&pool->map_lock);
 	return err;
@@ -120,7 +120,7 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own_fd < 0)
 		return -errno;
-	pool = wcp_pool_alloc_object();
+	pool = wcpi_pool_alloc_object();
 	if (!pool) {
 		close(own_fd);
 		return -ENOMEM;
@@ -129,17 +129,17 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	pool->info.policy = share->policy;
 	pool->info.read_only = flags & WCP_IMPORT_READ_ONLY;
 	pool->prot = PROT_READ | (pool->info.read_only ? 0 : PROT_WRITE);
-	err = wcp_pool_reserve(pool, share->max_size, share->page_size);
+	err = wcpi_pool_reserve(pool, share->max_size, share->page_size);
 	if (!err && share->backend == WCP_BACKEND_MODULE)
-		err = wcp_module_adopt(pool, own_fd);
+		err = wcpi_module_adopt(pool, own_fd);
 	else if (!err)
-		err = wcp_memfd_adopt(pool, own_fd);
+		err = wcpi_memfd_adopt(pool, own_fd);
 	else
 		close(own_fd);
 	if (!err)
 		err = refresh_view(pool);
 	if (err) {
-		wcp_pool_free_object(pool);
+		wcpi_pool_free_object(pool);
 		return err;
 	}
 	*poolp = pool;

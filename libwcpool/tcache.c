@@ -37,7 +37,7 @@
 /* Pools a thread uses at once before it evicts the least recently found. */
 #define WCP_THREAD_POOLS 4
 
-struct wcp_tcache {
+struct wcpi_tcache {
 	alignas(64) const struct wcp_pool *pool;
 	unsigned id;			/* jemalloc's tcache index */
 	int flags;			/* its arena and tcache, for mallocx */
@@ -46,22 +46,22 @@ struct wcp_tcache {
 	unsigned trim_seen;		/* the pool's trim generation, flushed */
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
-	struct wcp_tcache *next;	/* in the pool's list */
+	struct wcpi_tcache *next;	/* in the pool's list */
 };
 
 static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
-static _Thread_local struct wcp_tcache *thread_caches[WCP_THREAD_POOLS];
+static _Thread_local struct wcpi_tcache *thread_caches[WCP_THREAD_POOLS];
 /*
- * Set once thread_exit() ran: later pool calls of this thread (another
+ * Set once thread_exit_records() ran: later pool calls of this thread
  * key's destructor, glibc's teardown) go without a cache, since nothing
  * would hand a new record back.
  */
 static _Thread_local bool thread_exiting;
 
 /* This thread is done with @tc: it goes back to its pool, still filled. */
-static void put_back(struct wcp_tcache *tc)
+static void record_put_back(struct wcpi_tcache *tc)
 {
 	bool dead;
 
@@ -74,30 +74,30 @@ static void put_back(struct wcp_tcache *tc)
 }
 
 /* Thread exit: the pools get their records back. */
-static void thread_exit(void *unused)
+static void thread_exit_records(void *unused)
 {
 	(void)unused;
 	thread_exiting = true;
 	for (int i = 0; i < WCP_THREAD_POOLS; i++) {
 		if (thread_caches[i])
-			put_back(thread_caches[i]);
+			record_put_back(thread_caches[i]);
 		thread_caches[i] = NULL;
 	}
 }
 
-static void make_key(void)
+static void make_thread_key(void)
 {
-	if (pthread_key_create(&tcache_key, thread_exit))
+	if (pthread_key_create(&tcache_key, thread_exit_records))
 		abort();
 }
 
 /* An idle record of @pool, or a new one; NULL if jemalloc has none left. */
-static struct wcp_tcache *take(struct wcp_pool *pool)
+static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 {
-	struct wcp_tcache *tc;
+	struct wcpi_tcache *tc;
 	size_t len = sizeof(tc->id);
 
-	pthread_once(&tcache_once, make_key);
+	pthread_once(&tcache_once, make_thread_key);
 	/* Any non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(tcache_key, thread_caches);
 	pthread_mutex_lock(&tcache_lock);
@@ -120,7 +120,7 @@ static struct wcp_tcache *take(struct wcp_pool *pool)
 	}
 	tc->pool = pool;
 	tc->trim_seen = atomic_load(&pool->trim_generation);
-	tc->flags = wcp_mallocx_arena(wcp_arena_pick(pool)) |
+	tc->flags = wcpi_mallocx_arena(wcpi_arena_pick(pool)) |
 		    MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches;
@@ -133,9 +133,9 @@ static struct wcp_tcache *take(struct wcp_pool *pool)
  * This thread's cache for @pool, created on first use; NULL when jemalloc
  * has no tcache left to give (the caller goes without one).
  */
-static struct wcp_tcache *find(struct wcp_pool *pool)
+static struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 {
-	struct wcp_tcache *tc = NULL;
+	struct wcpi_tcache *tc = NULL;
 	int i, free_slot = WCP_THREAD_POOLS - 1;
 
 	for (i = 0; i < WCP_THREAD_POOLS; i++) {
@@ -153,13 +153,13 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 	if (i == WCP_THREAD_POOLS) {
 		if (thread_exiting)
 			return NULL;
-		tc = take(pool);
+		tc = record_take(pool);
 		if (!tc)
 			return NULL;
 		/* Into an empty slot, or the least recently found one's. */
 		i = free_slot;
 		if (thread_caches[i])
-			put_back(thread_caches[i]);
+			record_put_back(thread_caches[i]);
 	}
 	/* Move to the front: the next search for this pool stops there. */
 	for (; i > 0; i--)
@@ -168,14 +168,14 @@ static struct wcp_tcache *find(struct wcp_pool *pool)
 	return tc;
 }
 
-static void flush(struct wcp_tcache *tc)
+static void record_flush(struct wcpi_tcache *tc)
 {
 	mallctl("tcache.flush", NULL, NULL, &tc->id, sizeof(tc->id));
 }
 
-int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp)
+int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
 {
-	struct wcp_tcache *tc = find(pool);
+	struct wcpi_tcache *tc = thread_record(pool);
 	unsigned trim;
 
 	*tcp = tc;
@@ -185,32 +185,32 @@ int wcp_tcache_flags(struct wcp_pool *pool, struct wcp_tcache **tcp)
 	trim = atomic_load_explicit(&pool->trim_generation,
 				    memory_order_relaxed);
 	if (tc->trim_seen != trim) {
-		flush(tc);
+		record_flush(tc);
 		tc->trim_seen = trim;
 	}
 	return tc->flags;
 }
 
 /* Single writer per record: a plain load and store is enough. */
-static void add(_Atomic int64_t *v, int64_t delta)
+static void counter_add(_Atomic int64_t *v, int64_t delta)
 {
 	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) +
 				 delta, memory_order_relaxed);
 }
 
-void wcp_tcache_count(struct wcp_pool *pool, struct wcp_tcache *tc,
+void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		      int64_t allocations, int64_t bytes)
 {
 	if (tc) {
-		add(&tc->allocations, allocations);
-		add(&tc->bytes, bytes);
+		counter_add(&tc->allocations, allocations);
+		counter_add(&tc->bytes, bytes);
 	} else {
 		atomic_fetch_add(&pool->untracked_allocations, allocations);
 		atomic_fetch_add(&pool->untracked_bytes, bytes);
 	}
 }
 
-void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
+void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		       uint64_t *bytes)
 {
 	int64_t n, b;
@@ -218,7 +218,7 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	pthread_mutex_lock(&tcache_lock);
 	n = atomic_load(&pool->untracked_allocations);
 	b = atomic_load(&pool->untracked_bytes);
-	for (struct wcp_tcache *tc = pool->tcaches; tc; tc = tc->next) {
+	for (struct wcpi_tcache *tc = pool->tcaches; tc; tc = tc->next) {
 		n += atomic_load(&tc->allocations);
 		b += atomic_load(&tc->bytes);
 	}
@@ -231,18 +231,18 @@ void wcp_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
  * Give the objects cached by idle records and by this thread back now, and
  * have every other thread give its own back at its next call.
  */
-void wcp_tcache_flush(struct wcp_pool *pool)
+void wcpi_tcache_flush(struct wcp_pool *pool)
 {
 	unsigned trim = atomic_fetch_add(&pool->trim_generation, 1) + 1;
 
 	pthread_mutex_lock(&tcache_lock);
-	for (struct wcp_tcache *tc = pool->tcaches; tc; tc = tc->next) {
+	for (struct wcpi_tcache *tc = pool->tcaches; tc; tc = tc->next) {
 		bool mine = false;
 
 		for (int i = 0; i < WCP_THREAD_POOLS; i++)
 			mine |= thread_caches[i] == tc;
 		if (tc->idle || mine) {
-			flush(tc);
+			record_flush(tc);
 			tc->trim_seen = trim;
 		}
 	}
@@ -250,11 +250,11 @@ void wcp_tcache_flush(struct wcp_pool *pool)
 }
 
 /* Pool destruction: every tcache of @pool goes, before the arena. */
-void wcp_tcache_pool_fini(struct wcp_pool *pool)
+void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 {
 	pthread_mutex_lock(&tcache_lock);
 	while (pool->tcaches) {
-		struct wcp_tcache *tc = pool->tcaches;
+		struct wcpi_tcache *tc = pool->tcaches;
 
 		pool->tcaches = tc->next;
 		mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
@@ -267,12 +267,12 @@ void wcp_tcache_pool_fini(struct wcp_pool *pool)
 }
 
 /* fork(): no other thread may hold the lock across it (fork.c). */
-void wcp_tcache_fork_prepare(void)
+void wcpi_tcache_fork_prepare(void)
 {
 	pthread_mutex_lock(&tcache_lock);
 }
 
-void wcp_tcache_fork_parent(void)
+void wcpi_tcache_fork_parent(void)
 {
 	pthread_mutex_unlock(&tcache_lock);
 }
@@ -280,21 +280,21 @@ void wcp_tcache_fork_parent(void)
 /*
  * The child's only thread starts with no records: they are the parent's
  * (a pool made later at the same address must not find them), and their
- * tcaches serve the parent's arenas.  wcp_tcache_pool_forget() frees them
+ * tcaches serve the parent's arenas.  wcpi_tcache_pool_forget() frees them
  * if the child destroys the parent's pool.
  */
-void wcp_tcache_fork_child(void)
+void wcpi_tcache_fork_child(void)
 {
 	pthread_mutex_init(&tcache_lock, NULL);
 	memset(thread_caches, 0, sizeof(thread_caches));
 }
 
 /* A fork() child drops its copy of the parent's records of @pool. */
-void wcp_tcache_pool_forget(struct wcp_pool *pool)
+void wcpi_tcache_pool_forget(struct wcp_pool *pool)
 {
 	pthread_mutex_lock(&tcache_lock);
 	while (pool->tcaches) {
-		struct wcp_tcache *tc = pool->tcaches;
+		struct wcpi_tcache *tc = pool->tcaches;
 
 		pool->tcaches = tc->next;
 		free(tc);

@@ -11,7 +11,7 @@
  * oldest slot is replaced; io_uring keeps the old buffer for requests still
  * in flight.  Registered pages must stay the pool's pages, so while a ring
  * is registered the pool gives no memory back (pool->pinned, see
- * wcp_release()); what was freed meanwhile goes at unregister.
+ * wcpi_decommit()); what was freed meanwhile goes at unregister.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -66,7 +66,7 @@ static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 		return ret == -EFAULT ? -ERANGE : ret;
 	if (ret != 1)
 		return -EIO;
-	pool->uring_slots[i] = (struct wcp_range){ off, len };
+	pool->uring_slots[i] = (struct wcpi_range){ off, len };
 	if (i == pool->uring_used)
 		pool->uring_used++;
 	return (int)i;
@@ -84,7 +84,7 @@ int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 	if (!pool->ring)
 		goto out;
 	for (unsigned int i = 0; i < pool->uring_used; i++) {
-		struct wcp_range *s = &pool->uring_slots[i];
+		struct wcpi_range *s = &pool->uring_slots[i];
 
 		if (off >= s->off && off + len <= s->off + s->len) {
 			ret = (int)i;
@@ -93,7 +93,7 @@ int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 	}
 	ps = pool->page_size;
 	start = off & ~(ps - 1);
-	end = wcp_align_up(off + len, ps);
+	end = wcpi_align_up(off + len, ps);
 	if (end - start > WCP_URING_MAX_BUFFER)
 		ret = -ERANGE;
 	else
@@ -119,15 +119,15 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 	}
 	pthread_mutex_unlock(&pool->uring_lock);
 	/* What was freed while pinned can go now (commit.c). */
-	if (!err && !wcp_pool_forked(pool))
-		wcp_commit_retry(pool);
+	if (!err && !wcpi_pool_forked(pool))
+		wcpi_commit_retry(pool);
 	return err;
 }
 
-void wcp_uring_fini(struct wcp_pool *pool)
+void wcpi_uring_fini(struct wcp_pool *pool)
 {
 	/* A forked child shares the parent's ring: its buffers stay. */
-	if (!wcp_pool_forked(pool))
+	if (!wcpi_pool_forked(pool))
 		wcp_uring_unregister(pool);
 	free(pool->uring_slots);
 	pool->uring_slots = NULL;
