@@ -55,8 +55,8 @@ static pthread_key_t tcache_key;
 static _Thread_local struct wcpi_tcache *thread_caches[WCP_THREAD_POOLS];
 /*
  * Set once thread_exit_records() ran: later pool calls of this thread
- * key's destructor, glibc's teardown) go without a cache, since nothing
- * would hand a new record back.
+ * (another key's destructor, glibc's teardown) go without a cache, since
+ * nothing would hand a new record back.
  */
 static _Thread_local bool thread_exiting;
 
