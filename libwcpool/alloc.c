@@ -49,7 +49,7 @@ static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
 
 	if (!pool)
 		misuse(fn, "NULL pool for pointer", pool, ptr);
-	if (!pool->has_arena)
+	if (!pool->arenas.ready)
 		misuse(fn, "imported pool view cannot free", pool, ptr);
 	off = wcp_offset(pool, ptr);
 	if (off == WCP_OFFSET_INVALID)
@@ -96,7 +96,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!pool->has_arena || wcpi_pool_forked(pool)) {
+	if (!pool->arenas.ready || wcpi_pool_forked(pool)) {
 		errno = EPERM;
 		return NULL;
 	}

@@ -203,19 +203,24 @@ static int create_one(struct wcp_pool *pool, unsigned *arena)
 	return err;
 }
 
+void wcpi_arena_setup(struct wcp_pool *pool)
+{
+	wcpi_lock_init(&pool->arenas.lock);
+}
+
 int wcpi_arena_create(struct wcp_pool *pool)
 {
 	int err;
 
 	pool->hooks = pool_extent_hooks;
-	pool->arenas_wanted = arenas_wanted();
-	err = create_one(pool, &pool->arenas[0]);
+	pool->arenas.wanted = arenas_wanted();
+	err = create_one(pool, &pool->arenas.ids[0]);
 	if (err)
 		return err;
-	pool->nr_arenas = 1;
-	pool->has_arena = true;
+	pool->arenas.nr = 1;
+	pool->arenas.ready = true;
 	/* Calls without a thread cache (tcache.c) use the first. */
-	pool->mallocx_flags = wcpi_mallocx_arena(pool->arenas[0]) |
+	pool->arenas.untracked_flags = wcpi_mallocx_arena(pool->arenas.ids[0]) |
 			      MALLOCX_TCACHE_NONE;
 	return 0;
 }
@@ -228,26 +233,28 @@ void wcpi_arena_destroy(struct wcp_pool *pool)
 	 */
 	if (!wcpi_pool_forked(pool)) {
 		/* Cached objects must be back in the arenas when they go. */
-		if (pool->has_arena)
+		if (pool->arenas.ready)
 			wcpi_tcache_pool_fini(pool);
-		for (unsigned i = 0; i < pool->nr_arenas; i++)
-			arena_ctl(pool->arenas[i], "destroy", NULL, NULL, NULL,
+		for (unsigned i = 0; i < pool->arenas.nr; i++)
+			arena_ctl(pool->arenas.ids[i], "destroy", NULL, NULL, NULL,
 				  0);
 	} else {
 		wcpi_tcache_pool_forget(pool);
 	}
-	pool->nr_arenas = 0;
-	pool->has_arena = false;
+	pool->arenas.nr = 0;
+	pool->arenas.ready = false;
+	wcpi_lock_fini(&pool->arenas.lock);
 }
 
 int wcpi_arena_purge(struct wcp_pool *pool)
 {
 	int err = 0;
 
-	pthread_mutex_lock(&pool->arena_lock);
-	for (unsigned i = 0; i < pool->nr_arenas && !err; i++)
-		err = arena_ctl(pool->arenas[i], "purge", NULL, NULL, NULL, 0);
-	pthread_mutex_unlock(&pool->arena_lock);
+	wcpi_lock(&pool->arenas.lock);
+	for (unsigned i = 0; i < pool->arenas.nr && !err; i++)
+		err = arena_ctl(pool->arenas.ids[i], "purge", NULL, NULL, NULL,
+				0);
+	wcpi_unlock(&pool->arenas.lock);
 	return err;
 }
 
@@ -256,14 +263,14 @@ unsigned wcpi_arena_pick(struct wcp_pool *pool)
 {
 	unsigned i, arena;
 
-	pthread_mutex_lock(&pool->arena_lock);
-	i = pool->next_arena++ % pool->arenas_wanted;
+	wcpi_lock(&pool->arenas.lock);
+	i = pool->arenas.next++ % pool->arenas.wanted;
 	/* Fewer arenas than CPUs is fine when jemalloc has none left. */
-	if (i >= pool->nr_arenas &&
-	    !create_one(pool, &pool->arenas[pool->nr_arenas]))
-		pool->nr_arenas++;
-	arena = pool->arenas[i % pool->nr_arenas];
-	pthread_mutex_unlock(&pool->arena_lock);
+	if (i >= pool->arenas.nr &&
+	    !create_one(pool, &pool->arenas.ids[pool->arenas.nr]))
+		pool->arenas.nr++;
+	arena = pool->arenas.ids[i % pool->arenas.nr];
+	wcpi_unlock(&pool->arenas.lock);
 	return arena;
 }
 
@@ -275,16 +282,16 @@ static int arena_stat(struct wcp_pool *pool, const char *leaf, uint64_t *v)
 	int err = 0;
 
 	*v = 0;
-	pthread_mutex_lock(&pool->arena_lock);
-	for (unsigned i = 0; i < pool->nr_arenas; i++) {
+	wcpi_lock(&pool->arenas.lock);
+	for (unsigned i = 0; i < pool->arenas.nr; i++) {
 		snprintf(name, sizeof(name), "stats.arenas.%u.%s",
-			 pool->arenas[i], leaf);
+			 pool->arenas.ids[i], leaf);
 		err = mallctl(name, &value, &len, NULL, 0);
 		if (err)
 			break;
 		*v += value;
 	}
-	pthread_mutex_unlock(&pool->arena_lock);
+	wcpi_unlock(&pool->arenas.lock);
 	return -err;
 }
 

@@ -137,7 +137,7 @@ static int choose_policy(struct wcp_pool *pool,
 	if ((o->policy == WCP_POLICY_WC || o->policy == WCP_POLICY_UC) &&
 	    !fallback)
 		return -EOPNOTSUPP;
-	pool->info.policy = WCP_POLICY_WB;
+	pool->policy = WCP_POLICY_WB;
 	return 0;
 }
 
@@ -148,7 +148,7 @@ int wcpi_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 
 	if (err)
 		return err;
-	pool->info.backend = WCP_BACKEND_MEMFD;
+	pool->backend = WCP_BACKEND_MEMFD;
 	if (ps != WCP_PAGE_4K) {
 		pool->fd = open_huge(ps ? ps : WCP_PAGE_2M);
 		if (pool->fd >= 0) {
@@ -171,7 +171,7 @@ int wcpi_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 int wcpi_memfd_adopt(struct wcp_pool *pool, int fd)
 {
 	pool->fd = fd;
-	pool->info.backend = WCP_BACKEND_MEMFD;
+	pool->backend = WCP_BACKEND_MEMFD;
 	pool->ops = pool->page_size == WCP_PAGE_4K ? &memfd_small_ops
 						   : &memfd_huge_ops;
 	return 0;

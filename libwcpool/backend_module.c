@@ -107,7 +107,7 @@ static int module_register(struct wcp_pool *pool, const void *ptr, size_t len,
 {
 	/* Default: what the view allows (a read-only view: device reads). */
 	uint32_t access = o->access ? o->access :
-			  pool->info.read_only ? WCP_ACCESS_READ :
+			  pool->read_only ? WCP_ACCESS_READ :
 			  WCP_ACCESS_READ | WCP_ACCESS_WRITE;
 	struct wcpool_register r = {
 		.size = sizeof(r),
@@ -213,8 +213,8 @@ int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 	pool->fd = c.fd;
 	pool->page_size = WCP_PAGE_2M;
 	pool->ops = &module_ops;
-	pool->info.backend = WCP_BACKEND_MODULE;
-	pool->info.policy = from_module_policy(c.policy);
+	pool->backend = WCP_BACKEND_MODULE;
+	pool->policy = from_module_policy(c.policy);
 	return 0;
 }
 
@@ -226,13 +226,13 @@ int wcpi_module_adopt(struct wcp_pool *pool, int fd)
 
 	pool->fd = fd;
 	pool->ops = &module_ops;
-	pool->info.backend = WCP_BACKEND_MODULE;
+	pool->backend = WCP_BACKEND_MODULE;
 	err = module_info(pool, &info);
 	if (err)
 		return err;
 	if (info.page_shift != WCPOOL_PAGE_SHIFT_2M ||
 	    info.max_size != pool->max_size)
 		return -EINVAL;
-	pool->info.policy = from_module_policy(info.policy);
+	pool->policy = from_module_policy(info.policy);
 	return 0;
 }

@@ -6,7 +6,7 @@
  * back in whole huge pages.  A huge page is released only when none of its
  * 4 KiB pages is committed any more; otherwise decommitting the unaligned
  * head and tail of large extents would leave partly used huge pages
- * allocated forever.  One bit per 4 KiB page, under commit_lock.
+ * allocated forever.  One bit per 4 KiB page, under the commit lock.
  *
  * A decommit always succeeds as jemalloc sees it, and jemalloc then takes
  * the range to read as zero once committed again.  Where the huge page
@@ -24,17 +24,37 @@
 
 #define SMALL_SHIFT 12
 
+void wcpi_commit_setup(struct wcp_pool *pool)
+{
+	wcpi_lock_init(&pool->commit.lock);
+}
+
+static void free_maps(struct wcp_pool *pool)
+{
+	struct wcpi_commit *c = &pool->commit;
+	uint64_t smalls = pool->max_size >> SMALL_SHIFT;
+
+	if (c->committed)
+		wcpi_bitmap_free(c->committed, smalls);
+	if (c->stale)
+		wcpi_bitmap_free(c->stale, smalls);
+	if (c->deferred)
+		wcpi_bitmap_free(c->deferred, pool->max_size / pool->page_size);
+	c->committed = c->stale = c->deferred = NULL;
+}
+
 int wcpi_commit_init(struct wcp_pool *pool)
 {
+	struct wcpi_commit *c = &pool->commit;
 	uint64_t smalls = pool->max_size >> SMALL_SHIFT;
 
 	if (pool->page_size == WCP_PAGE_4K)
 		return 0;
-	pool->committed = wcpi_bitmap_alloc(smalls);
-	pool->stale = wcpi_bitmap_alloc(smalls);
-	pool->deferred = wcpi_bitmap_alloc(pool->max_size / pool->page_size);
-	if (!pool->committed || !pool->stale || !pool->deferred) {
-		wcpi_commit_fini(pool);
+	c->committed = wcpi_bitmap_alloc(smalls);
+	c->stale = wcpi_bitmap_alloc(smalls);
+	c->deferred = wcpi_bitmap_alloc(pool->max_size / pool->page_size);
+	if (!c->committed || !c->stale || !c->deferred) {
+		free_maps(pool);
 		return -ENOMEM;
 	}
 	return 0;
@@ -42,16 +62,8 @@ int wcpi_commit_init(struct wcp_pool *pool)
 
 void wcpi_commit_fini(struct wcp_pool *pool)
 {
-	uint64_t smalls = pool->max_size >> SMALL_SHIFT;
-
-	if (pool->committed)
-		wcpi_bitmap_free(pool->committed, smalls);
-	if (pool->stale)
-		wcpi_bitmap_free(pool->stale, smalls);
-	if (pool->deferred)
-		wcpi_bitmap_free(pool->deferred,
-				pool->max_size / pool->page_size);
-	pool->committed = pool->stale = pool->deferred = NULL;
+	free_maps(pool);
+	wcpi_lock_fini(&pool->commit.lock);
 }
 
 static void set_bits(uint64_t *map, uint64_t first, uint64_t end, bool on)
@@ -80,43 +92,44 @@ static bool any_bit(const uint64_t *map, uint64_t first, uint64_t end)
 
 int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
+	struct wcpi_commit *c = &pool->commit;
 	uint64_t ps = pool->page_size, first, last;
 	int err;
 
-	if (!pool->committed)
+	if (!c->committed)
 		return pool->ops->commit(pool, off, len);
 	first = off & ~(ps - 1);
 	last = wcpi_align_up(off + len, ps);
-	pthread_mutex_lock(&pool->commit_lock);
+	wcpi_lock(&c->lock);
 	/* Committing a huge page that is already there is a no-op. */
 	err = pool->ops->commit(pool, first, last - first);
 	if (!err) {
-		set_bits(pool->committed, off >> SMALL_SHIFT,
+		set_bits(c->committed, off >> SMALL_SHIFT,
 			 (off + len) >> SMALL_SHIFT, true);
 		/* Used again: not a candidate for a deferred release. */
-		set_bits(pool->deferred, first / ps, last / ps, false);
+		set_bits(c->deferred, first / ps, last / ps, false);
 	}
-	pthread_mutex_unlock(&pool->commit_lock);
+	wcpi_unlock(&c->lock);
 	return err;
 }
 
 /*
  * Give huge page @h back, or keep it (old bytes and all) for a later
- * retry when something still holds it.  Caller holds commit_lock and has
- * checked that no 4 KiB page of it is committed.
+ * retry when something still holds it.  Caller holds the commit lock and
+ * has checked that no 4 KiB page of it is committed.
  */
 static void release_page(struct wcp_pool *pool, uint64_t h)
 {
+	struct wcpi_commit *c = &pool->commit;
 	uint64_t ps = pool->page_size;
+	bool gone;
 
-	if (!atomic_load(&pool->pinned) && !pool->ops->release(pool, h, ps)) {
-		set_bits(pool->stale, h >> SMALL_SHIFT, (h + ps) >> SMALL_SHIFT,
-			 false);
-		set_bits(pool->deferred, h / ps, h / ps + 1, false);
-		return;
-	}
-	set_bits(pool->stale, h >> SMALL_SHIFT, (h + ps) >> SMALL_SHIFT, true);
-	set_bits(pool->deferred, h / ps, h / ps + 1, true);
+	wcpi_lock_held(&c->lock);
+	WCPI_ASSERT(!any_bit(c->committed, h >> SMALL_SHIFT,
+			     (h + ps) >> SMALL_SHIFT));
+	gone = !wcpi_uring_pins(pool) && !pool->ops->release(pool, h, ps);
+	set_bits(c->stale, h >> SMALL_SHIFT, (h + ps) >> SMALL_SHIFT, !gone);
+	set_bits(c->deferred, h / ps, h / ps + 1, !gone);
 }
 
 /*
@@ -126,45 +139,40 @@ static void release_page(struct wcp_pool *pool, uint64_t h)
  */
 int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
+	struct wcpi_commit *c = &pool->commit;
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
 
-	if (!pool->committed) {
+	if (!c->committed) {
 		/* 4 KiB pools: a hole punch is exact; not while pinned. */
-		if (atomic_load(&pool->pinned))
+		if (wcpi_uring_pins(pool))
 			return -EBUSY;
 		return pool->ops->release(pool, off, len);
 	}
-	pthread_mutex_lock(&pool->commit_lock);
-	set_bits(pool->committed, off >> shift, (off + len) >> shift, false);
-	set_bits(pool->stale, off >> shift, (off + len) >> shift, true);
+	wcpi_lock(&c->lock);
+	set_bits(c->committed, off >> shift, (off + len) >> shift, false);
+	set_bits(c->stale, off >> shift, (off + len) >> shift, true);
 	for (uint64_t h = off & ~(ps - 1); h < off + len; h += ps)
-		if (!any_bit(pool->committed, h >> shift, (h + ps) >> shift))
+		if (!any_bit(c->committed, h >> shift, (h + ps) >> shift))
 			release_page(pool, h);
-	pthread_mutex_unlock(&pool->commit_lock);
+	wcpi_unlock(&c->lock);
 	return 0;
 }
 
 /* Try the deferred releases again: their pins or registrations may be gone. */
 void wcpi_commit_retry(struct wcp_pool *pool)
 {
-	uint64_t pages, ps = pool->page_size;
+	struct wcpi_commit *c = &pool->commit;
+	uint64_t words, ps = pool->page_size;
 
 	/* A fork() child must not take pages from under its parent. */
-	if (!pool->deferred || wcpi_pool_forked(pool))
+	if (!c->deferred || wcpi_pool_forked(pool))
 		return;
-	pages = pool->max_size / ps;
-	pthread_mutex_lock(&pool->commit_lock);
-	for (uint64_t w = 0; w < (pages + 63) / 64; w++) {
-		for (uint64_t bits = pool->deferred[w]; bits; bits &= bits - 1) {
-			uint64_t h = (w * 64 + (uint64_t)__builtin_ctzll(bits)) *
-				     ps;
-
-			WCPI_ASSERT(!any_bit(pool->committed, h >> SMALL_SHIFT,
-					    (h + ps) >> SMALL_SHIFT));
-			release_page(pool, h);
-		}
-	}
-	pthread_mutex_unlock(&pool->commit_lock);
+	words = (pool->max_size / ps + 63) / 64;
+	wcpi_lock(&c->lock);
+	for (uint64_t w = 0; w < words; w++)
+		for (uint64_t bits = c->deferred[w]; bits; bits &= bits - 1)
+			release_page(pool, (w * 64 + (uint64_t)__builtin_ctzll(bits)) * ps);
+	wcpi_unlock(&c->lock);
 }
 
 /*
@@ -173,24 +181,24 @@ void wcpi_commit_retry(struct wcp_pool *pool)
  */
 void wcpi_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
+	struct wcpi_commit *c = &pool->commit;
 	uint64_t first = off >> SMALL_SHIFT;
 	uint64_t end = wcpi_align_up(off + len, WCP_PAGE_4K) >> SMALL_SHIFT;
 
-	if (!pool->stale)
+	if (!c->stale)
 		return;
-	pthread_mutex_lock(&pool->commit_lock);
+	wcpi_lock(&c->lock);
 	for (uint64_t b = first; b < end; b++) {
-		uint64_t lo, hi;
+		uint64_t lo = b << SMALL_SHIFT, hi = (b + 1) << SMALL_SHIFT;
 
-		if (!test_bit(pool->stale, b))
+		if (!test_bit(c->stale, b))
 			continue;
 		/* The part of this 4 KiB page that the allocation covers. */
-		lo = b << SMALL_SHIFT > off ? b << SMALL_SHIFT : off;
-		hi = (b + 1) << SMALL_SHIFT < off + len ? (b + 1) << SMALL_SHIFT
-							: off + len;
+		lo = lo > off ? lo : off;
+		hi = hi < off + len ? hi : off + len;
 		wcp_fill(pool, pool->base + lo, 0, hi - lo);
 		if (hi - lo == WCP_PAGE_4K)
-			set_bits(pool->stale, b, b + 1, false);
+			set_bits(c->stale, b, b + 1, false);
 	}
-	pthread_mutex_unlock(&pool->commit_lock);
+	wcpi_unlock(&c->lock);
 }

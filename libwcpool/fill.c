@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pool.h"
+#include "wcpool.h"
 
 #define WCP_LINE 64
 
@@ -174,9 +174,14 @@ size_t wcp_stream_threshold(void)
 	return stream_threshold();
 }
 
+/* Through the API: fill.c needs nothing else of the pool. */
 static uint32_t fill_policy(const struct wcp_pool *pool)
 {
-	return pool ? pool->info.policy : WCP_POLICY_WB;
+	struct wcp_pool_info info;
+
+	if (!pool || wcp_pool_info(pool, &info))
+		return WCP_POLICY_WB;
+	return info.policy;
 }
 
 /* Internal calls avoid the PLT: a 4 KiB fill takes only ~20 ns. */

@@ -88,7 +88,7 @@ static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 {
 	uint64_t bit = off / pool->page_size;
 
-	return pool->huge_dirty[bit / 64] & ((uint64_t)1 << (bit % 64));
+	return pool->huge.dirty[bit / 64] & ((uint64_t)1 << (bit % 64));
 }
 
 /* Mark the free pages of @r as committed (@on) or released. */
@@ -99,9 +99,9 @@ static void set_dirty(struct wcp_pool *pool, struct wcpi_range r, bool on)
 		uint64_t m = (uint64_t)1 << (bit % 64);
 
 		if (on)
-			pool->huge_dirty[bit / 64] |= m;
+			pool->huge.dirty[bit / 64] |= m;
 		else
-			pool->huge_dirty[bit / 64] &= ~m;
+			pool->huge.dirty[bit / 64] &= ~m;
 	}
 }
 
@@ -125,7 +125,7 @@ static uint64_t count_dirty(const struct wcp_pool *pool, uint64_t off,
 static int free_pick(const struct wcp_pool *pool, uint64_t len,
 		     uint64_t align, struct wcpi_range *got, size_t *index)
 {
-	const struct wcpi_range_set *s = &pool->huge_free;
+	const struct wcpi_range_set *s = &pool->huge.free;
 	uintptr_t base = (uintptr_t)pool->base;
 	uint64_t best_dirty = 0, best_len = 0;
 	bool found = false;
@@ -212,40 +212,53 @@ static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
 	uint64_t m = (uint64_t)1 << (bit % 64);
 
 	if (on)
-		atomic_fetch_or(&pool->huge_starts[bit / 64], m);
+		atomic_fetch_or(&pool->huge.starts[bit / 64], m);
 	else
-		atomic_fetch_and(&pool->huge_starts[bit / 64], ~m);
+		atomic_fetch_and(&pool->huge.starts[bit / 64], ~m);
+}
+
+void wcpi_huge_setup(struct wcp_pool *pool)
+{
+	wcpi_lock_init(&pool->huge.lock);
+}
+
+static void free_maps(struct wcp_pool *pool)
+{
+	struct wcpi_huge *h = &pool->huge;
+	/* Also for pools that failed before their page size was set. */
+	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
+
+	if (h->starts)
+		wcpi_bitmap_free((void *)h->starts, pages);
+	if (h->dirty)
+		wcpi_bitmap_free(h->dirty, pages);
+	h->starts = NULL;
+	h->dirty = NULL;
 }
 
 int wcpi_huge_init(struct wcp_pool *pool)
 {
+	struct wcpi_huge *h = &pool->huge;
 	uint64_t pages = pool->max_size / pool->page_size;
 
 	if (pool->page_size < WCP_PAGE_2M)
 		return 0;
-	pool->huge_starts = (_Atomic uint64_t *)wcpi_bitmap_alloc(pages);
-	pool->huge_dirty = wcpi_bitmap_alloc(pages);
-	if (!pool->huge_starts || !pool->huge_dirty) {
-		wcpi_huge_fini(pool);
+	h->starts = (_Atomic uint64_t *)wcpi_bitmap_alloc(pages);
+	h->dirty = wcpi_bitmap_alloc(pages);
+	if (!h->starts || !h->dirty) {
+		free_maps(pool);
 		return -ENOMEM;
 	}
-	pool->huge_threshold = pool->page_size / 4 * 3;
+	h->threshold = pool->page_size / 4 * 3;
 	return 0;
 }
 
 void wcpi_huge_fini(struct wcp_pool *pool)
 {
-	/* Also called on pools that failed before their page size was set. */
-	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
-
-	if (pool->huge_starts)
-		wcpi_bitmap_free((void *)pool->huge_starts, pages);
-	if (pool->huge_dirty)
-		wcpi_bitmap_free(pool->huge_dirty, pages);
-	pool->huge_starts = NULL;
-	pool->huge_dirty = NULL;
-	free(pool->huge_live.v);
-	free(pool->huge_free.v);
+	free_maps(pool);
+	free(pool->huge.live.v);
+	free(pool->huge.free.v);
+	wcpi_lock_fini(&pool->huge.lock);
 }
 
 /*
@@ -257,7 +270,7 @@ bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 {
 	uint64_t ps = pool->page_size;
 
-	if (!pool->huge_threshold || size < pool->huge_threshold)
+	if (!pool->huge.threshold || size < pool->huge.threshold)
 		return false;
 	return size >= 4 * ps || wcpi_align_up(size, ps) - size <= ps / 4;
 }
@@ -266,9 +279,9 @@ bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off)
 {
 	uint64_t bit = off / pool->page_size;
 
-	if (!pool->huge_starts || off % pool->page_size)
+	if (!pool->huge.starts || off % pool->page_size)
 		return false;
-	return atomic_load(&pool->huge_starts[bit / 64]) &
+	return atomic_load(&pool->huge.starts[bit / 64]) &
 	       ((uint64_t)1 << (bit % 64));
 }
 
@@ -279,14 +292,16 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 	size_t i;
 	int err;
 
+	wcpi_lock_held(&pool->huge.lock);
+
 	if (!free_pick(pool, len, align, w, &i)) {
 		err = commit_window(pool, *w);
 		if (err)
 			return err;
-		free_take(&pool->huge_free, i, *w);
+		free_take(&pool->huge.free, i, *w);
 		*dirty = count_dirty(pool, w->off, w->len);
 		set_dirty(pool, *w, false);
-		pool->huge_cached_bytes -= *dirty * pool->page_size;
+		pool->huge.cached_bytes -= *dirty * pool->page_size;
 		return 0;
 	}
 	err = wcpi_pool_take_space(pool, len, align, NULL, &w->off);
@@ -297,7 +312,7 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 	err = wcpi_commit(pool, w->off, len);
 	if (err) {
 		wcpi_decommit(pool, w->off, len);
-		set_put(&pool->huge_free, *w);
+		set_put(&pool->huge.free, *w);
 	}
 	return err;
 }
@@ -320,19 +335,19 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		return NULL;
 	}
 	align = align > ps ? align : ps;
-	pthread_mutex_lock(&pool->huge_lock);
+	wcpi_lock(&pool->huge.lock);
 	err = take_window(pool, wcpi_align_up(size, ps), align, &w, &dirty);
 	if (!err) {
-		err = set_insert_at(&pool->huge_live,
-				    set_find(&pool->huge_live, w.off), w);
+		err = set_insert_at(&pool->huge.live,
+				    set_find(&pool->huge.live, w.off), w);
 		if (err)
 			huge_put_back(pool, w);
 	}
 	if (!err) {
 		mark_start(pool, w.off, true);
-		pool->huge_bytes += w.len;
+		pool->huge.bytes += w.len;
 	}
-	pthread_mutex_unlock(&pool->huge_lock);
+	wcpi_unlock(&pool->huge.lock);
 	if (err) {
 		errno = ENOMEM;
 		return NULL;
@@ -346,11 +361,11 @@ size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off)
 {
 	size_t i, len = 0;
 
-	pthread_mutex_lock(&pool->huge_lock);
-	i = set_find(&pool->huge_live, off);
-	if (i < pool->huge_live.n && pool->huge_live.v[i].off == off)
-		len = pool->huge_live.v[i].len;
-	pthread_mutex_unlock(&pool->huge_lock);
+	wcpi_lock(&pool->huge.lock);
+	i = set_find(&pool->huge.live, off);
+	if (i < pool->huge.live.n && pool->huge.live.v[i].off == off)
+		len = pool->huge.live.v[i].len;
+	wcpi_unlock(&pool->huge.lock);
 	return len;
 }
 
@@ -360,7 +375,7 @@ static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 	if (!err) {
 		set_dirty(pool, (struct wcpi_range){ off, len }, false);
-		pool->huge_cached_bytes -= len;
+		pool->huge.cached_bytes -= len;
 	}
 	return err;
 }
@@ -372,18 +387,20 @@ static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
  */
 static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 {
-	struct wcpi_range_set *s = &pool->huge_free;
+	struct wcpi_range_set *s = &pool->huge.free;
 	uint64_t ps = pool->page_size;
 
-	for (size_t i = s->n; i-- > 0 && pool->huge_cached_bytes > cap;) {
+	wcpi_lock_held(&pool->huge.lock);
+
+	for (size_t i = s->n; i-- > 0 && pool->huge.cached_bytes > cap;) {
 		uint64_t bottom = s->v[i].off, hi = bottom + s->v[i].len, lo;
 
-		while (pool->huge_cached_bytes > cap) {
+		while (pool->huge.cached_bytes > cap) {
 			while (hi > bottom && !is_dirty(pool, hi - ps))
 				hi -= ps;
 			/* The dirty run below @hi, as far as the cap needs. */
 			for (lo = hi; lo > bottom && is_dirty(pool, lo - ps) &&
-			     pool->huge_cached_bytes - (hi - lo) > cap;)
+			     pool->huge.cached_bytes - (hi - lo) > cap;)
 				lo -= ps;
 			if (lo == hi)
 				break;
@@ -397,12 +414,14 @@ static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 /* Put a freed range back, committed while the cache has room. */
 static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r)
 {
-	uint64_t cap = 2 * pool->huge_bytes > WCP_HUGE_CACHE ?
-		       2 * pool->huge_bytes : WCP_HUGE_CACHE;
+	uint64_t cap = 2 * pool->huge.bytes > WCP_HUGE_CACHE ?
+		       2 * pool->huge.bytes : WCP_HUGE_CACHE;
+
+	wcpi_lock_held(&pool->huge.lock);
 
 	set_dirty(pool, r, true);
-	pool->huge_cached_bytes += r.len;
-	set_put(&pool->huge_free, r);
+	pool->huge.cached_bytes += r.len;
+	set_put(&pool->huge.free, r);
 	trim_cache_to(pool, cap);
 }
 
@@ -412,33 +431,33 @@ void wcpi_huge_free(struct wcp_pool *pool, uint64_t off)
 	struct wcpi_range r;
 	size_t i;
 
-	pthread_mutex_lock(&pool->huge_lock);
-	i = set_find(&pool->huge_live, off);
-	r = pool->huge_live.v[i];
-	set_remove_at(&pool->huge_live, i);
+	wcpi_lock(&pool->huge.lock);
+	i = set_find(&pool->huge.live, off);
+	r = pool->huge.live.v[i];
+	set_remove_at(&pool->huge.live, i);
 	mark_start(pool, off, false);
-	pool->huge_bytes -= r.len;
+	pool->huge.bytes -= r.len;
 	huge_put_back(pool, r);
-	pthread_mutex_unlock(&pool->huge_lock);
+	wcpi_unlock(&pool->huge.lock);
 }
 
 /* Give the memory of every free page back to the system. */
 void wcpi_huge_trim(struct wcp_pool *pool)
 {
-	struct wcpi_range_set *s = &pool->huge_free;
+	struct wcpi_range_set *s = &pool->huge.free;
 
-	pthread_mutex_lock(&pool->huge_lock);
+	wcpi_lock(&pool->huge.lock);
 	/* Pinned or registered pages are kept by commit.c until unheld. */
 	for (size_t i = 0; i < s->n; i++)
 		for_each_run(pool, s->v[i], true, release_cached);
-	pthread_mutex_unlock(&pool->huge_lock);
+	wcpi_unlock(&pool->huge.lock);
 }
 
 void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 {
-	pthread_mutex_lock(&pool->huge_lock);
-	st->allocated += pool->huge_bytes;
-	st->active += pool->huge_bytes;
-	st->allocations += pool->huge_live.n;
-	pthread_mutex_unlock(&pool->huge_lock);
+	wcpi_lock(&pool->huge.lock);
+	st->allocated += pool->huge.bytes;
+	st->active += pool->huge.bytes;
+	st->allocations += pool->huge.live.n;
+	wcpi_unlock(&pool->huge.lock);
 }

@@ -49,16 +49,13 @@ int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	pool->base = base;
 	pool->max_size = size;
 	pool->page_size = page_size;
-	pool->info.base = base;
-	pool->info.max_size = size;
-	pool->info.page_size = page_size;
 	err = wcpi_livemap_init(&pool->live, size);
 	if (!err)
 		err = wcpi_commit_init(pool);
 	return err ? err : wcpi_huge_init(pool);
 }
 
-int wcpi_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
+static int map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	void *p = mmap(pool->base + off, len, pool->prot,
 		       MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->fd,
@@ -69,32 +66,33 @@ int wcpi_pool_map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 /*
  * Map the pool file up to @size (a page_size multiple), extending the file
- * first when this process owns the pool.  Caller holds map_lock.
+ * first when this process owns the pool.
  */
-int wcpi_pool_map_to(struct wcp_pool *pool, uint64_t size)
+static int map_to(struct wcp_pool *pool, uint64_t size)
 {
-	uint64_t mapped = atomic_load(&pool->mapped);
+	uint64_t mapped = atomic_load(&pool->space.mapped);
 	int err = 0;
 
+	wcpi_lock_held(&pool->space.lock);
 	if (size <= mapped)
 		return 0;
 	if (size > pool->max_size)
 		return -ERANGE;
 	/* @mapped still says how far the pool has grown (stats, ranges). */
 	if (pool->ops->map_whole) {
-		if (!mapped && !pool->info.imported)
+		if (!mapped && !pool->imported)
 			err = pool->ops->extend(pool, pool->max_size);
 		if (!mapped && !err)
-			err = wcpi_pool_map_range(pool, 0, pool->max_size);
+			err = map_range(pool, 0, pool->max_size);
 	} else {
-		if (!pool->info.imported)
+		if (!pool->imported)
 			err = pool->ops->extend(pool, size);
 		if (!err)
-			err = wcpi_pool_map_range(pool, mapped, size - mapped);
+			err = map_range(pool, mapped, size - mapped);
 	}
 	if (err)
 		return err;
-	atomic_store(&pool->mapped, size);
+	atomic_store(&pool->space.mapped, size);
 	return 0;
 }
 
@@ -111,23 +109,42 @@ int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 	uint64_t start, end;
 	int err = -ENOMEM;
 
-	pthread_mutex_lock(&pool->map_lock);
+	wcpi_lock(&pool->space.lock);
 	/* Addresses are aligned, not offsets: base is only page aligned. */
-	start = wcpi_align_up((uintptr_t)pool->base + pool->cursor, align) -
-		(uintptr_t)pool->base;
+	start = wcpi_align_up((uintptr_t)pool->base + pool->space.cursor,
+			      align) - (uintptr_t)pool->base;
 	end = start + size;
-	if (start < pool->cursor || end < start || end > pool->max_size)
+	if (start < pool->space.cursor || end < start || end > pool->max_size)
 		goto out;
 	if (want && want != pool->base + start)
 		goto out;
-	if (wcpi_pool_map_to(pool, wcpi_align_up(end, pool->page_size)))
+	if (map_to(pool, wcpi_align_up(end, pool->page_size)))
 		goto out;
-	pool->cursor = end;
+	pool->space.cursor = end;
 	*off = start;
 	err = 0;
 out:
-	pthread_mutex_unlock(&pool->map_lock);
+	wcpi_unlock(&pool->space.lock);
 	return err;
+}
+
+/* An imported view: map what the owner has added to the file since. */
+int wcpi_pool_refresh(struct wcp_pool *pool)
+{
+	uint64_t size;
+	int err;
+
+	wcpi_lock(&pool->space.lock);
+	err = pool->ops->file_size(pool, &size);
+	if (!err)
+		err = map_to(pool, size < pool->max_size ? size : pool->max_size);
+	wcpi_unlock(&pool->space.lock);
+	return err;
+}
+
+uint64_t wcpi_pool_mapped(const struct wcp_pool *pool)
+{
+	return atomic_load(&pool->space.mapped);
 }
 
 struct wcp_pool *wcpi_pool_alloc_object(void)
@@ -139,12 +156,12 @@ struct wcp_pool *wcpi_pool_alloc_object(void)
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
 	wcpi_fork_track(pool);
-	pthread_mutex_init(&pool->arena_lock, NULL);
-	pthread_mutex_init(&pool->map_lock, NULL);
-	pthread_mutex_init(&pool->commit_lock, NULL);
-	pthread_mutex_init(&pool->huge_lock, NULL);
-	pthread_mutex_init(&pool->reg_lock, NULL);
-	pthread_mutex_init(&pool->uring_lock, NULL);
+	wcpi_lock_init(&pool->space.lock);
+	wcpi_arena_setup(pool);
+	wcpi_commit_setup(pool);
+	wcpi_huge_setup(pool);
+	wcpi_register_setup(pool);
+	wcpi_uring_setup(pool);
 	return pool;
 }
 
@@ -160,12 +177,7 @@ void wcpi_pool_free_object(struct wcp_pool *pool)
 	wcpi_huge_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
-	pthread_mutex_destroy(&pool->arena_lock);
-	pthread_mutex_destroy(&pool->map_lock);
-	pthread_mutex_destroy(&pool->commit_lock);
-	pthread_mutex_destroy(&pool->huge_lock);
-	pthread_mutex_destroy(&pool->reg_lock);
-	pthread_mutex_destroy(&pool->uring_lock);
+	wcpi_lock_fini(&pool->space.lock);
 	free(pool);
 }
 
@@ -235,7 +247,15 @@ int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
 {
 	if (!pool || !info)
 		return -EINVAL;
-	*info = pool->info;
+	*info = (struct wcp_pool_info){
+		.backend = pool->backend,
+		.policy = pool->policy,
+		.page_size = pool->page_size,
+		.max_size = pool->max_size,
+		.base = pool->base,
+		.imported = pool->imported,
+		.read_only = pool->read_only,
+	};
 	return 0;
 }
 
@@ -246,9 +266,9 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 	if (!pool || !stats)
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
-	stats->mapped = atomic_load(&pool->mapped);
+	stats->mapped = wcpi_pool_mapped(pool);
 	err = pool->ops->resident(pool, &stats->resident);
-	if (!err && pool->has_arena) {
+	if (!err && pool->arenas.ready) {
 		err = wcpi_arena_stats(pool, stats);
 		wcpi_huge_stats(pool, stats);
 	}
@@ -261,7 +281,7 @@ int wcp_pool_trim(struct wcp_pool *pool)
 
 	if (!pool)
 		return -EINVAL;
-	if (!pool->has_arena)
+	if (!pool->arenas.ready)
 		return 0;
 	if (wcpi_pool_forked(pool))
 		return -EPERM;

@@ -45,11 +45,11 @@ static int check_range(const struct wcp_pool *pool, const void *ptr,
 	    (o->align && p % o->align))
 		return -EINVAL;
 	if (off == WCP_OFFSET_INVALID ||
-	    off + len > atomic_load(&pool->mapped))
+	    off + len > wcpi_pool_mapped(pool))
 		return -ERANGE;
-	if (o->policy && o->policy != pool->info.policy)
+	if (o->policy && o->policy != pool->policy)
 		return -EACCES;
-	if ((o->access & WCP_ACCESS_WRITE) && pool->info.read_only)
+	if ((o->access & WCP_ACCESS_WRITE) && pool->read_only)
 		return -EACCES;
 	return 0;
 }
@@ -84,10 +84,10 @@ int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		return err;
 	}
 	reg->pool = pool;
-	pthread_mutex_lock(&pool->reg_lock);
-	reg->next = pool->registrations;
-	pool->registrations = reg;
-	pthread_mutex_unlock(&pool->reg_lock);
+	wcpi_lock(&pool->regs.lock);
+	reg->next = pool->regs.list;
+	pool->regs.list = reg;
+	wcpi_unlock(&pool->regs.lock);
 	*regp = reg;
 	return 0;
 }
@@ -99,15 +99,15 @@ static bool unlink_registration(struct wcp_pool *pool,
 	struct wcp_registration **pp;
 	bool found = false;
 
-	pthread_mutex_lock(&pool->reg_lock);
-	for (pp = &pool->registrations; *pp; pp = &(*pp)->next) {
+	wcpi_lock(&pool->regs.lock);
+	for (pp = &pool->regs.list; *pp; pp = &(*pp)->next) {
 		if (*pp == reg) {
 			*pp = reg->next;
 			found = true;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&pool->reg_lock);
+	wcpi_unlock(&pool->regs.lock);
 	return found;
 }
 
@@ -134,11 +134,17 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
 	return err;
 }
 
+void wcpi_register_setup(struct wcp_pool *pool)
+{
+	wcpi_lock_init(&pool->regs.lock);
+}
+
 /* Pool teardown: registrations the application did not drop. */
 void wcpi_register_fini(struct wcp_pool *pool)
 {
-	while (pool->registrations)
-		drop_registration(pool, pool->registrations);
+	while (pool->regs.list)
+		drop_registration(pool, pool->regs.list);
+	wcpi_lock_fini(&pool->regs.lock);
 }
 
 int wcp_registration_fd(const struct wcp_registration *reg)

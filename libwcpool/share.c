@@ -26,30 +26,15 @@ uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 	return p - b;
 }
 
-/* Map what the owner has added to the file since this view last looked. */
-static int refresh_view(struct wcp_pool *pool)
-{
-	uint64_t size;
-	int err;
-
-	pthread_mutex_lock(&pool->map_lock);
-	err = pool->ops->file_size(pool, &size);
-	if (!err)
-		err = wcpi_pool_map_to(pool, size < pool->max_size ?
-					     size : pool->max_size);
-	pthread_mutex_unlock(&pool->map_lock);
-	return err;
-}
-
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
 {
 	if (!pool) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (offset >= atomic_load(&pool->mapped) && pool->info.imported)
-		refresh_view(pool);
-	if (offset >= atomic_load(&pool->mapped)) {
+	if (offset >= wcpi_pool_mapped(pool) && pool->imported)
+		wcpi_pool_refresh(pool);
+	if (offset >= wcpi_pool_mapped(pool)) {
 		errno = ERANGE;
 		return NULL;
 	}
@@ -74,8 +59,8 @@ int wcp_pool_export(const struct wcp_pool *pool, uint32_t flags,
 	}
 	memset(share, 0, sizeof(*share));
 	share->magic = WCP_SHARE_MAGIC;
-	share->backend = pool->info.backend;
-	share->policy = pool->info.policy;
+	share->backend = pool->backend;
+	share->policy = pool->policy;
 	share->page_size = pool->page_size;
 	share->max_size = pool->max_size;
 	return fd;
@@ -125,10 +110,10 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 		close(own_fd);
 		return -ENOMEM;
 	}
-	pool->info.imported = true;
-	pool->info.policy = share->policy;
-	pool->info.read_only = flags & WCP_IMPORT_READ_ONLY;
-	pool->prot = PROT_READ | (pool->info.read_only ? 0 : PROT_WRITE);
+	pool->imported = true;
+	pool->policy = share->policy;
+	pool->read_only = flags & WCP_IMPORT_READ_ONLY;
+	pool->prot = PROT_READ | (pool->read_only ? 0 : PROT_WRITE);
 	err = wcpi_pool_reserve(pool, share->max_size, share->page_size);
 	if (!err && share->backend == WCP_BACKEND_MODULE)
 		err = wcpi_module_adopt(pool, own_fd);
@@ -137,7 +122,7 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 	else
 		close(own_fd);
 	if (!err)
-		err = refresh_view(pool);
+		err = wcpi_pool_refresh(pool);
 	if (err) {
 		wcpi_pool_free_object(pool);
 		return err;

@@ -101,7 +101,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	/* Any non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(tcache_key, thread_caches);
 	pthread_mutex_lock(&tcache_lock);
-	for (tc = pool->tcaches; tc && !tc->idle; tc = tc->next)
+	for (tc = pool->tcaches.list; tc && !tc->idle; tc = tc->next)
 		;
 	if (tc)
 		tc->idle = false;
@@ -119,12 +119,12 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 		return NULL;
 	}
 	tc->pool = pool;
-	tc->trim_seen = atomic_load(&pool->trim_generation);
+	tc->trim_seen = atomic_load(&pool->tcaches.trim_generation);
 	tc->flags = wcpi_mallocx_arena(wcpi_arena_pick(pool)) |
 		    MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
-	tc->next = pool->tcaches;
-	pool->tcaches = tc;
+	tc->next = pool->tcaches.list;
+	pool->tcaches.list = tc;
 	pthread_mutex_unlock(&tcache_lock);
 	return tc;
 }
@@ -180,9 +180,9 @@ int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
 
 	*tcp = tc;
 	if (!tc)
-		return pool->mallocx_flags;
+		return pool->arenas.untracked_flags;
 	/* Only this thread uses its tcache: it flushes it itself. */
-	trim = atomic_load_explicit(&pool->trim_generation,
+	trim = atomic_load_explicit(&pool->tcaches.trim_generation,
 				    memory_order_relaxed);
 	if (tc->trim_seen != trim) {
 		record_flush(tc);
@@ -205,8 +205,8 @@ void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		counter_add(&tc->allocations, allocations);
 		counter_add(&tc->bytes, bytes);
 	} else {
-		atomic_fetch_add(&pool->untracked_allocations, allocations);
-		atomic_fetch_add(&pool->untracked_bytes, bytes);
+		atomic_fetch_add(&pool->tcaches.untracked_allocations, allocations);
+		atomic_fetch_add(&pool->tcaches.untracked_bytes, bytes);
 	}
 }
 
@@ -216,9 +216,9 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	int64_t n, b;
 
 	pthread_mutex_lock(&tcache_lock);
-	n = atomic_load(&pool->untracked_allocations);
-	b = atomic_load(&pool->untracked_bytes);
-	for (struct wcpi_tcache *tc = pool->tcaches; tc; tc = tc->next) {
+	n = atomic_load(&pool->tcaches.untracked_allocations);
+	b = atomic_load(&pool->tcaches.untracked_bytes);
+	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		n += atomic_load(&tc->allocations);
 		b += atomic_load(&tc->bytes);
 	}
@@ -233,10 +233,10 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
  */
 void wcpi_tcache_flush(struct wcp_pool *pool)
 {
-	unsigned trim = atomic_fetch_add(&pool->trim_generation, 1) + 1;
+	unsigned trim = atomic_fetch_add(&pool->tcaches.trim_generation, 1) + 1;
 
 	pthread_mutex_lock(&tcache_lock);
-	for (struct wcpi_tcache *tc = pool->tcaches; tc; tc = tc->next) {
+	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
 		for (int i = 0; i < WCP_THREAD_POOLS; i++)
@@ -253,10 +253,10 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 {
 	pthread_mutex_lock(&tcache_lock);
-	while (pool->tcaches) {
-		struct wcpi_tcache *tc = pool->tcaches;
+	while (pool->tcaches.list) {
+		struct wcpi_tcache *tc = pool->tcaches.list;
 
-		pool->tcaches = tc->next;
+		pool->tcaches.list = tc->next;
 		mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
 		if (tc->idle)
 			free(tc);
@@ -293,10 +293,10 @@ void wcpi_tcache_fork_child(void)
 void wcpi_tcache_pool_forget(struct wcp_pool *pool)
 {
 	pthread_mutex_lock(&tcache_lock);
-	while (pool->tcaches) {
-		struct wcpi_tcache *tc = pool->tcaches;
+	while (pool->tcaches.list) {
+		struct wcpi_tcache *tc = pool->tcaches.list;
 
-		pool->tcaches = tc->next;
+		pool->tcaches.list = tc->next;
 		free(tc);
 	}
 	pthread_mutex_unlock(&tcache_lock);

@@ -29,46 +29,47 @@ int wcp_uring_register(struct wcp_pool *pool, struct io_uring *ring)
 
 	if (!pool || !ring)
 		return -EINVAL;
-	pthread_mutex_lock(&pool->uring_lock);
-	if (pool->ring)
+	wcpi_lock(&pool->uring.lock);
+	if (pool->uring.ring)
 		err = -EBUSY;
-	if (!err && !pool->uring_slots) {
-		pool->uring_slots = calloc(WCP_URING_SLOTS,
-					   sizeof(*pool->uring_slots));
-		if (!pool->uring_slots)
+	if (!err && !pool->uring.slots) {
+		pool->uring.slots = calloc(WCP_URING_SLOTS,
+					   sizeof(*pool->uring.slots));
+		if (!pool->uring.slots)
 			err = -ENOMEM;
 	}
 	if (!err)
 		err = io_uring_register_buffers_sparse(ring, WCP_URING_SLOTS);
 	if (!err) {
-		pool->ring = ring;
-		pool->uring_used = 0;
-		pool->uring_next = 0;
-		atomic_store(&pool->pinned, true);
+		pool->uring.ring = ring;
+		pool->uring.used = 0;
+		pool->uring.next = 0;
+		atomic_store(&pool->uring.pinned, true);
 	}
-	pthread_mutex_unlock(&pool->uring_lock);
+	wcpi_unlock(&pool->uring.lock);
 	return err;
 }
 
-/* Register [off, off+len) in a slot.  Caller holds uring_lock. */
+/* Register [off, off+len) in a slot. */
 static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	struct iovec iov = { pool->base + off, len };
 	unsigned int i;
 	int ret;
 
-	if (pool->uring_used < WCP_URING_SLOTS)
-		i = pool->uring_used;
+	wcpi_lock_held(&pool->uring.lock);
+	if (pool->uring.used < WCP_URING_SLOTS)
+		i = pool->uring.used;
 	else
-		i = pool->uring_next++ % WCP_URING_SLOTS;
-	ret = io_uring_register_buffers_update_tag(pool->ring, i, &iov, NULL, 1);
+		i = pool->uring.next++ % WCP_URING_SLOTS;
+	ret = io_uring_register_buffers_update_tag(pool->uring.ring, i, &iov, NULL, 1);
 	if (ret < 0)
 		return ret == -EFAULT ? -ERANGE : ret;
 	if (ret != 1)
 		return -EIO;
-	pool->uring_slots[i] = (struct wcpi_range){ off, len };
-	if (i == pool->uring_used)
-		pool->uring_used++;
+	pool->uring.slots[i] = (struct wcpi_range){ off, len };
+	if (i == pool->uring.used)
+		pool->uring.used++;
 	return (int)i;
 }
 
@@ -78,13 +79,13 @@ int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 	int ret = -ENOENT;
 
 	if (off == WCP_OFFSET_INVALID || !len || len > WCP_URING_MAX_BUFFER ||
-	    off + len > atomic_load(&pool->mapped))
+	    off + len > wcpi_pool_mapped(pool))
 		return -ERANGE;
-	pthread_mutex_lock(&pool->uring_lock);
-	if (!pool->ring)
+	wcpi_lock(&pool->uring.lock);
+	if (!pool->uring.ring)
 		goto out;
-	for (unsigned int i = 0; i < pool->uring_used; i++) {
-		struct wcpi_range *s = &pool->uring_slots[i];
+	for (unsigned int i = 0; i < pool->uring.used; i++) {
+		struct wcpi_range *s = &pool->uring.slots[i];
 
 		if (off >= s->off && off + len <= s->off + s->len) {
 			ret = (int)i;
@@ -99,7 +100,7 @@ int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 	else
 		ret = add_slot(pool, start, end - start);
 out:
-	pthread_mutex_unlock(&pool->uring_lock);
+	wcpi_unlock(&pool->uring.lock);
 	return ret;
 }
 
@@ -109,19 +110,29 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 
 	if (!pool)
 		return -ENOENT;
-	pthread_mutex_lock(&pool->uring_lock);
-	if (!pool->ring) {
+	wcpi_lock(&pool->uring.lock);
+	if (!pool->uring.ring) {
 		err = -ENOENT;
 	} else {
-		io_uring_unregister_buffers(pool->ring);
-		pool->ring = NULL;
-		atomic_store(&pool->pinned, false);
+		io_uring_unregister_buffers(pool->uring.ring);
+		pool->uring.ring = NULL;
+		atomic_store(&pool->uring.pinned, false);
 	}
-	pthread_mutex_unlock(&pool->uring_lock);
+	wcpi_unlock(&pool->uring.lock);
 	/* What was freed while pinned can go now (commit.c). */
 	if (!err && !wcpi_pool_forked(pool))
 		wcpi_commit_retry(pool);
 	return err;
+}
+
+void wcpi_uring_setup(struct wcp_pool *pool)
+{
+	wcpi_lock_init(&pool->uring.lock);
+}
+
+bool wcpi_uring_pins(struct wcp_pool *pool)
+{
+	return atomic_load(&pool->uring.pinned);
 }
 
 void wcpi_uring_fini(struct wcp_pool *pool)
@@ -129,6 +140,7 @@ void wcpi_uring_fini(struct wcp_pool *pool)
 	/* A forked child shares the parent's ring: its buffers stay. */
 	if (!wcpi_pool_forked(pool))
 		wcp_uring_unregister(pool);
-	free(pool->uring_slots);
-	pool->uring_slots = NULL;
+	free(pool->uring.slots);
+	pool->uring.slots = NULL;
+	wcpi_lock_fini(&pool->uring.lock);
 }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Page-sized buffers outside jemalloc on huge-page pools (huge.c). */
+#ifndef WCPOOL_INTERNAL_HUGE_H
+#define WCPOOL_INTERNAL_HUGE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "range.h"
+#include "wcpool.h"
+
+struct wcpi_huge {
+	struct wcpi_lock lock;		/* all but threshold and starts */
+	uint64_t threshold;		/* 0: everything goes to jemalloc */
+	_Atomic uint64_t *starts;	/* a bit per page: a buffer starts */
+	struct wcpi_range_set live;
+	struct wcpi_range_set free;	/* free ranges, coalesced */
+	uint64_t *dirty;		/* a bit per free page still committed */
+	uint64_t cached_bytes;		/* bytes of dirty free pages */
+	uint64_t bytes;			/* bytes of live buffers */
+};
+
+void wcpi_huge_setup(struct wcp_pool *pool);
+int wcpi_huge_init(struct wcp_pool *pool);
+void wcpi_huge_fini(struct wcp_pool *pool);
+bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size);
+bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off);
+void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
+		      bool *zeroed);
+size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off);
+void wcpi_huge_free(struct wcp_pool *pool, uint64_t off);
+void wcpi_huge_trim(struct wcp_pool *pool);
+void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
+
+#endif

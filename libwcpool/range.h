@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Ranges of pool offsets (huge.c keeps sets of them, uring.c a table). */
+#ifndef WCPOOL_INTERNAL_RANGE_H
+#define WCPOOL_INTERNAL_RANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wcpi_range {
+	uint64_t off;
+	uint64_t len;
+};
+
+/* Ranges sorted by offset. */
+struct wcpi_range_set {
+	struct wcpi_range *v;
+	size_t n;
+	size_t cap;
+};
+
+static inline uint64_t wcpi_align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+#endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Live registrations of a pool (register.c). */
+#ifndef WCPOOL_INTERNAL_REGISTER_H
+#define WCPOOL_INTERNAL_REGISTER_H
+
+#include "lock.h"
+
+struct wcp_pool;
+struct wcp_registration;
+
+struct wcpi_registrations {
+	struct wcpi_lock lock;
+	struct wcp_registration *list;
+};
+
+void wcpi_register_setup(struct wcp_pool *pool);
+void wcpi_register_fini(struct wcp_pool *pool);
+
+#endif
