@@ -138,7 +138,7 @@ void anon_free(void *p, size_t size);
 /* MAP_HUGETLB memory, touched; NULL if no huge pages */
 void *hugetlb_map(size_t size);
 /* Free 2 MiB huge pages in the system right now. */
-long hugepages_free(void);
+long free_hugepages(void);
 /* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
 struct wcp_pool *bench_pool(void);
 /*

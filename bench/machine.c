@@ -124,7 +124,7 @@ void machine_json(struct json *j)
 	json_string(j, "thp_enabled", buf);
 	read_line("/proc/sys/vm/nr_hugepages", buf, sizeof(buf));
 	json_string(j, "hugepages_2m_total", buf);
-	json_int(j, "hugepages_2m_free_at_start", hugepages_free());
+	json_int(j, "hugepages_2m_free_at_start", free_hugepages());
 	json_int(j, "page_size", sysconf(_SC_PAGESIZE));
 	if (getloadavg(load, 3) == 3) {
 		json_begin_array(j, "loadavg_at_end");
