@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* wcpool-bench: shared state of the subcommands. */
+/*
+ * wcpool-bench: what its files share.  The subcommands (bench_*.c) use the
+ * registry's bench_skip()/bench_note(), the harness and the memory helpers;
+ * main.c, report*.c, machine.c and plot.c the rest.
+ */
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "stats.h"
@@ -15,6 +20,7 @@
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
 
+/* The command line (main.c) */
 enum bench_mode { MODE_STANDARD, MODE_QUICK, MODE_SMOKE, MODE_FULL };
 
 struct bench_options {
@@ -71,15 +77,26 @@ struct result {
 	bool comparable;	/* a valid alternative for the library check */
 };
 
+/* The result registry (results.c); the *_at() return NULL past the end. */
+/* Room for @n more results, so that pointers to the next @n stay valid. */
+void results_reserve(size_t n);
 struct result *result_add(const char *group, const char *name,
 			  const char *memory, size_t size, unsigned threads);
-void result_finish(struct result *r);
+const struct result *result_at(size_t i);
+const struct result *result_find(const char *group, const char *name,
+				 const char *memory, size_t size,
+				 unsigned threads);
+void results_free(void);
+struct skipped {
+	char group[16], name[40], reason[160];
+};
 void bench_skip(const char *group, const char *name, const char *reason);
+const struct skipped *skipped_at(size_t i);
 void bench_note(const char *group, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *note_at(size_t i);
 
-/* Helpers */
+/* The measurement harness (harness.c) */
 static inline double now_ns(void)
 {
 	struct timespec ts;
@@ -88,46 +105,20 @@ static inline double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* A line on stderr, stamped with the seconds since the first one. */
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pin_to(int cpu);
-const char *size_str(size_t size, char *buf, size_t len);
-/* ordinary anonymous memory on 4 KiB pages (THP refused), touched */
-void *anon_4k(size_t size);
-void anon_free(void *p, size_t size);
-/* MAP_HUGETLB memory, touched; NULL if no huge pages */
-void *hugetlb_map(size_t size);
-long hugepages_free(void);
-/* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
-struct wcp_pool *bench_pool(void);
-/*
- * The pools fill and flush run on: the default one; with /dev/wcpool, a
- * module pool of each policy it gives and a memfd pool.  Return: how many.
- */
-size_t bench_pools(struct wcp_pool **pools, size_t max);
-const char *backend_name(uint32_t b);
-const char *policy_name(uint32_t p);
-/* "memfd-WB-2M", "module-WC-2M" and the like */
-const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
-
-/* Repetitions for a case whose one sample took @sample_ns. */
-size_t reps_for(double sample_ns);
 
 /*
- * Measure one case: @fn performs @iters operations and returns the
- * nanoseconds they took (it times itself, so it can leave set-up work out).
- * Warm-up, calibration of @iters to about a millisecond per sample, then
- * reps_for() samples, each stored as nanoseconds per operation.
+ * Measure alternatives side by side.  Each case's @fn performs @iters
+ * operations and returns the nanoseconds they took (it times itself, so it
+ * can leave set-up work out).  Each is warmed up and calibrated on its own
+ * to about a millisecond per sample; then the samples are taken in rounds,
+ * one sample of every case per round (the order rotating), so that
+ * whatever else the machine does hits all of them alike.  Samples are
+ * stored as nanoseconds per operation.  Fills in cases[i].r.
  */
 typedef double (*bench_fn)(void *arg, uint64_t iters);
-struct result *measure(const char *group, const char *name,
-		       const char *memory, size_t size, double bytes,
-		       bench_fn fn, void *arg);
-
-/*
- * Measure alternatives side by side: each is warmed up and calibrated on
- * its own, then the samples are taken in rounds, one sample of every case
- * per round (the order rotating), so that whatever else the machine does
- * hits all of them alike.  Fills in cases[i].r.
- */
 struct bench_case {
 	const char *name;
 	bench_fn fn;
@@ -140,6 +131,54 @@ void measure_set(const char *group, const char *memory, size_t size,
 		 double bytes, unsigned threads, struct bench_case *cases,
 		 size_t n);
 
+/* The memory the cases run on (memory.c) */
+/* ordinary anonymous memory on 4 KiB pages (THP refused), touched */
+void *anon_4k(size_t size);
+void anon_free(void *p, size_t size);
+/* MAP_HUGETLB memory, touched; NULL if no huge pages */
+void *hugetlb_map(size_t size);
+/* Free 2 MiB huge pages in the system right now. */
+long free_hugepages(void);
+/* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
+struct wcp_pool *bench_pool(void);
+/*
+ * The pools fill and flush run on: the default one; with /dev/wcpool, a
+ * module pool of each policy it gives and a memfd pool.  Return: how many.
+ */
+size_t bench_pools(struct wcp_pool **pools, size_t max);
+const char *backend_name(uint32_t b);
+const char *policy_name(uint32_t p);
+/* "memfd-WB-2M", "module-WC-2M" and the like */
+const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
+
+struct json;
+
+/* The machine (machine.c): read once, after pinning */
+void machine_read(void);
+const char *machine_cpu_model(void);
+void machine_print(FILE *f);
+void machine_json(struct json *j);
+
+/* The report on stdout (report.c) and in latest.json (report_json.c) */
+/* "4 KiB", "16 MiB", "mixed" for 0 */
+const char *size_str(size_t size, char *buf, size_t len);
+/*
+ * The fastest comparable result of @r's group, memory, size and thread
+ * count, the library not counted, by median or by minimum; NULL if none.
+ */
+const struct result *fastest_alternative(const struct result *r, bool by_min);
+/* The method each group's ratios are taken against, and its result. */
+const char *reference_name(const char *group);
+const struct result *reference_result(const struct result *r);
+/* Into @j when not NULL, else as text on @tty.  Return: cases too slow. */
+int library_checks(struct json *j, FILE *tty);
+void report_print(FILE *f);
+int report_write_json(const char *path, const char *cmdline);
+
+/* gnuplot PNGs of fill, copy and flush (plot.c) */
+void plot_throughput(void);
+
+/* The subcommands (bench_*.c): 0, or -1 on failure. */
 int bench_fill(void);
 int bench_copy(void);
 int bench_flush(void);

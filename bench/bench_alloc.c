@@ -227,7 +227,7 @@ int bench_alloc(void)
 				need = (long)(threads * slots *
 					      huge_round(loads[l].hi) / (2 * MiB));
 				if (!strcmp(all[i].name, "mmap-hugetlb") &&
-				    hugepages_free() < need + 8) {
+				    free_hugepages() < need + 8) {
 					bench_skip("alloc", all[i].name,
 						   "not enough free huge pages");
 					continue;

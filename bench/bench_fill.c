@@ -57,7 +57,15 @@ static bool fill_available(int how)
 	}
 }
 
-/* Buffers are line aligned and sizes whole lines: no head or tail here. */
+/*
+ * The store loops here are the bench's own, not libwcpool/fill.c's: the
+ * library offers plain and stream stores (wcp_fill_with(), wcp_copy_with():
+ * the wcp-stream rows) and picks the vector width by CPUID once a process,
+ * so it cannot run its AVX2 loop next to its AVX-512 one.  These fixed-width
+ * loops are the alternatives the library's choice is checked against.
+ *
+ * Buffers are line aligned and sizes whole lines: no head or tail here.
+ */
 static void stosb(char *d, int c, size_t n)
 {
 	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");

@@ -74,6 +74,7 @@ int count_fds(void)
 	return n;
 }
 
+/* As in bench/memory.c: the bench does not link these Criterion helpers. */
 long free_hugepages(void)
 {
 	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
