@@ -51,6 +51,47 @@
 extern "C" {
 #endif
 
+/* The version of this header; wcp_version() gives the library's. */
+#define WCP_VERSION_MAJOR 0
+#define WCP_VERSION_MINOR 2
+#define WCP_VERSION_PATCH 0
+#define WCP_VERSION_STRING "0.2.0"
+/** True if this header is version @major.@minor.@patch or later. */
+#define WCP_CHECK_VERSION(major, minor, patch)                              \
+	(WCP_VERSION_MAJOR > (major) ||                                    \
+	 (WCP_VERSION_MAJOR == (major) && WCP_VERSION_MINOR > (minor)) ||  \
+	 (WCP_VERSION_MAJOR == (major) && WCP_VERSION_MINOR == (minor) &&  \
+	  WCP_VERSION_PATCH >= (patch)))
+
+/*
+ * What the compiler may know about the allocation calls: the result
+ * aliases nothing (malloc), its size and alignment (for
+ * __builtin_object_size and _FORTIFY_SOURCE), that it must be used, and
+ * which call frees it (GCC 11+: -Wmismatched-dealloc).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define WCP_MALLOC_LIKE __attribute__((malloc, warn_unused_result))
+#define WCP_WARN_UNUSED __attribute__((warn_unused_result))
+#define WCP_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
+#define WCP_ALLOC_ALIGN(n) __attribute__((alloc_align(n)))
+#else
+#define WCP_MALLOC_LIKE
+#define WCP_WARN_UNUSED
+#define WCP_ALLOC_SIZE(...)
+#define WCP_ALLOC_ALIGN(n)
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define WCP_FREED_BY_WCP_FREE __attribute__((malloc(wcp_free, 2)))
+#else
+#define WCP_FREED_BY_WCP_FREE
+#endif
+
+/**
+ * wcp_version() - the library's version at run time, as "MAJOR.MINOR.PATCH";
+ * each of @major, @minor, @patch that is not NULL receives its part.
+ */
+const char *wcp_version(unsigned *major, unsigned *minor, unsigned *patch);
+
 /** Where pool memory comes from. */
 enum wcp_backend {
 	/** /dev/wcpool if present, else a memfd. */
@@ -151,6 +192,9 @@ struct wcp_pool_stats {
 
 struct wcp_pool;
 
+/* Declared here for WCP_FREED_BY_WCP_FREE; documented below. */
+void wcp_free(struct wcp_pool *pool, void *ptr);
+
 /**
  * wcp_pool_create() - create a pool.
  * @opts: options, or NULL for all defaults.
@@ -205,10 +249,12 @@ int wcp_pool_trim(struct wcp_pool *pool);
  * ENOMEM (pool max_size or system memory exhausted) or EPERM (imported pool,
  * or the parent's pool in a fork() child).
  */
-void *wcp_malloc(struct wcp_pool *pool, size_t size);
+void *wcp_malloc(struct wcp_pool *pool, size_t size)
+	WCP_MALLOC_LIKE WCP_ALLOC_SIZE(2) WCP_FREED_BY_WCP_FREE;
 
 /** wcp_calloc() - like calloc(): zeroed, with overflow check (ENOMEM). */
-void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size);
+void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size)
+	WCP_MALLOC_LIKE WCP_ALLOC_SIZE(2, 3) WCP_FREED_BY_WCP_FREE;
 
 /**
  * wcp_realloc() - like realloc(): keeps min(old, new) bytes, may move.
@@ -216,7 +262,8 @@ void *wcp_calloc(struct wcp_pool *pool, size_t nmemb, size_t size);
  * @ptr NULL behaves like wcp_malloc().  @size 0 frees @ptr and returns NULL.
  * On failure returns NULL with errno ENOMEM and leaves @ptr untouched.
  */
-void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size);
+void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
+	WCP_WARN_UNUSED WCP_ALLOC_SIZE(3);
 
 /**
  * wcp_aligned_alloc() - allocate @size bytes aligned to @alignment.
@@ -224,7 +271,9 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size);
  * @alignment must be a power of two no larger than 1 GiB (errno EINVAL
  * otherwise); @size need not be a multiple of it.
  */
-void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size);
+void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
+	WCP_MALLOC_LIKE WCP_ALLOC_ALIGN(2) WCP_ALLOC_SIZE(3)
+	WCP_FREED_BY_WCP_FREE;
 
 /**
  * wcp_free() - free an allocation of @pool.  NULL is ignored.

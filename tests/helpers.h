@@ -15,6 +15,12 @@
 
 /* Create a pool or fail the test; page_size/max_size 0 mean defaults. */
 struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size);
+/*
+ * @p, as a copy the compiler does not connect to it: taken before a free,
+ * for tests that use the freed pointer on purpose (GCC follows wcp_free()
+ * through wcpool.h's attributes and rejects any later use of @p).
+ */
+void *alias_of(void *p);
 /* Mappings (lines of /proc/self/maps) that overlap [@lo, @hi). */
 int count_mappings(const void *lo, const void *hi);
 /* Open fds of this process. */

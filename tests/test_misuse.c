@@ -29,7 +29,7 @@ static void free_it(void *p)
 
 static void realloc_it(void *p)
 {
-	wcp_realloc(pool, p, 100);
+	wcp_free(pool, wcp_realloc(pool, p, 100));
 }
 
 static void usable_size_of(void *p)
@@ -63,13 +63,13 @@ Test(misuse, free_of_interior_pointer)
 
 Test(misuse, double_free)
 {
-	void *p = wcp_malloc(pool, 100);
-	void *big = wcp_malloc(pool, 5 * MiB);
+	void *p = wcp_malloc(pool, 100), *p2 = alias_of(p);
+	void *big = wcp_malloc(pool, 5 * MiB), *big2 = alias_of(big);
 
 	wcp_free(pool, p);
 	wcp_free(pool, big);
-	expect_abort(free_it, p, "not a live allocation");
-	expect_abort(free_it, big, "not a live allocation");
+	expect_abort(free_it, p2, "not a live allocation");
+	expect_abort(free_it, big2, "not a live allocation");
 }
 
 Test(misuse, free_into_the_wrong_pool)
@@ -85,20 +85,20 @@ Test(misuse, free_into_the_wrong_pool)
 Test(misuse, realloc_of_foreign_or_freed_pointer)
 {
 	void *heap = malloc(64);
-	void *p = wcp_malloc(pool, 64);
+	void *p = wcp_malloc(pool, 64), *p2 = alias_of(p);
 
 	expect_abort(realloc_it, heap, "wcp_realloc(): invalid pointer");
 	wcp_free(pool, p);
-	expect_abort(realloc_it, p, "not a live allocation");
+	expect_abort(realloc_it, p2, "not a live allocation");
 	free(heap);
 }
 
 Test(misuse, usable_size_of_freed_pointer)
 {
-	void *p = wcp_malloc(pool, 64);
+	void *p = wcp_malloc(pool, 64), *p2 = alias_of(p);
 
 	wcp_free(pool, p);
-	expect_abort(usable_size_of, p, "wcp_usable_size(): invalid pointer");
+	expect_abort(usable_size_of, p2, "wcp_usable_size(): invalid pointer");
 }
 
 static void free_with_null_pool(void *p)
@@ -117,11 +117,11 @@ Test(misuse, free_with_null_pool)
 /* After a reported misuse nothing was damaged: the pool still works. */
 Test(misuse, pool_survives_in_the_parent)
 {
-	void *p = wcp_malloc(pool, 64);
+	void *p = wcp_malloc(pool, 64), *p2 = alias_of(p);
 	struct wcp_pool_stats st;
 
 	wcp_free(pool, p);
-	expect_abort(free_it, p, "not a live allocation");
+	expect_abort(free_it, p2, "not a live allocation");
 	p = wcp_malloc(pool, 64);
 	cr_assert_not_null(p);
 	wcp_free(pool, p);

@@ -2,6 +2,7 @@
 /* Pool life cycle: options, what the pool really got, statistics, trim. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -281,4 +282,26 @@ Test(pool, thousands_of_pools, .timeout = 120)
 	}
 	for (int i = 0; i < POOLS; i++)
 		wcp_pool_destroy(pools[i]);
+}
+
+/* The library says the version its header says, in both forms. */
+Test(pool, version_matches_the_header)
+{
+	unsigned major = 99, minor = 99, patch = 99;
+	char want[32];
+
+	snprintf(want, sizeof(want), "%u.%u.%u", WCP_VERSION_MAJOR,
+		 WCP_VERSION_MINOR, WCP_VERSION_PATCH);
+	cr_assert_str_eq(wcp_version(&major, &minor, &patch), want);
+	cr_assert_str_eq(WCP_VERSION_STRING, want);
+	cr_assert_eq(major, WCP_VERSION_MAJOR);
+	cr_assert_eq(minor, WCP_VERSION_MINOR);
+	cr_assert_eq(patch, WCP_VERSION_PATCH);
+	cr_assert_str_eq(wcp_version(NULL, NULL, NULL), want);
+	cr_assert(WCP_CHECK_VERSION(0, 0, 0));
+	cr_assert(WCP_CHECK_VERSION(WCP_VERSION_MAJOR, WCP_VERSION_MINOR,
+				    WCP_VERSION_PATCH));
+	cr_assert(!WCP_CHECK_VERSION(WCP_VERSION_MAJOR, WCP_VERSION_MINOR,
+				     WCP_VERSION_PATCH + 1));
+	cr_assert(!WCP_CHECK_VERSION(WCP_VERSION_MAJOR + 1, 0, 0));
 }
