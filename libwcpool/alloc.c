@@ -20,8 +20,6 @@
  * does on x86-64: jemalloc's 8-byte class is only 8-byte aligned.
  */
 #define WCP_MIN_ALLOC 16
-/* jemalloc's largest slab class on 4 KiB pages: it zeroes these itself. */
-#define WCP_SMALL_MAX 14336
 
 static void __attribute__((noreturn, cold))
 misuse(const char *fn, const char *what, const struct wcp_pool *pool,
@@ -83,14 +81,64 @@ static void *mark_live(struct wcp_pool *pool, void *p)
 	return p;
 }
 
+/* The block map's kind for a block jemalloc just handed out. */
+static void set_kind(struct wcp_pool *pool, void *p)
+{
+	size_t size = sallocx(p, 0);
+
+	wcpi_livemap_set_kind(&pool->live, wcp_offset(pool, p),
+			      size <= wcpi_classes.max ?
+			      wcpi_class_of(size) + 1 : WCPI_KIND_LARGE);
+}
+
+/*
+ * Through jemalloc: aligned, large, or without a thread cache.  Once
+ * jemalloc has cleaned up a thread (pthread key destructors at thread exit
+ * run after its own), it serves every mallocx() from its default arena,
+ * whatever the flags: that is refused, not handed out.
+ */
+static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
+{
+	struct wcpi_tcache *tc;
+	void *p;
+
+	flags |= wcpi_tcache_flags(pool, &tc);
+	p = mallocx(size, flags);
+	if (p && !wcp_owns(pool, p)) {
+		dallocx(p, MALLOCX_TCACHE_NONE);
+		p = NULL;
+	}
+	if (!p)
+		return NULL;
+	/* jemalloc takes recommitted pages as zero: some may not be. */
+	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.max)
+		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
+	set_kind(pool, p);
+	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
+	return p;
+}
+
+static void *huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
+			bool zero)
+{
+	bool zeroed = false;
+	void *p = wcpi_huge_alloc(pool, size, align, &zeroed);
+
+	if (p && zero && !zeroed)
+		wcp_fill(pool, p, 0, size);
+	else if (p && zero)
+		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
+	if (p)
+		wcpi_livemap_set_kind(&pool->live, wcp_offset(pool, p),
+				      WCPI_KIND_HUGE);
+	return p;
+}
+
 /* @align 0: malloc alignment.  @zero: the memory must read as zero. */
 static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			bool zero)
 {
-	struct wcpi_tcache *tc;
-	bool zeroed = false;
-	int flags;
-	void *p;
+	void *p = NULL;
 
 	if (!pool) {
 		errno = EINVAL;
@@ -104,36 +152,25 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (wcpi_huge_wants(pool, size)) {
-		p = wcpi_huge_alloc(pool, size, align, &zeroed);
-		if (p && zero && !zeroed)
-			wcp_fill(pool, p, 0, size);
-		else if (p && zero)
-			wcpi_commit_zero(pool, wcp_offset(pool, p), size);
-		return mark_live(pool, p);
-	}
 	if (size < WCP_MIN_ALLOC)
 		size = WCP_MIN_ALLOC;
-	flags = wcpi_tcache_flags(pool, &tc) | (align ? MALLOCX_ALIGN(align) : 0) |
-		(zero ? MALLOCX_ZERO : 0);
-	p = mallocx(size, flags);
-	if (p && !wcp_owns(pool, p)) {
-		/*
-		 * Once jemalloc has cleaned up a thread (pthread key
-		 * destructors at thread exit run after its own), it serves
-		 * every mallocx() from its default arena, whatever the flags.
-		 */
-		dallocx(p, MALLOCX_TCACHE_NONE);
-		p = NULL;
+	/* Small blocks: the thread's cache (tcache.c). */
+	if (size <= wcpi_classes.max && align <= WCP_MIN_ALLOC) {
+		unsigned c = wcpi_class_of(size);
+
+		p = wcpi_tcache_alloc(pool, c);
+		if (p && zero)
+			memset(p, 0, wcpi_classes.size[c]);
 	}
+	if (!p && wcpi_huge_wants(pool, size))
+		p = huge_alloc(pool, size, align, zero);
+	else if (!p)
+		p = arena_alloc(pool, size, (align ? MALLOCX_ALIGN(align) : 0) |
+					    (zero ? MALLOCX_ZERO : 0));
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* jemalloc takes recommitted pages as zero: some may not be. */
-	if (zero && size > WCP_SMALL_MAX)
-		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
-	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return mark_live(pool, p);
 }
 
@@ -166,12 +203,19 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
 /* Give a block back whose live bit is already cleared. */
 static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 {
+	unsigned kind = wcpi_livemap_kind(&pool->live, off);
 	struct wcpi_tcache *tc;
 	int flags;
 
-	if (wcpi_huge_is(pool, off)) {
+	if (kind == WCPI_KIND_HUGE) {
 		wcpi_huge_free(pool, off);
 		return;
+	}
+	if (kind != WCPI_KIND_LARGE) {
+		WCPI_ASSERT(kind && kind <= wcpi_classes.nr);
+		WCPI_ASSERT(sallocx(ptr, 0) == wcpi_classes.size[kind - 1]);
+		if (wcpi_tcache_free(pool, ptr, kind - 1))
+			return;
 	}
 	flags = wcpi_tcache_flags(pool, &tc);
 	wcpi_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
@@ -180,8 +224,12 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 
 static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 {
-	if (wcpi_huge_is(pool, off))
+	unsigned kind = wcpi_livemap_kind(&pool->live, off);
+
+	if (kind == WCPI_KIND_HUGE)
 		return wcpi_huge_size(pool, off);
+	if (kind != WCPI_KIND_LARGE)
+		return wcpi_classes.size[kind - 1];
 	return sallocx(ptr, 0);
 }
 
@@ -194,6 +242,7 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 
 void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 {
+	bool huge, wants_huge;
 	uint64_t off;
 	void *p;
 
@@ -208,11 +257,13 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 	 * to another thread, and alive again if nothing moved.
 	 */
 	off = take_live(pool, ptr, "wcp_realloc");
-	if (wcpi_huge_is(pool, off) || wcpi_huge_wants(pool, size)) {
+	huge = wcpi_livemap_kind(&pool->live, off) == WCPI_KIND_HUGE;
+	wants_huge = wcpi_huge_wants(pool, size);
+	if (huge || wants_huge) {
 		/* Between the arena and whole pages: move, unless it fits. */
 		size_t keep = block_size(pool, ptr, off);
 
-		if (wcpi_huge_is(pool, off) && wcpi_huge_wants(pool, size) &&
+		if (huge && wants_huge &&
 		    wcpi_align_up(size, pool->page_size) == keep) {
 			wcpi_livemap_set(&pool->live, off);
 			return ptr;
@@ -231,8 +282,9 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
 			    flags);
 		if (p) {
+			set_kind(pool, p);
 			wcpi_tcache_count(pool, tc, 0,
-					 (int64_t)sallocx(p, 0) - before);
+					  (int64_t)sallocx(p, 0) - before);
 			return mark_live(pool, p);
 		}
 	}

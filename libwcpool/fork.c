@@ -41,6 +41,7 @@ __attribute__((constructor)) static void install(void)
 	size_t len = sizeof(version);
 
 	mallctl("version", &version, &len, NULL, 0);
+	wcpi_sizeclass_init();
 	if (pthread_atfork(wcpi_tcache_fork_prepare, wcpi_tcache_fork_parent,
 			   in_child))
 		abort();

@@ -206,17 +206,6 @@ static int commit_window(struct wcp_pool *pool, struct wcpi_range w)
 
 static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r);
 
-static void mark_start(struct wcp_pool *pool, uint64_t off, bool on)
-{
-	uint64_t bit = off / pool->page_size;
-	uint64_t m = (uint64_t)1 << (bit % 64);
-
-	if (on)
-		atomic_fetch_or(&pool->huge.starts[bit / 64], m);
-	else
-		atomic_fetch_and(&pool->huge.starts[bit / 64], ~m);
-}
-
 void wcpi_huge_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->huge.lock);
@@ -228,11 +217,8 @@ static void free_maps(struct wcp_pool *pool)
 	/* Also for pools that failed before their page size was set. */
 	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
 
-	if (h->starts)
-		wcpi_bitmap_free((void *)h->starts, pages);
 	if (h->dirty)
 		wcpi_bitmap_free(h->dirty, pages);
-	h->starts = NULL;
 	h->dirty = NULL;
 }
 
@@ -243,9 +229,8 @@ int wcpi_huge_init(struct wcp_pool *pool)
 
 	if (pool->page_size < WCP_PAGE_2M)
 		return 0;
-	h->starts = (_Atomic uint64_t *)wcpi_bitmap_alloc(pages);
 	h->dirty = wcpi_bitmap_alloc(pages);
-	if (!h->starts || !h->dirty) {
+	if (!h->dirty) {
 		free_maps(pool);
 		return -ENOMEM;
 	}
@@ -273,16 +258,6 @@ bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 	if (!pool->huge.threshold || size < pool->huge.threshold)
 		return false;
 	return size >= 4 * ps || wcpi_align_up(size, ps) - size <= ps / 4;
-}
-
-bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off)
-{
-	uint64_t bit = off / pool->page_size;
-
-	if (!pool->huge.starts || off % pool->page_size)
-		return false;
-	return atomic_load(&pool->huge.starts[bit / 64]) &
-	       ((uint64_t)1 << (bit % 64));
 }
 
 /* A committed window of @len bytes aligned to @align, and its dirty pages. */
@@ -343,10 +318,8 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		if (err)
 			huge_put_back(pool, w);
 	}
-	if (!err) {
-		mark_start(pool, w.off, true);
+	if (!err)
 		pool->huge.bytes += w.len;
-	}
 	wcpi_unlock(&pool->huge.lock);
 	if (err) {
 		errno = ENOMEM;
@@ -356,7 +329,7 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	return pool->base + w.off;
 }
 
-/* Size of the live huge buffer at @off (wcpi_huge_is() said yes). */
+/* Size of the live huge buffer at @off. */
 size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off)
 {
 	size_t i, len = 0;
@@ -435,7 +408,6 @@ void wcpi_huge_free(struct wcp_pool *pool, uint64_t off)
 	i = set_find(&pool->huge.live, off);
 	r = pool->huge.live.v[i];
 	set_remove_at(&pool->huge.live, i);
-	mark_start(pool, off, false);
 	pool->huge.bytes -= r.len;
 	huge_put_back(pool, r);
 	wcpi_unlock(&pool->huge.lock);

@@ -13,9 +13,8 @@
 #include "wcpool.h"
 
 struct wcpi_huge {
-	struct wcpi_lock lock;		/* all but threshold and starts */
+	struct wcpi_lock lock;		/* all but threshold */
 	uint64_t threshold;		/* 0: everything goes to jemalloc */
-	_Atomic uint64_t *starts;	/* a bit per page: a buffer starts */
 	struct wcpi_range_set live;
 	struct wcpi_range_set free;	/* free ranges, coalesced */
 	uint64_t *dirty;		/* a bit per free page still committed */
@@ -27,7 +26,6 @@ void wcpi_huge_setup(struct wcp_pool *pool);
 int wcpi_huge_init(struct wcp_pool *pool);
 void wcpi_huge_fini(struct wcp_pool *pool);
 bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size);
-bool wcpi_huge_is(const struct wcp_pool *pool, uint64_t off);
 void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		      bool *zeroed);
 size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off);

@@ -30,6 +30,7 @@
 #include "lock.h"
 #include "range.h"
 #include "register.h"
+#include "sizeclass.h"
 #include "tcache.h"
 #include "uring.h"
 

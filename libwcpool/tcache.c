@@ -2,10 +2,17 @@
 /*
  * Per-thread caches of a pool's small allocations.
  *
- * Each thread gets its own explicit jemalloc tcache for each pool it uses
- * (a tcache must never serve two arenas: its bins hand out whatever they
- * hold).  So small allocations take no arena lock, and pool memory never
- * lands in the tcache that serves the application's malloc or another pool.
+ * A thread's record for a pool holds bins of free small blocks, one per
+ * jemalloc size class, as arrays of pointers in ordinary memory (never a
+ * free list inside the blocks: pool memory may be write-combining or
+ * uncached).  wcp_malloc() pops a block, wcp_free() pushes one: no lock,
+ * no call into jemalloc.  An empty bin is refilled with half its capacity
+ * from jemalloc, a full one gives half back (sdallocx, whose size spares
+ * jemalloc its lookup).  Behind the bins each record has its own explicit
+ * jemalloc tcache (a tcache must never serve two arenas: its bins hand out
+ * whatever they hold), so refills and larger blocks take no arena lock
+ * either, and pool memory never lands in the tcache that serves the
+ * application's malloc or another pool.
  *
  * The thread's records sit in a small TLS array, searched by pool without a
  * lock.  A thread that exits (or makes room for a fifth pool) hands its
@@ -22,8 +29,8 @@
  * trim generation and each thread flushes its cache at its next call into
  * the pool (the arena's decay then gives the pages back).
  *
- * The records also count live allocations and their bytes: objects sitting
- * in a tcache are allocated as far as jemalloc's statistics go, not for the
+ * The records also count live allocations and their bytes: blocks sitting
+ * in a cache are allocated as far as jemalloc's statistics go, not for the
  * pool's.  Only the thread holding a record writes its counters (frees of
  * another thread's allocations make them negative), anyone may read them.
  */
@@ -37,6 +44,13 @@
 /* Pools a thread uses at once before it evicts the least recently found. */
 #define WCP_THREAD_POOLS 4
 
+/* Free blocks of one size class; slot[n - 1] is the most recently freed. */
+struct wcpi_bin {
+	uint16_t n;
+	uint16_t cap;
+	void **slot;
+};
+
 struct wcpi_tcache {
 	alignas(64) const struct wcp_pool *pool;
 	unsigned id;			/* jemalloc's tcache index */
@@ -47,18 +61,23 @@ struct wcpi_tcache {
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
 	struct wcpi_tcache *next;	/* in the pool's list */
+	struct wcpi_bin bins[WCPI_MAX_CLASSES];
+	void *slots[];			/* the bins' arrays */
 };
 
 static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
-static _Thread_local struct wcpi_tcache *thread_caches[WCP_THREAD_POOLS];
+/* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
+static _Thread_local struct wcpi_tcache *thread_caches[WCP_THREAD_POOLS]
+	__attribute__((tls_model("initial-exec")));
 /*
  * Set once thread_exit_records() ran: later pool calls of this thread
  * (another key's destructor, glibc's teardown) go without a cache, since
  * nothing would hand a new record back.
  */
-static _Thread_local bool thread_exiting;
+static _Thread_local bool thread_exiting
+	__attribute__((tls_model("initial-exec")));
 
 /* This thread is done with @tc: it goes back to its pool, still filled. */
 static void record_put_back(struct wcpi_tcache *tc)
@@ -91,6 +110,35 @@ static void make_thread_key(void)
 		abort();
 }
 
+/* Blocks a bin of @size-byte blocks holds: fewer of the larger ones. */
+static unsigned bin_capacity(size_t size)
+{
+	return size <= 256 ? 64 : size <= 1024 ? 32 : size <= 4096 ? 16 : 8;
+}
+
+/* A zeroed record with its bins laid out behind it. */
+static struct wcpi_tcache *record_alloc(void)
+{
+	size_t slots = 0, size;
+	struct wcpi_tcache *tc;
+
+	for (unsigned c = 0; c < wcpi_classes.nr; c++)
+		slots += bin_capacity(wcpi_classes.size[c]);
+	/* A cache line each: threads' counters must not share one. */
+	size = wcpi_align_up(sizeof(*tc) + slots * sizeof(void *), 64);
+	tc = aligned_alloc(64, size);
+	if (!tc)
+		return NULL;
+	memset(tc, 0, size);
+	slots = 0;
+	for (unsigned c = 0; c < wcpi_classes.nr; c++) {
+		tc->bins[c].slot = &tc->slots[slots];
+		tc->bins[c].cap = (uint16_t)bin_capacity(wcpi_classes.size[c]);
+		slots += tc->bins[c].cap;
+	}
+	return tc;
+}
+
 /* An idle record of @pool, or a new one; NULL if jemalloc has none left. */
 static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 {
@@ -109,11 +157,9 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	if (tc)
 		return tc;
 
-	/* A cache line each: threads' counters must not share one. */
-	tc = aligned_alloc(64, sizeof(*tc));
+	tc = record_alloc();
 	if (!tc)
 		return NULL;
-	memset(tc, 0, sizeof(*tc));
 	if (mallctl("tcache.create", &tc->id, &len, NULL, 0)) {
 		free(tc);
 		return NULL;
@@ -133,7 +179,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
  * This thread's cache for @pool, created on first use; NULL when jemalloc
  * has no tcache left to give (the caller goes without one).
  */
-static struct wcpi_tcache *thread_record(struct wcp_pool *pool)
+static struct wcpi_tcache *record_find(struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc = NULL;
 	int i, free_slot = WCP_THREAD_POOLS - 1;
@@ -168,27 +214,56 @@ static struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 	return tc;
 }
 
+/* Give @nr of the oldest blocks of bin @c back to jemalloc. */
+static void bin_flush(struct wcpi_tcache *tc, unsigned c, unsigned nr)
+{
+	struct wcpi_bin *b = &tc->bins[c];
+
+	for (unsigned i = 0; i < nr; i++)
+		sdallocx(b->slot[i], wcpi_classes.size[c], tc->flags);
+	b->n -= (uint16_t)nr;
+	memmove(b->slot, b->slot + nr, b->n * sizeof(*b->slot));
+}
+
+/* Everything the record caches goes back: its bins, then its tcache. */
 static void record_flush(struct wcpi_tcache *tc)
 {
+	for (unsigned c = 0; c < wcpi_classes.nr; c++)
+		bin_flush(tc, c, tc->bins[c].n);
 	mallctl("tcache.flush", NULL, NULL, &tc->id, sizeof(tc->id));
 }
 
-int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
+/*
+ * This thread's record for @pool, flushed if the pool was trimmed since it
+ * last looked; NULL when jemalloc has no tcache left to give or the thread
+ * is exiting (the caller goes without).  The hit is the first slot.
+ */
+static inline struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 {
-	struct wcpi_tcache *tc = thread_record(pool);
+	struct wcpi_tcache *tc = thread_caches[0];
 	unsigned trim;
 
-	*tcp = tc;
+	if (!tc || tc->pool != pool || atomic_load_explicit(&tc->dead,
+							    memory_order_relaxed))
+		tc = record_find(pool);
 	if (!tc)
-		return pool->arenas.untracked_flags;
-	/* Only this thread uses its tcache: it flushes it itself. */
+		return NULL;
+	/* Only this thread uses its record: it flushes it itself. */
 	trim = atomic_load_explicit(&pool->tcaches.trim_generation,
 				    memory_order_relaxed);
 	if (tc->trim_seen != trim) {
 		record_flush(tc);
 		tc->trim_seen = trim;
 	}
-	return tc->flags;
+	return tc;
+}
+
+int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
+{
+	struct wcpi_tcache *tc = thread_record(pool);
+
+	*tcp = tc;
+	return tc ? tc->flags : pool->arenas.untracked_flags;
 }
 
 /* Single writer per record: a plain load and store is enough. */
@@ -196,6 +271,65 @@ static void counter_add(_Atomic int64_t *v, int64_t delta)
 {
 	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) +
 				 delta, memory_order_relaxed);
+}
+
+/*
+ * Fill bin @c with half its capacity from jemalloc.  Each block's page
+ * learns its class (the block map) as the block leaves jemalloc.
+ */
+static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
+		       unsigned c)
+{
+	struct wcpi_bin *b = &tc->bins[c];
+	size_t size = wcpi_classes.size[c];
+
+	while (b->n < b->cap / 2) {
+		void *p = mallocx(size, tc->flags);
+
+		if (!p)
+			break;
+		if (!wcp_owns(pool, p)) {
+			/* jemalloc has torn this thread down: see alloc.c. */
+			dallocx(p, MALLOCX_TCACHE_NONE);
+			break;
+		}
+		wcpi_livemap_set_kind(&pool->live, (uint64_t)((char *)p -
+							       pool->base),
+				      c + 1);
+		b->slot[b->n++] = p;
+	}
+	return b->n;
+}
+
+void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c)
+{
+	struct wcpi_tcache *tc = thread_record(pool);
+	struct wcpi_bin *b;
+
+	if (!tc)
+		return NULL;
+	b = &tc->bins[c];
+	if (!b->n && !bin_refill(pool, tc, c))
+		return NULL;
+	counter_add(&tc->allocations, 1);
+	counter_add(&tc->bytes, wcpi_classes.size[c]);
+	return b->slot[--b->n];
+}
+
+bool wcpi_tcache_free(struct wcp_pool *pool, void *p, unsigned c)
+{
+	struct wcpi_tcache *tc = thread_record(pool);
+	struct wcpi_bin *b;
+
+	if (!tc)
+		return false;
+	b = &tc->bins[c];
+	if (b->n == b->cap)
+		bin_flush(tc, c, b->cap / 2);
+	b->slot[b->n++] = p;
+	counter_add(&tc->allocations, -1);
+	counter_add(&tc->bytes, -(int64_t)wcpi_classes.size[c]);
+	return true;
 }
 
 void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,

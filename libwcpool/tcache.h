@@ -4,6 +4,7 @@
 #define WCPOOL_INTERNAL_TCACHE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct wcp_pool;
@@ -19,6 +20,13 @@ struct wcpi_tcaches {
 	atomic_uint trim_generation;
 };
 
+/*
+ * A block of size class @c from this thread's cache of @pool, counted;
+ * NULL when the thread has no cache (then the caller asks jemalloc).
+ */
+void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c);
+/* Cache freed block @p of class @c, counted; false: no cache, not taken. */
+bool wcpi_tcache_free(struct wcp_pool *pool, void *p, unsigned c);
 /* mallocx flags for this thread on @pool: its arena and tcache. */
 int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp);
 void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,
