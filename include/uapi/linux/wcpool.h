@@ -26,6 +26,9 @@
  *   E2BIG   size larger than the kernel knows and the extra bytes not zero
  *   ENOTTY  unknown ioctl for this fd (pool ioctls on /dev/wcpool and the
  *           other way round)
+ *   EINTR   GROW, RELEASE, INFO, REGISTER: a fatal signal arrived while
+ *           the ioctl waited for the pool or worked on it (the caller is
+ *           being killed)
  */
 #ifndef _UAPI_LINUX_WCPOOL_H
 #define _UAPI_LINUX_WCPOOL_H
@@ -98,7 +101,10 @@ struct wcpool_create {
  * WCPOOL_IOC_RELEASE, on a writable pool fd: drop the pages in
  * [offset, offset + length); holes in the range are skipped.  Released
  * pages are unmapped from every process (later access: SIGBUS) and freed
- * once nothing else (a pin) references them.
+ * once nothing else (a pin) references them.  Both take time in proportion
+ * to the pages grown or present, not to the length of the range.  A RELEASE
+ * cut short by a fatal signal (EINTR) has released some of the pages in the
+ * range, each one whole, and left the others; WCPOOL_IOC_INFO tells.
  *
  *   size    in  sizeof(struct wcpool_range)
  *   flags   in  0
@@ -108,8 +114,8 @@ struct wcpool_create {
  * Errors: EINVAL (misaligned or zero length, offset + length overflows),
  * EFBIG (range ends past max_size), EBADF (read-only pool fd),
  * GROW only: EEXIST (a page in the range is already grown; nothing
- * changed), ENOSPC (module-wide limit, parameter limit_mb, reached),
- * ENOMEM (no contiguous 2 MiB page or memcg limit), EINTR (fatal signal).
+ * changed), ENOSPC (module-wide limit, parameter limit_mb, reached; checked
+ * first), ENOMEM (no contiguous 2 MiB page or memcg limit).
  * RELEASE only: EBUSY (a pool page in the range holds bytes of a live
  * registration, see WCPOOL_IOC_REGISTER; nothing changed).
  */
