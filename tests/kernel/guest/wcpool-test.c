@@ -368,6 +368,79 @@ static void test_grow_limit(void)
 	close(fd);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+#define HUGE_MAX (1ULL << 46)
+
+/*
+ * GROW and RELEASE look only at the pages present (and GROW at the limit
+ * first): on a 2^46-byte pool each takes milliseconds, where walking every
+ * index took seconds (2-28 s each on 6.1).  The bound is loose: TCG.
+ */
+static void test_huge_range(void)
+{
+	int fd = pool(WCPOOL_POLICY_WB, HUGE_MAX);
+	double t, tg, tr;
+
+	t = now_s();
+	CHECK_ERR(grow(fd, 0, HUGE_MAX), ENOSPC);
+	tg = now_s() - t;
+	CHECK(grow(fd, 0, HP) == 0);
+	CHECK(grow(fd, HUGE_MAX - 2 * HP, 2 * HP) == 0);
+	CHECK_ERR(grow(fd, HUGE_MAX - 8 * HP, 8 * HP), EEXIST);
+	CHECK(info(fd).grown_size == 3 * HP);
+	t = now_s();
+	CHECK(release(fd, 0, HUGE_MAX) == 0);
+	tr = now_s() - t;
+	CHECK(info(fd).grown_size == 0);
+	CHECK(stat_get("in_use") == 0);
+	printf("  huge_range: GROW of 2^46 bytes %.3f s, RELEASE %.3f s\n",
+	       tg, tr);
+	CHECK(tg + tr < 2);
+	close(fd);
+}
+
+/*
+ * SIGKILL lands at once on processes that loop GROW and RELEASE on one
+ * pool, whether in the middle of one (GROW stops between pages) or
+ * waiting for the pool's lock behind the other.
+ */
+static void test_kill_long_ops(void)
+{
+	int fd = pool(WCPOOL_POLICY_WB, HUGE_MAX), i, status;
+	pid_t pid[2];
+	double t;
+
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		CHECK(pid[i] >= 0);
+		if (pid[i] == 0) {
+			for (;;) {
+				release(fd, 0, HUGE_MAX);
+				grow(fd, 0, 32 * HP);
+			}
+		}
+	}
+	usleep(500000);
+	t = now_s();
+	for (i = 0; i < 2; i++)
+		CHECK(kill(pid[i], SIGKILL) == 0);
+	for (i = 0; i < 2; i++) {
+		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	}
+	t = now_s() - t;
+	printf("  kill_long_ops: both killed after %.3f s\n", t);
+	CHECK(t < 2);
+	close(fd);
+}
+
 static void test_info_bad(void)
 {
 	int fd = pool(WCPOOL_POLICY_WB, HP);
@@ -2174,6 +2247,8 @@ static const struct test tests[] = {
 	{ "grow_release", test_grow_release },
 	{ "grow_bad", test_grow_bad },
 	{ "grow_limit", test_grow_limit },
+	{ "huge_range", test_huge_range },
+	{ "kill_long_ops", test_kill_long_ops },
 	{ "info_bad", test_info_bad },
 	{ "mmap_zero_and_rw", test_mmap_zero_and_rw },
 	{ "pages_zero_after_reuse", test_pages_zero_after_reuse },
