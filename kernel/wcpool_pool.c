@@ -308,7 +308,7 @@ static long wcpool_pool_dup(struct wcpool *pool, struct wcpool_dup *dup,
 	int fd;
 
 	if ((dup->flags & ~WCPOOL_DUP_FLAGS) || dup->reserved0 ||
-	    dup->reserved[0] || dup->reserved[1] || dup->fd)
+	    dup->reserved[0] || dup->reserved[1])
 		return -EINVAL;
 	if (!(dup->flags & WCPOOL_DUP_READONLY))
 		return -EINVAL;
@@ -395,7 +395,7 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	struct file *file;
 	int fd;
 
-	if ((args->flags & ~WCPOOL_CREATE_FLAGS) || args->fd ||
+	if ((args->flags & ~WCPOOL_CREATE_FLAGS) ||
 	    args->reserved[0] || args->reserved[1])
 		return -EINVAL;
 	if (args->policy >= WCPOOL_POLICY_COUNT)

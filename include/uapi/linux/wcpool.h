@@ -4,7 +4,7 @@
  *
  * This is the whole ioctl ABI between wcpool.ko and userspace (libwcpool).
  *
- * Open /dev/wcpool and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
+ * Open /dev/wcpool for writing and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
  * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO,
  * WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and WCPOOL_IOC_SEGMENTS, and can be
  * mmap()ed (MAP_SHARED) below its max_size.  A read-only pool fd (from
@@ -65,8 +65,9 @@
 #define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC)
 
 /*
- * WCPOOL_IOC_CREATE, on /dev/wcpool: create a pool and return its fd.
- * The new pool has no pages; grow it with WCPOOL_IOC_GROW.
+ * WCPOOL_IOC_CREATE, on /dev/wcpool open for writing (O_WRONLY or O_RDWR):
+ * create a pool and return its fd.  The new pool has no pages; grow it with
+ * WCPOOL_IOC_GROW.
  *
  *   size        in   sizeof(struct wcpool_create)
  *   flags       in   WCPOOL_CREATE_*
@@ -74,13 +75,13 @@
  *   page_shift  in   0 or WCPOOL_PAGE_SHIFT_2M
  *   max_size    in   largest file size of the pool: non-zero multiple of the
  *                    page size, at most 2^46 bytes
- *   fd          out  the pool fd (O_RDWR)
+ *   fd          out  the pool fd (O_RDWR); ignored on input
  *   map_mode    in   WCPOOL_MAP_*
  *   reserved    in   zero
  *
  * Errors: EINVAL (bad policy, page_shift, max_size, map_mode, flags,
- * reserved), EOPNOTSUPP (WCPOOL_MAP_PMD on a kernel without it),
- * ENOMEM, EMFILE/ENFILE (no fd).
+ * reserved), EBADF (/dev/wcpool open read-only), EOPNOTSUPP
+ * (WCPOOL_MAP_PMD on a kernel without it), ENOMEM, EMFILE/ENFILE (no fd).
  */
 struct wcpool_create {
 	__u32 size;
@@ -172,7 +173,7 @@ struct wcpool_info {
  * dup(2).
  *
  *   flags  in   WCPOOL_DUP_READONLY, optionally WCPOOL_DUP_CLOEXEC
- *   fd     out  the new fd
+ *   fd     out  the new fd; ignored on input
  *
  * Errors: EINVAL (WCPOOL_DUP_READONLY missing), EMFILE/ENFILE, ENOMEM.
  */

@@ -255,12 +255,32 @@ static void test_create_bad(void)
 	BAD(max_size, 1ULL << 63, EINVAL);
 	BAD(max_size, ~0ULL << 21, EINVAL);
 	BAD(map_mode, 2, EINVAL);
-	BAD(fd, 3, EINVAL);
 	BAD(reserved[0], 1, EINVAL);
 	BAD(reserved[1], 1ULL << 63, EINVAL);
 #undef BAD
 	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, NULL), EFAULT);
 	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, (void *)16), EFAULT);
+
+	/* fd is output only: whatever it holds on input is ignored. */
+	c = good;
+	c.fd = -1;
+	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd >= 0);
+	pfd = c.fd;
+	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd != pfd);
+	close(c.fd);
+	close(pfd);
+
+	/* Creating a pool needs /dev/wcpool open for writing. */
+	pfd = open("/dev/wcpool", O_RDONLY | O_CLOEXEC);
+	CHECK(pfd >= 0);
+	c = good;
+	CHECK_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), EBADF);
+	close(pfd);
+	pfd = open("/dev/wcpool", O_WRONLY | O_CLOEXEC);
+	CHECK(pfd >= 0);
+	CHECK(ioctl(pfd, WCPOOL_IOC_CREATE, &c) == 0);
+	close(c.fd);
+	close(pfd);
 	CHECK_ERR(ioctl(dev, WCPOOL_IOC_GROW, &good), ENOTTY);
 	CHECK_ERR(ioctl(dev, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
 
@@ -270,7 +290,6 @@ static void test_create_bad(void)
 	big.c.size = sizeof(big);
 	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &big) == 0);
 	close(big.c.fd);
-	big.c.fd = 0;
 	big.extra[1] = 1;
 	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &big), E2BIG);
 
@@ -613,6 +632,11 @@ static void test_readonly_fd(void)
 	CHECK(fcntl(ro2, F_GETFD) & FD_CLOEXEC);
 	CHECK(info(ro2).flags == WCPOOL_INFO_READONLY);
 	close(ro2);
+	/* fd is output only: ignored on input. */
+	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1, .fd = ro };
+	CHECK(ioctl(fd, WCPOOL_IOC_DUP, &d) == 0 && d.fd != ro);
+	CHECK(info(d.fd).flags == WCPOOL_INFO_READONLY);
+	close(d.fd);
 
 	/* The read-only mapping keeps the pool alive after every fd closes. */
 	CHECK(munmap(p, HP) == 0);
