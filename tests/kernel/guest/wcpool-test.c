@@ -1336,6 +1336,60 @@ static void test_memcg_charge(void)
 	CHECK(rmdir(CGT) == 0);
 }
 
+#define CGA CG "/wcpool-a"
+#define CGB CG "/wcpool-b"
+
+/*
+ * Recycled pages keep the charge of the cgroup that first allocated them:
+ * another cgroup that takes them from the recycle pool is not charged.  At
+ * most recycle_pages per policy (kernel/README.md); measured here.
+ */
+static void test_memcg_recycle(void)
+{
+	long n = read_long("/sys/module/wcpool/parameters/recycle_pages");
+	long a0, a1, a2, b0, b1;
+	int fd;
+
+	if (access(CG "/cgroup.controllers", F_OK))
+		CHECK(mount("none", CG, "cgroup2", 0, NULL) == 0);
+	write_file(CG "/cgroup.subtree_control", "+memory");
+	rmdir(CGA);
+	rmdir(CGB);
+	CHECK(mkdir(CGA, 0755) == 0 && mkdir(CGB, 0755) == 0);
+	write_file("/proc/sys/vm/drop_caches", "2");
+	CHECK(stat_get("recycle_wc") == 0);
+
+	/* A grows n + 2 pages and frees them: n stay recycled, on A. */
+	write_file(CGA "/cgroup.procs", "%d", getpid());
+	a0 = read_long(CGA "/memory.current");
+	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+	CHECK(grow(fd, 0, (n + 2) * HP) == 0);
+	close(fd);
+	CHECK(stat_get("recycle_wc") == n);
+	a1 = read_long(CGA "/memory.current");
+	CHECK(a1 - a0 > n * (long)HP - (long)MB);
+
+	/* B grows as many: only the 2 fresh pages are charged to B. */
+	write_file(CGB "/cgroup.procs", "%d", getpid());
+	b0 = read_long(CGB "/memory.current");
+	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+	CHECK(grow(fd, 0, (n + 2) * HP) == 0);
+	b1 = read_long(CGB "/memory.current");
+	a2 = read_long(CGA "/memory.current");
+	printf("  memcg_recycle: B grew %ld MiB, charged %.1f MiB; A still charged %.1f MiB for B's %ld recycled pages\n",
+	       (n + 2) * 2, (b1 - b0) / (double)MB, (a2 - a0) / (double)MB, n);
+	/* 1 MiB of slack: charges are batched per CPU */
+	CHECK(labs(b1 - b0 - 2 * (long)HP) < (long)MB);
+	CHECK(a2 - a0 > n * (long)HP - (long)MB);
+	close(fd);
+
+	/* The shrinker frees the recycled pages and A's charge with them. */
+	write_file("/proc/sys/vm/drop_caches", "2");
+	CHECK(read_long(CGA "/memory.current") - a0 < (long)MB);
+	write_file(CG "/cgroup.procs", "%d", getpid());
+	CHECK(rmdir(CGA) == 0 && rmdir(CGB) == 0);
+}
+
 /* ---- registration (WCPOOL_IOC_REGISTER, dma-buf export) ---- */
 
 _Static_assert(sizeof(struct wcpool_register) == WCPOOL_REGISTER_SIZE_VER0,
@@ -2294,6 +2348,7 @@ static const struct test tests[] = {
 	{ "race_fault_release", test_race_fault_release },
 	{ "recycle_shrinker", test_recycle_shrinker },
 	{ "memcg_charge", test_memcg_charge },
+	{ "memcg_recycle", test_memcg_recycle },
 	{ "reg_basic", test_reg_basic },
 	{ "reg_release_busy", test_reg_release_busy },
 	{ "reg_bad", test_reg_bad },
