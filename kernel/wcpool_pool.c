@@ -100,9 +100,9 @@ static int wcpool_range_check(struct wcpool *pool,
  * @pool: the pool
  * @r: the range, copied in
  *
- * A pool may span 2^25 huge pages: the limit is checked before anything
- * else and bounds the work, and the range is searched for present pages
- * rather than walked index by index.
+ * A pool may span 2^25 huge pages: a range of more pages than the module
+ * limit fails at once, and the range is searched for a present page rather
+ * than walked index by index.
  *
  * Return: 0 or a negative errno (see the uapi header).
  */
@@ -115,18 +115,21 @@ static long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 	ret = wcpool_range_check(pool, r, &first, &nr);
 	if (ret)
 		return ret;
-	/* The limit first: it also bounds the loops below. */
-	ret = wcpool_page_reserve(nr);
-	if (ret)
-		return ret;
+	/* More pages than the limit never fit; this bounds the loops below. */
+	if (nr > wcpool_page_limit())
+		return -ENOSPC;
+
 	ret = mutex_lock_killable(&pool->lock);
 	if (ret)
-		goto out_unreserve;
+		return ret;
 	idx = first;
 	if (xa_find(&pool->pages, &idx, first + nr - 1, XA_PRESENT)) {
 		ret = -EEXIST;
 		goto out_unlock;
 	}
+	ret = wcpool_page_reserve(nr);
+	if (ret)
+		goto out_unlock;
 
 	for (i = 0; i < nr; i++) {
 		if (fatal_signal_pending(current)) {
@@ -157,10 +160,9 @@ out_undo:
 		wcpool_page_free(head, pool->policy);
 		cond_resched();
 	}
+	wcpool_page_unreserve(nr);
 out_unlock:
 	mutex_unlock(&pool->lock);
-out_unreserve:
-	wcpool_page_unreserve(nr);
 	return ret;
 }
 

@@ -115,8 +115,9 @@ struct wcpool_create {
  * Errors: EINVAL (misaligned or zero length, offset + length overflows),
  * EFBIG (range ends past max_size), EBADF (read-only pool fd),
  * GROW only: EEXIST (a page in the range is already grown; nothing
- * changed), ENOSPC (module-wide limit, parameter limit_mb, reached; checked
- * first), ENOMEM (no contiguous 2 MiB page or memcg limit).
+ * changed), ENOSPC (module-wide limit, parameter limit_mb, reached; before
+ * anything else for a range larger than the limit), ENOMEM (no contiguous
+ * 2 MiB page or memcg limit).
  * RELEASE only: EBUSY (a pool page in the range holds bytes of a live
  * registration, see WCPOOL_IOC_REGISTER; nothing changed).
  */
