@@ -4,12 +4,12 @@
  *
  * This is the whole ioctl ABI between wcpool.ko and userspace (libwcpool).
  *
- * Open /dev/wcpool for writing and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
- * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO,
- * WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and WCPOOL_IOC_SEGMENTS, and can be
- * mmap()ed (MAP_SHARED) below its max_size.  A read-only pool fd (from
- * WCPOOL_IOC_DUP) takes INFO, DUP, SEGMENTS and REGISTER for device reads
- * only.
+ * Open /dev/wcpool for writing and issue WCPOOL_IOC_CREATE to get a pool
+ * fd.  The pool fd takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE,
+ * WCPOOL_IOC_INFO, WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and
+ * WCPOOL_IOC_SEGMENTS, and can be mmap()ed (MAP_SHARED) below its max_size.
+ * A read-only pool fd (from WCPOOL_IOC_DUP) takes INFO, DUP, SEGMENTS and
+ * REGISTER for device reads only.
  *
  * Extensibility: every argument struct starts with __u32 size, which the
  * caller sets to sizeof() of the struct as it knows it.  The kernel accepts
