@@ -98,8 +98,8 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
 void wcpool_pool_get(struct wcpool *pool);
 void wcpool_pool_put(struct wcpool *pool);
 bool wcpool_is_pool_file(const struct file *file);
-void wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
-			  void *data);
+int wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
+			 void *data);
 
 /* wcpool_mmap.c */
 int wcpool_mmap(struct file *file, struct vm_area_struct *vma);

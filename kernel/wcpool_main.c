@@ -3,8 +3,8 @@
  * wcpool - huge page pools with a fixed cache policy behind an mmap-able fd.
  *
  * /dev/wcpool takes one ioctl, WCPOOL_IOC_CREATE, which returns a pool fd.
- * Access to the device is the privilege to allocate WC/UC memory: the udev
- * rule gives it to a group.
+ * Write access to the device is the privilege to allocate WC/UC memory: the
+ * udev rule gives it to a group, and CREATE needs an fd open for writing.
  */
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -72,6 +72,9 @@ static long wcpool_dev_ioctl(struct file *file, unsigned int cmd,
 			       uarg);
 	if (ret)
 		return ret;
+	/* A pool is writable memory: the mode bits of the node decide. */
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	return wcpool_pool_create(&args, uarg);
 }
 

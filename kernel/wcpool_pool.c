@@ -39,8 +39,10 @@ static void wcpool_pool_free(struct kref *kref)
 	mutex_unlock(&wcpool_list_lock);
 
 	/* No file is left, hence no mapping: only pins can remain. */
-	xa_for_each(&pool->pages, idx, head)
+	xa_for_each(&pool->pages, idx, head) {
 		wcpool_page_release(head, pool->policy);
+		cond_resched();
+	}
 	xa_destroy(&pool->pages);
 	iput(pool->inode);
 	mutex_destroy(&pool->lock);
@@ -93,22 +95,37 @@ static int wcpool_range_check(struct wcpool *pool,
 	return 0;
 }
 
+/**
+ * wcpool_pool_grow - WCPOOL_IOC_GROW: back a range with new pages
+ * @pool: the pool
+ * @r: the range, copied in
+ *
+ * A pool may span 2^25 huge pages: a range of more pages than the module
+ * limit fails at once, and the range is searched for a present page rather
+ * than walked index by index.
+ *
+ * Return: 0 or a negative errno (see the uapi header).
+ */
 static long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 {
-	unsigned long first, nr, i;
+	unsigned long first, nr, i, idx;
 	struct page *head;
 	long ret;
 
 	ret = wcpool_range_check(pool, r, &first, &nr);
 	if (ret)
 		return ret;
+	/* More pages than the limit never fit; this bounds the loops below. */
+	if (nr > wcpool_page_limit())
+		return -ENOSPC;
 
-	mutex_lock(&pool->lock);
-	for (i = 0; i < nr; i++) {
-		if (xa_load(&pool->pages, first + i)) {
-			ret = -EEXIST;
-			goto out_unlock;
-		}
+	ret = mutex_lock_killable(&pool->lock);
+	if (ret)
+		return ret;
+	idx = first;
+	if (xa_find(&pool->pages, &idx, first + nr - 1, XA_PRESENT)) {
+		ret = -EEXIST;
+		goto out_unlock;
 	}
 	ret = wcpool_page_reserve(nr);
 	if (ret)
@@ -130,6 +147,7 @@ static long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 			wcpool_page_free(head, pool->policy);
 			goto out_undo;
 		}
+		cond_resched();
 	}
 	pool->nr_pages += nr;
 	mutex_unlock(&pool->lock);
@@ -140,6 +158,7 @@ out_undo:
 	while (i--) {
 		head = xa_erase(&pool->pages, first + i);
 		wcpool_page_free(head, pool->policy);
+		cond_resched();
 	}
 	wcpool_page_unreserve(nr);
 out_unlock:
@@ -147,10 +166,21 @@ out_unlock:
 	return ret;
 }
 
+/**
+ * wcpool_pool_release_range - WCPOOL_IOC_RELEASE: drop the pages of a range
+ * @pool: the pool
+ * @r: the range, copied in
+ *
+ * Visits only the pages present, so the work is bounded by the module limit
+ * whatever the length of the range.  Each page is released whole; a fatal
+ * signal stops between pages.
+ *
+ * Return: 0 or a negative errno (see the uapi header).
+ */
 static long wcpool_pool_release_range(struct wcpool *pool,
 				      const struct wcpool_range *r)
 {
-	unsigned long first, nr, i;
+	unsigned long first, nr, idx;
 	struct page *head;
 	long ret;
 
@@ -158,16 +188,20 @@ static long wcpool_pool_release_range(struct wcpool *pool,
 	if (ret)
 		return ret;
 
-	mutex_lock(&pool->lock);
+	ret = mutex_lock_killable(&pool->lock);
+	if (ret)
+		return ret;
 	/* Registered pages are pinned for a device: nothing changes. */
 	if (wcpool_reg_overlaps(pool, r->offset, r->length)) {
-		mutex_unlock(&pool->lock);
-		return -EBUSY;
+		ret = -EBUSY;
+		goto out_unlock;
 	}
-	for (i = first; i < first + nr; i++) {
-		head = xa_erase(&pool->pages, i);
-		if (!head)
-			continue;
+	xa_for_each_range(&pool->pages, idx, head, first, first + nr - 1) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		xa_erase(&pool->pages, idx);
 		pool->nr_pages--;
 		/*
 		 * A fault that found the page before the erase holds the page
@@ -176,12 +210,14 @@ static long wcpool_pool_release_range(struct wcpool *pool,
 		lock_page(head);
 		unlock_page(head);
 		unmap_mapping_range(pool->inode->i_mapping,
-				    (loff_t)i << WCPOOL_PAGE_SHIFT_2M,
+				    (loff_t)idx << WCPOOL_PAGE_SHIFT_2M,
 				    WCPOOL_HPAGE_SIZE, 1);
 		wcpool_page_release(head, pool->policy);
+		cond_resched();
 	}
+out_unlock:
 	mutex_unlock(&pool->lock);
-	return 0;
+	return ret;
 }
 
 static long wcpool_pool_info(struct wcpool *pool, struct file *file,
@@ -200,7 +236,8 @@ static long wcpool_pool_info(struct wcpool *pool, struct file *file,
 	info->page_shift = WCPOOL_PAGE_SHIFT_2M;
 	info->map_mode = pool->map_mode;
 	info->max_size = pool->max_size;
-	mutex_lock(&pool->lock);
+	if (mutex_lock_killable(&pool->lock))
+		return -EINTR;
 	info->grown_size = (u64)pool->nr_pages << WCPOOL_PAGE_SHIFT_2M;
 	mutex_unlock(&pool->lock);
 	return 0;
@@ -273,7 +310,7 @@ static long wcpool_pool_dup(struct wcpool *pool, struct wcpool_dup *dup,
 	int fd;
 
 	if ((dup->flags & ~WCPOOL_DUP_FLAGS) || dup->reserved0 ||
-	    dup->reserved[0] || dup->reserved[1] || dup->fd)
+	    dup->reserved[0] || dup->reserved[1])
 		return -EINVAL;
 	if (!(dup->flags & WCPOOL_DUP_READONLY))
 		return -EINVAL;
@@ -360,7 +397,7 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	struct file *file;
 	int fd;
 
-	if ((args->flags & ~WCPOOL_CREATE_FLAGS) || args->fd ||
+	if ((args->flags & ~WCPOOL_CREATE_FLAGS) ||
 	    args->reserved[0] || args->reserved[1])
 		return -EINVAL;
 	if (args->policy >= WCPOOL_POLICY_COUNT)
@@ -417,19 +454,27 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
  * wcpool_pool_for_each - call @fn for every live pool (debugfs)
  * @fn: called with the pool's lock held
  * @data: passed to @fn
+ *
+ * Return: 0, or -EINTR when a fatal signal interrupted the wait for a lock.
  */
-void wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
-			  void *data)
+int wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
+			 void *data)
 {
 	struct wcpool *pool;
+	int ret;
 
-	mutex_lock(&wcpool_list_lock);
+	ret = mutex_lock_killable(&wcpool_list_lock);
+	if (ret)
+		return ret;
 	list_for_each_entry(pool, &wcpool_list, node) {
-		mutex_lock(&pool->lock);
+		ret = mutex_lock_killable(&pool->lock);
+		if (ret)
+			break;
 		fn(pool, data);
 		mutex_unlock(&pool->lock);
 	}
 	mutex_unlock(&wcpool_list_lock);
+	return ret;
 }
 
 static int wcpool_fs_init_fs_context(struct fs_context *fc)

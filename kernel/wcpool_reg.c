@@ -454,13 +454,20 @@ static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
 	first = reg->offset >> WCPOOL_PAGE_SHIFT_2M;
 	reg->nr_heads = ((reg->offset + len - 1) >> WCPOOL_PAGE_SHIFT_2M) -
 			first + 1;
+	/* More pages than the module limit cannot all be grown. */
+	if (reg->nr_heads > wcpool_page_limit()) {
+		ret = -ENXIO;
+		goto out;
+	}
 	reg->heads = kvmalloc_array(reg->nr_heads, sizeof(*reg->heads),
 				    GFP_KERNEL_ACCOUNT);
 	if (!reg->heads) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	mutex_lock(&pool->lock);
+	ret = mutex_lock_killable(&pool->lock);
+	if (ret)
+		goto out;
 	for (i = 0; i < reg->nr_heads; i++) {
 		head = xa_load(&pool->pages, first + i);
 		if (!head) {

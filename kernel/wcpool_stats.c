@@ -77,7 +77,8 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.reg_pinned));
 	seq_printf(m, "dma_mapped %ld\n",
 		   atomic_long_read(&wcpool_stats.reg_mapped));
-	wcpool_pool_for_each(wcpool_count_folios, &counts);
+	if (wcpool_pool_for_each(wcpool_count_folios, &counts))
+		return -EINTR;
 	seq_printf(m, "gup_pinned %lu\n",
 		   counts.gup_pinned + wcpool_page_deferred_pinned());
 	seq_printf(m, "pmd_mapped %lu\n", counts.pmd_mapped);
@@ -114,8 +115,7 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 
 static int wcpool_pools_show(struct seq_file *m, void *unused)
 {
-	wcpool_pool_for_each(wcpool_pools_show_one, m);
-	return 0;
+	return wcpool_pool_for_each(wcpool_pools_show_one, m);
 }
 DEFINE_SHOW_ATTRIBUTE(wcpool_pools);
 

@@ -4,12 +4,12 @@
  *
  * This is the whole ioctl ABI between wcpool.ko and userspace (libwcpool).
  *
- * Open /dev/wcpool and issue WCPOOL_IOC_CREATE to get a pool fd.  The pool fd
- * takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE, WCPOOL_IOC_INFO,
- * WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and WCPOOL_IOC_SEGMENTS, and can be
- * mmap()ed (MAP_SHARED) below its max_size.  A read-only pool fd (from
- * WCPOOL_IOC_DUP) takes INFO, DUP, SEGMENTS and REGISTER for device reads
- * only.
+ * Open /dev/wcpool for writing and issue WCPOOL_IOC_CREATE to get a pool
+ * fd.  The pool fd takes WCPOOL_IOC_GROW, WCPOOL_IOC_RELEASE,
+ * WCPOOL_IOC_INFO, WCPOOL_IOC_DUP, WCPOOL_IOC_REGISTER and
+ * WCPOOL_IOC_SEGMENTS, and can be mmap()ed (MAP_SHARED) below its max_size.
+ * A read-only pool fd (from WCPOOL_IOC_DUP) takes INFO, DUP, SEGMENTS and
+ * REGISTER for device reads only.
  *
  * Extensibility: every argument struct starts with __u32 size, which the
  * caller sets to sizeof() of the struct as it knows it.  The kernel accepts
@@ -26,6 +26,9 @@
  *   E2BIG   size larger than the kernel knows and the extra bytes not zero
  *   ENOTTY  unknown ioctl for this fd (pool ioctls on /dev/wcpool and the
  *           other way round)
+ *   EINTR   GROW, RELEASE, INFO, REGISTER: a fatal signal arrived while
+ *           the ioctl waited for the pool or worked on it (the caller is
+ *           being killed)
  */
 #ifndef _UAPI_LINUX_WCPOOL_H
 #define _UAPI_LINUX_WCPOOL_H
@@ -62,8 +65,9 @@
 #define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC)
 
 /*
- * WCPOOL_IOC_CREATE, on /dev/wcpool: create a pool and return its fd.
- * The new pool has no pages; grow it with WCPOOL_IOC_GROW.
+ * WCPOOL_IOC_CREATE, on /dev/wcpool open for writing (O_WRONLY or O_RDWR):
+ * create a pool and return its fd.  The new pool has no pages; grow it with
+ * WCPOOL_IOC_GROW.
  *
  *   size        in   sizeof(struct wcpool_create)
  *   flags       in   WCPOOL_CREATE_*
@@ -71,13 +75,13 @@
  *   page_shift  in   0 or WCPOOL_PAGE_SHIFT_2M
  *   max_size    in   largest file size of the pool: non-zero multiple of the
  *                    page size, at most 2^46 bytes
- *   fd          out  the pool fd (O_RDWR)
+ *   fd          out  the pool fd (O_RDWR); ignored on input
  *   map_mode    in   WCPOOL_MAP_*
  *   reserved    in   zero
  *
  * Errors: EINVAL (bad policy, page_shift, max_size, map_mode, flags,
- * reserved), EOPNOTSUPP (WCPOOL_MAP_PMD on a kernel without it),
- * ENOMEM, EMFILE/ENFILE (no fd).
+ * reserved), EBADF (/dev/wcpool open read-only), EOPNOTSUPP
+ * (WCPOOL_MAP_PMD on a kernel without it), ENOMEM, EMFILE/ENFILE (no fd).
  */
 struct wcpool_create {
 	__u32 size;
@@ -98,7 +102,10 @@ struct wcpool_create {
  * WCPOOL_IOC_RELEASE, on a writable pool fd: drop the pages in
  * [offset, offset + length); holes in the range are skipped.  Released
  * pages are unmapped from every process (later access: SIGBUS) and freed
- * once nothing else (a pin) references them.
+ * once nothing else (a pin) references them.  Both take time in proportion
+ * to the pages grown or present, not to the length of the range.  A RELEASE
+ * cut short by a fatal signal (EINTR) has released some of the pages in the
+ * range, each one whole, and left the others; WCPOOL_IOC_INFO tells.
  *
  *   size    in  sizeof(struct wcpool_range)
  *   flags   in  0
@@ -108,8 +115,9 @@ struct wcpool_create {
  * Errors: EINVAL (misaligned or zero length, offset + length overflows),
  * EFBIG (range ends past max_size), EBADF (read-only pool fd),
  * GROW only: EEXIST (a page in the range is already grown; nothing
- * changed), ENOSPC (module-wide limit, parameter limit_mb, reached),
- * ENOMEM (no contiguous 2 MiB page or memcg limit), EINTR (fatal signal).
+ * changed), ENOSPC (module-wide limit, parameter limit_mb, reached; before
+ * anything else for a range larger than the limit), ENOMEM (no contiguous
+ * 2 MiB page or memcg limit).
  * RELEASE only: EBUSY (a pool page in the range holds bytes of a live
  * registration, see WCPOOL_IOC_REGISTER; nothing changed).
  */
@@ -166,7 +174,7 @@ struct wcpool_info {
  * dup(2).
  *
  *   flags  in   WCPOOL_DUP_READONLY, optionally WCPOOL_DUP_CLOEXEC
- *   fd     out  the new fd
+ *   fd     out  the new fd; ignored on input
  *
  * Errors: EINVAL (WCPOOL_DUP_READONLY missing), EMFILE/ENFILE, ENOMEM.
  */
