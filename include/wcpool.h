@@ -279,7 +279,9 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
  * wcp_free() - free an allocation of @pool.  NULL is ignored.
  *
  * Aborts with a message if @ptr is not a live allocation of @pool (foreign
- * pointer, interior pointer, double free).
+ * pointer, interior pointer, double free).  Two threads freeing the same
+ * block at the same instant are caught later, when the block would be
+ * handed out twice.
  */
 void wcp_free(struct wcp_pool *pool, void *ptr);
 

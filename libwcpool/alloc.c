@@ -49,7 +49,7 @@ static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
 		misuse(fn, "NULL pool for pointer", pool, ptr);
 	if (!pool->arenas.ready)
 		misuse(fn, "imported pool view cannot free", pool, ptr);
-	off = wcp_offset(pool, ptr);
+	off = wcpi_offset(pool, ptr);
 	if (off == WCP_OFFSET_INVALID)
 		misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
 	if (off % WCPI_LIVEMAP_GRANULE || !wcpi_livemap_test(&pool->live, off))
@@ -75,7 +75,7 @@ static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
 
 static void *mark_live(struct wcp_pool *pool, void *p)
 {
-	if (p && !wcpi_livemap_set(&pool->live, wcp_offset(pool, p)))
+	if (p && !wcpi_livemap_set(&pool->live, wcpi_offset(pool, p)))
 		misuse("wcp_malloc", "allocator returned a live pointer", pool,
 		       p);
 	return p;
@@ -86,7 +86,7 @@ static void set_kind(struct wcp_pool *pool, void *p)
 {
 	size_t size = sallocx(p, 0);
 
-	wcpi_livemap_set_kind(&pool->live, wcp_offset(pool, p),
+	wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
 			      size <= wcpi_classes.max ?
 			      wcpi_class_of(size) + 1 : WCPI_KIND_LARGE);
 }
@@ -104,7 +104,7 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 
 	flags |= wcpi_tcache_flags(pool, &tc);
 	p = mallocx(size, flags);
-	if (p && !wcp_owns(pool, p)) {
+	if (p && !wcpi_owns(pool, p)) {
 		dallocx(p, MALLOCX_TCACHE_NONE);
 		p = NULL;
 	}
@@ -112,7 +112,7 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 		return NULL;
 	/* jemalloc takes recommitted pages as zero: some may not be. */
 	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.max)
-		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
+		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
 	set_kind(pool, p);
 	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return p;
@@ -127,9 +127,9 @@ static void *huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	if (p && zero && !zeroed)
 		wcp_fill(pool, p, 0, size);
 	else if (p && zero)
-		wcpi_commit_zero(pool, wcp_offset(pool, p), size);
+		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
 	if (p)
-		wcpi_livemap_set_kind(&pool->live, wcp_offset(pool, p),
+		wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
 				      WCPI_KIND_HUGE);
 	return p;
 }

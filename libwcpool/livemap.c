@@ -26,12 +26,12 @@ void wcpi_bitmap_free(void *map, uint64_t bits)
 
 int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes)
 {
-	map->bits = pool_bytes / WCPI_LIVEMAP_GRANULE;
+	map->granules = pool_bytes / WCPI_LIVEMAP_GRANULE;
 	map->pages = pool_bytes >> WCPI_KIND_SHIFT;
-	map->words = (_Atomic uint64_t *)wcpi_bitmap_alloc(map->bits);
+	map->live = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->granules * 8);
 	/* A byte per page: the bitmap allocator with 8 bits a page. */
 	map->kind = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->pages * 8);
-	if (!map->words || !map->kind) {
+	if (!map->live || !map->kind) {
 		wcpi_livemap_fini(map);
 		return -ENOMEM;
 	}
@@ -40,10 +40,10 @@ int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes)
 
 void wcpi_livemap_fini(struct wcpi_livemap *map)
 {
-	if (map->words)
-		wcpi_bitmap_free((void *)map->words, map->bits);
+	if (map->live)
+		wcpi_bitmap_free((void *)map->live, map->granules * 8);
 	if (map->kind)
 		wcpi_bitmap_free((void *)map->kind, map->pages * 8);
-	map->words = NULL;
+	map->live = NULL;
 	map->kind = NULL;
 }

@@ -77,6 +77,20 @@ int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 uint64_t wcpi_pool_mapped(const struct wcp_pool *pool);
 void wcpi_pool_free_object(struct wcp_pool *pool);
 
+/* wcp_offset() for the library's own calls: inline on the hot path. */
+static inline uint64_t wcpi_offset(const struct wcp_pool *pool,
+				   const void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr, b = (uintptr_t)pool->base;
+
+	return p - b < pool->max_size ? p - b : WCP_OFFSET_INVALID;
+}
+
+static inline bool wcpi_owns(const struct wcp_pool *pool, const void *ptr)
+{
+	return wcpi_offset(pool, ptr) != WCP_OFFSET_INVALID;
+}
+
 /* fork.c */
 extern atomic_uint wcpi_fork_generation;
 void wcpi_fork_track(struct wcp_pool *pool);

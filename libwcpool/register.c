@@ -39,7 +39,7 @@ static int check_range(const struct wcp_pool *pool, const void *ptr,
 		       size_t len, const struct wcp_register_options *o)
 {
 	uintptr_t p = (uintptr_t)ptr;
-	uint64_t off = wcp_offset(pool, ptr);
+	uint64_t off = wcpi_offset(pool, ptr);
 
 	if (!len || p % REG_GRANULE || len % REG_GRANULE || p + len < p ||
 	    (o->align && p % o->align))

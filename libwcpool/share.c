@@ -16,14 +16,7 @@
 
 uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 {
-	uintptr_t p = (uintptr_t)ptr, b;
-
-	if (!pool)
-		return WCP_OFFSET_INVALID;
-	b = (uintptr_t)pool->base;
-	if (p < b || p - b >= pool->max_size)
-		return WCP_OFFSET_INVALID;
-	return p - b;
+	return pool ? wcpi_offset(pool, ptr) : WCP_OFFSET_INVALID;
 }
 
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)

@@ -288,7 +288,7 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 
 		if (!p)
 			break;
-		if (!wcp_owns(pool, p)) {
+		if (!wcpi_owns(pool, p)) {
 			/* jemalloc has torn this thread down: see alloc.c. */
 			dallocx(p, MALLOCX_TCACHE_NONE);
 			break;

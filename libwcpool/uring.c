@@ -75,7 +75,7 @@ static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 int wcp_uring_index(struct wcp_pool *pool, const void *ptr, size_t len)
 {
-	uint64_t off = wcp_offset(pool, ptr), ps, start, end;
+	uint64_t off = wcpi_offset(pool, ptr), ps, start, end;
 	int ret = -ENOENT;
 
 	if (off == WCP_OFFSET_INVALID || !len || len > WCP_URING_MAX_BUFFER ||
