@@ -107,6 +107,7 @@ void wcpool_vma_set_flags(struct vm_area_struct *vma, unsigned long flags)
 /* Look up the pool page backing @pgoff; called with pool->lock held. */
 static struct page *wcpool_vm_lookup(struct wcpool *pool, pgoff_t pgoff)
 {
+	lockdep_assert_held(&pool->lock);
 	return xa_load(&pool->pages, pgoff >> WCPOOL_ORDER);
 }
 

@@ -31,18 +31,22 @@ static const struct file_operations wcpool_pool_fops;
 static void wcpool_pool_free(struct kref *kref)
 {
 	struct wcpool *pool = container_of(kref, struct wcpool, kref);
+	unsigned long idx, nr = 0;
 	struct page *head;
-	unsigned long idx;
 
 	mutex_lock(&wcpool_list_lock);
 	list_del(&pool->node);
 	mutex_unlock(&wcpool_list_lock);
 
+	/* Every registration holds a pool reference. */
+	WARN_ON_ONCE(!list_empty(&pool->regs));
 	/* No file is left, hence no mapping: only pins can remain. */
 	xa_for_each(&pool->pages, idx, head) {
 		wcpool_page_release(head, pool->policy);
+		nr++;
 		cond_resched();
 	}
+	WARN_ON_ONCE(nr != pool->nr_pages);
 	xa_destroy(&pool->pages);
 	iput(pool->inode);
 	mutex_destroy(&pool->lock);

@@ -110,6 +110,8 @@ static void wcpool_reg_free(struct wcpool_reg *reg)
 	struct wcpool *pool = reg->pool;
 	unsigned long i;
 
+	/* dma-buf releases only after every importer detached. */
+	WARN_ON_ONCE(!list_empty(&reg->attachments));
 	mutex_lock(&pool->lock);
 	list_del(&reg->node);
 	mutex_unlock(&pool->lock);

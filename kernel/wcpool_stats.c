@@ -40,6 +40,7 @@ static void wcpool_count_folios(struct wcpool *pool, void *data)
 	struct page *head;
 	unsigned long idx;
 
+	lockdep_assert_held(&pool->lock);
 	xa_for_each(&pool->pages, idx, head) {
 		folio = page_folio(head);
 		counts->gup_pinned += folio_maybe_dma_pinned(folio);
@@ -95,6 +96,7 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 	struct page *head;
 	unsigned long idx;
 
+	lockdep_assert_held(&pool->lock);
 	seq_printf(m, "pool %s max_size %llu grown %lu map_mode %u\n",
 		   wcpool_policy_names[pool->policy], pool->max_size,
 		   pool->nr_pages, pool->map_mode);
