@@ -167,6 +167,21 @@ struct wcp_pool_info {
 	void *base;		/**< address of pool offset 0 in this process */
 	bool imported;		/**< a view from wcp_pool_import(): no allocation */
 	bool read_only;		/**< mapped without write permission */
+	/** How wcp_register() exports ranges: enum wcp_export_path. */
+	uint32_t export_path;
+};
+
+/** wcp_pool_info.export_path: what makes a registration's dma-buf. */
+enum wcp_export_path {
+	/** No dma-bufs here: wcp_register() checks, then -EOPNOTSUPP. */
+	WCP_EXPORT_NONE = 0,
+	/** wcpool.ko exports the range with the pool's policy. */
+	WCP_EXPORT_MODULE = 1,
+	/**
+	 * The kernel's udmabuf (/dev/udmabuf; Linux 6.12 on Debian) exports
+	 * the range of a writable memfd pool, write-back.
+	 */
+	WCP_EXPORT_UDMABUF = 2,
 };
 
 /** Where the pool's bytes went.  Every field is a snapshot. */
@@ -449,9 +464,16 @@ struct wcp_registration;
  * -ENXIO (part of the range has no memory behind it: never allocated, or
  * freed and given back to the system),
  * -ENOMEM, -EMFILE, -ENFILE (no memory or no fd for the dma-buf),
- * -EOPNOTSUPP (the constraints hold but the pool has no kernel module
- * behind it: only wcpool.ko exports dma-bufs; the memfd backend reaches
- * devices through io_uring, see wcp_uring_register()).
+ * -EOPNOTSUPP (the constraints hold but nothing here makes dma-bufs:
+ * wcp_pool_info()'s export_path is WCP_EXPORT_NONE, i.e. no wcpool.ko
+ * behind the pool and no /dev/udmabuf, or a read-only view of a memfd
+ * pool; such pools reach devices through io_uring, see
+ * wcp_uring_register()).
+ *
+ * The dma-buf comes from wcpool.ko (the pool's policy; segments known) or,
+ * for a writable memfd pool where the kernel has /dev/udmabuf (Debian's
+ * 6.12), from udmabuf (write-back; wcp_registration_segments() says
+ * -EOPNOTSUPP).
  */
 int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		 const struct wcp_register_options *opts,

@@ -37,11 +37,13 @@ struct wcpi_backend_ops {
 	int (*resident)(struct wcp_pool *pool, uint64_t *bytes);
 	/* A new fd of the pool file that cannot be mapped writable. */
 	int (*open_read_only)(const struct wcp_pool *pool);
-	/* Export a checked range as a dma-buf (NULL: no dma-bufs here). */
+	/* enum wcp_export_path of this pool, for wcp_pool_info(). */
+	uint32_t (*export_path)(const struct wcp_pool *pool);
+	/* Export a checked range as a dma-buf (or -EOPNOTSUPP). */
 	int (*register_range)(struct wcp_pool *pool, const void *ptr,
 			      size_t len, const struct wcp_register_options *o,
 			      int *fd, uint32_t *nr_segments);
-	/* The contiguous runs of a dma-buf register_range() made. */
+	/* The contiguous runs of a dma-buf (NULL: not known here). */
 	int (*segments)(const struct wcp_pool *pool, int dmabuf,
 			struct wcp_segment *seg, size_t max);
 };

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/memfd.h>
+#include <linux/udmabuf.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,6 +85,46 @@ static int memfd_open_read_only(const struct wcp_pool *pool)
 	return fd < 0 ? -errno : fd;
 }
 
+#define WCP_UDMABUF_DEVICE "/dev/udmabuf"
+
+/*
+ * udmabuf makes a dma-buf of a memfd range (the kernel pins the pages).
+ * Its dma-bufs are always writable, so a read-only view cannot use it.
+ */
+static uint32_t memfd_export_path(const struct wcp_pool *pool)
+{
+	if (pool->read_only || access(WCP_UDMABUF_DEVICE, F_OK))
+		return WCP_EXPORT_NONE;
+	return WCP_EXPORT_UDMABUF;
+}
+
+static int memfd_register(struct wcp_pool *pool, const void *ptr, size_t len,
+			  const struct wcp_register_options *o, int *fd,
+			  uint32_t *nr_segments)
+{
+	struct udmabuf_create c = {
+		.memfd = (uint32_t)pool->fd,
+		.flags = UDMABUF_FLAGS_CLOEXEC,
+		.offset = wcpi_offset(pool, ptr),
+		.size = len,
+	};
+	int dev, ret;
+
+	(void)o;
+	if (memfd_export_path(pool) != WCP_EXPORT_UDMABUF)
+		return -EOPNOTSUPP;
+	dev = open(WCP_UDMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return errno == ENOENT ? -EOPNOTSUPP : -errno;
+	ret = ioctl(dev, UDMABUF_CREATE, &c);
+	close(dev);
+	if (ret < 0)
+		return -errno;
+	*fd = ret;
+	*nr_segments = 0;	/* udmabuf does not say */
+	return 0;
+}
+
 static const struct wcpi_backend_ops memfd_huge_ops = {
 	.map_whole = true,
 	.extend = memfd_extend,
@@ -91,6 +133,8 @@ static const struct wcpi_backend_ops memfd_huge_ops = {
 	.release = memfd_release,
 	.resident = memfd_resident,
 	.open_read_only = memfd_open_read_only,
+	.export_path = memfd_export_path,
+	.register_range = memfd_register,
 };
 
 static const struct wcpi_backend_ops memfd_small_ops = {
@@ -100,6 +144,8 @@ static const struct wcpi_backend_ops memfd_small_ops = {
 	.release = memfd_release,
 	.resident = memfd_resident,
 	.open_read_only = memfd_open_read_only,
+	.export_path = memfd_export_path,
+	.register_range = memfd_register,
 };
 
 static unsigned int huge_flag(uint64_t page_size)
@@ -109,16 +155,35 @@ static unsigned int huge_flag(uint64_t page_size)
 }
 
 /*
+ * A pool file never shrinks (ftruncate only grows it): the seal says so,
+ * which udmabuf requires of the memfds it exports.
+ */
+static int new_memfd(unsigned int flags)
+{
+	int fd = memfd_create("wcpool", MFD_CLOEXEC | MFD_ALLOW_SEALING | flags);
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
  * A hugetlb memfd can be created with no huge pages available; only
  * allocating one tells.  Take one and give it back.
  */
 static int open_huge(uint64_t page_size)
 {
-	int fd = memfd_create("wcpool", MFD_CLOEXEC | huge_flag(page_size));
+	int fd = new_memfd(huge_flag(page_size));
 	int err;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)page_size)) {
 		err = fallocate_errno();
 		close(fd);
@@ -159,9 +224,9 @@ int wcpi_memfd_open(struct wcp_pool *pool, const struct wcp_pool_options *o)
 		if (ps)
 			return pool->fd;
 	}
-	pool->fd = memfd_create("wcpool", MFD_CLOEXEC);
+	pool->fd = new_memfd(0);
 	if (pool->fd < 0)
-		return -errno;
+		return pool->fd;
 	pool->page_size = WCP_PAGE_4K;
 	pool->ops = &memfd_small_ops;
 	return 0;

@@ -147,8 +147,15 @@ static int module_segments(const struct wcp_pool *pool, int dmabuf,
 	return err ? err : (int)s.count;
 }
 
+static uint32_t module_export_path(const struct wcp_pool *pool)
+{
+	(void)pool;
+	return WCP_EXPORT_MODULE;
+}
+
 static const struct wcpi_backend_ops module_ops = {
 	.map_whole = true,
+	.export_path = module_export_path,
 	.extend = module_extend,
 	.file_size = module_file_size,
 	.commit = module_commit,

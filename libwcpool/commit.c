@@ -127,7 +127,8 @@ static void release_page(struct wcp_pool *pool, uint64_t h)
 	wcpi_lock_held(&c->lock);
 	WCPI_ASSERT(!any_bit(c->committed, h >> SMALL_SHIFT,
 			     (h + ps) >> SMALL_SHIFT));
-	gone = !wcpi_uring_pins(pool) && !pool->ops->release(pool, h, ps);
+	gone = !wcpi_uring_pins(pool) && !wcpi_register_overlaps(pool, h, ps) &&
+	       !pool->ops->release(pool, h, ps);
 	set_bits(c->stale, h >> SMALL_SHIFT, (h + ps) >> SMALL_SHIFT, !gone);
 	set_bits(c->deferred, h / ps, h / ps + 1, !gone);
 }
@@ -143,8 +144,8 @@ int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
 
 	if (!c->committed) {
-		/* 4 KiB pools: a hole punch is exact; not while pinned. */
-		if (wcpi_uring_pins(pool))
+		/* 4 KiB pools: a hole punch is exact; not while held. */
+		if (wcpi_uring_pins(pool) || wcpi_register_overlaps(pool, off, len))
 			return -EBUSY;
 		return pool->ops->release(pool, off, len);
 	}

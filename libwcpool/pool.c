@@ -255,6 +255,7 @@ int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
 		.base = pool->base,
 		.imported = pool->imported,
 		.read_only = pool->read_only,
+		.export_path = pool->ops->export_path(pool),
 	};
 	return 0;
 }

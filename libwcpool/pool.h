@@ -10,7 +10,8 @@
  *   space (pool.c) and commit (commit.c);
  *   huge (huge.c) -> space, commit;
  *   arenas (arena.c) -> jemalloc;
- *   uring, registrations: leaves (commit is taken after them are dropped).
+ *   commit -> registrations (commit.c asks what is registered);
+ *   uring: a leaf (commit is taken after it is dropped).
  */
 #ifndef WCPOOL_INTERNAL_POOL_H
 #define WCPOOL_INTERNAL_POOL_H

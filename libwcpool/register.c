@@ -18,6 +18,8 @@ struct wcp_registration {
 	int fd;
 	uint32_t nr_segments;
 	const struct wcp_pool *pool;
+	uint64_t off;
+	uint64_t len;
 };
 
 static bool is_pow2(uint64_t x)
@@ -72,8 +74,6 @@ int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		err = check_range(pool, ptr, len, opts);
 	if (err)
 		return err;
-	if (!pool->ops->register_range)
-		return -EOPNOTSUPP;
 	reg = calloc(1, sizeof(*reg));
 	if (!reg)
 		return -ENOMEM;
@@ -84,6 +84,8 @@ int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		return err;
 	}
 	reg->pool = pool;
+	reg->off = wcpi_offset(pool, ptr);
+	reg->len = len;
 	wcpi_lock(&pool->regs.lock);
 	reg->next = pool->regs.list;
 	pool->regs.list = reg;
@@ -134,6 +136,22 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
 	return err;
 }
 
+/*
+ * Does a live registration cover a byte of [off, off+len)?  Its pages
+ * must stay the file's (commit.c keeps them until it is gone).
+ */
+bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	bool hit = false;
+
+	wcpi_lock(&pool->regs.lock);
+	for (struct wcp_registration *r = pool->regs.list; r && !hit;
+	     r = r->next)
+		hit = r->off < off + len && off < r->off + r->len;
+	wcpi_unlock(&pool->regs.lock);
+	return hit;
+}
+
 void wcpi_register_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->regs.lock);
@@ -157,5 +175,7 @@ int wcp_registration_segments(const struct wcp_registration *reg,
 {
 	if (!reg || (max && !seg))
 		return -EINVAL;
+	if (!reg->pool->ops->segments)
+		return -EOPNOTSUPP;
 	return reg->pool->ops->segments(reg->pool, reg->fd, seg, max);
 }

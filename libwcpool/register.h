@@ -3,6 +3,9 @@
 #ifndef WCPOOL_INTERNAL_REGISTER_H
 #define WCPOOL_INTERNAL_REGISTER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "lock.h"
 
 struct wcp_pool;
@@ -14,6 +17,8 @@ struct wcpi_registrations {
 };
 
 void wcpi_register_setup(struct wcp_pool *pool);
+bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off,
+			    uint64_t len);
 void wcpi_register_fini(struct wcp_pool *pool);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Registration: every constraint is checked the same way on every backend;
  * with wcpool.ko behind the pool the range comes back as a dma-buf of
- * exactly those bytes, on the memfd backend as a clear -EOPNOTSUPP.
+ * exactly those bytes (udmabuf's on a memfd pool where the kernel has it),
+ * elsewhere as a clear -EOPNOTSUPP.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -113,8 +114,8 @@ Test(reg, unregister_checks_its_argument)
 	int err = wcp_register(pool, p, 8192, NULL, &r);
 
 	cr_assert_eq(wcp_unregister(pool, NULL), -ENOENT);
-	if (info.backend != WCP_BACKEND_MODULE) {
-		cr_assert_eq(err, -EOPNOTSUPP, "the memfd backend exports no dma-buf");
+	if (info.export_path == WCP_EXPORT_NONE) {
+		cr_assert_eq(err, -EOPNOTSUPP, "no dma-buf exporter here");
 	} else {
 		cr_assert_eq(err, 0);
 		cr_assert_eq(wcp_unregister(other, r), -ENOENT, "wrong pool");
@@ -135,14 +136,19 @@ Test(reg, dma_buf_of_the_range)
 	uint64_t total = 0;
 	int n;
 
-	if (info.backend != WCP_BACKEND_MODULE)
-		cr_skip_test("dma-buf export needs wcpool.ko (the QEMU suites run it)");
+	if (info.export_path == WCP_EXPORT_NONE)
+		cr_skip_test("dma-buf export needs wcpool.ko or udmabuf (the QEMU suites run both)");
 	fill_pattern(p, len, 5);
 	cr_assert_eq(wcp_register(pool, p, len, &(struct wcp_register_options){
 		.access = WCP_ACCESS_READ, .align = 2 * MiB,
 		.policy = info.policy }, &r), 0);
 	cr_assert_geq(wcp_registration_fd(r), 0);
 	n = wcp_registration_segments(r, seg, 16);
+	if (info.export_path == WCP_EXPORT_UDMABUF) {
+		cr_assert_eq(n, -EOPNOTSUPP, "udmabuf does not tell");
+		n = 1;
+		seg[0] = (struct wcp_segment){ 0, len };
+	}
 	cr_assert_geq(n, 1);
 	cr_assert_leq(n, 4, "2 MiB pages: at most one run each");
 	for (int i = 0; i < n; i++) {
@@ -177,7 +183,7 @@ Test(reg, every_live_buffer_of_a_grown_pool_registers)
 		p[i] = wcp_aligned_alloc(pool, 4096, len);
 		cr_assert_not_null(p[i]);
 		memset(p[i], i, len);
-		if (info.backend == WCP_BACKEND_MODULE)
+		if (info.export_path != WCP_EXPORT_NONE)
 			cr_assert_eq(reg(p[i], len), 0, "buffer %d (%zu bytes)",
 				     i, len);
 		else
@@ -199,8 +205,8 @@ Test(reg, free_while_registered_then_trim_keeps_neighbours)
 	struct wcp_registration *r;
 	unsigned char *f, *b, *live, *small;
 
-	if (info.backend != WCP_BACKEND_MODULE)
-		cr_skip_test("dma-buf export needs wcpool.ko (the QEMU suites run it)");
+	if (info.export_path == WCP_EXPORT_NONE)
+		cr_skip_test("dma-buf export needs wcpool.ko or udmabuf (the QEMU suites run both)");
 	/* A frame: register a page in its middle, free, trim, unregister. */
 	f = wcp_aligned_alloc(pool, 4096, 8 * MiB);
 	cr_assert_not_null(f);
@@ -258,6 +264,7 @@ Test(reg, read_only_view_registers_for_reads)
 {
 	struct wcp_pool_share share;
 	struct wcp_registration *r = NULL;
+	struct wcp_pool_info vinfo;
 	struct wcp_pool *view;
 	char *p = wcp_aligned_alloc(pool, 4096, 64 * KiB), *q;
 	int fd = wcp_pool_export(pool, WCP_EXPORT_READ_ONLY, &share), err;
@@ -274,7 +281,8 @@ Test(reg, read_only_view_registers_for_reads)
 		.access = WCP_ACCESS_READ | WCP_ACCESS_WRITE }, &r), -EACCES);
 	/* Access 0 means what the view allows: reads. */
 	err = wcp_register(view, q, 64 * KiB, NULL, &r);
-	if (info.backend != WCP_BACKEND_MODULE) {
+	cr_assert_eq(wcp_pool_info(view, &vinfo), 0);
+	if (vinfo.export_path == WCP_EXPORT_NONE) {
 		cr_assert_eq(err, -EOPNOTSUPP);
 	} else {
 		unsigned char *m;
@@ -296,4 +304,54 @@ Test(reg, read_only_view_registers_for_reads)
 	}
 	wcp_pool_destroy(view);
 	wcp_free(pool, p);
+}
+
+/*
+ * A memfd pool exports through udmabuf where the kernel has it (Debian's
+ * 6.12), and its info says which way.  Memory freed while registered
+ * keeps its pages (resident) until the registration goes.
+ */
+Test(reg, memfd_pool_exports_through_udmabuf_where_there_is_one)
+{
+	struct wcp_pool_options o = { .backend = WCP_BACKEND_MEMFD };
+	bool udmabuf = access("/dev/udmabuf", F_OK) == 0;
+	struct wcp_pool_stats before, held, after;
+	struct wcp_registration *r;
+	struct wcp_pool_info mi;
+	struct wcp_pool *mp;
+	unsigned char *p, *m;
+	size_t len = 256 * KiB;
+	int err;
+
+	cr_assert_eq(wcp_pool_create(&o, &mp), 0);
+	cr_assert_eq(wcp_pool_info(mp, &mi), 0);
+	cr_assert_eq(mi.export_path, udmabuf ? WCP_EXPORT_UDMABUF : WCP_EXPORT_NONE);
+	p = wcp_aligned_alloc(mp, 4096, len);
+	cr_assert_not_null(p);
+	fill_pattern(p, len, 11);
+	err = wcp_register(mp, p, len, &(struct wcp_register_options){
+		.policy = WCP_POLICY_WB }, &r);
+	if (!udmabuf) {
+		cr_assert_eq(err, -EOPNOTSUPP);
+		wcp_free(mp, p);
+		wcp_pool_destroy(mp);
+		return;
+	}
+	cr_assert_eq(err, 0);
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, wcp_registration_fd(r), 0);
+	cr_assert_neq(m, MAP_FAILED);
+	cr_assert(check_pattern(m, len, 11), "the dma-buf holds the pool's bytes");
+	munmap(m, len);
+	cr_assert_eq(wcp_pool_stats(mp, &before), 0);
+	wcp_free(mp, p);
+	cr_assert_eq(wcp_pool_trim(mp), 0);
+	cr_assert_eq(wcp_pool_stats(mp, &held), 0);
+	cr_assert_eq(held.resident, before.resident, "registered pages stay");
+	cr_assert_eq(wcp_unregister(mp, r), 0);
+	cr_assert_eq(wcp_pool_trim(mp), 0);
+	cr_assert_eq(wcp_pool_stats(mp, &after), 0);
+	/* Huge pages come back at unregister (4 KiB pools keep them). */
+	if (mi.page_size != WCP_PAGE_4K)
+		cr_assert_lt(after.resident, before.resident);
+	wcp_pool_destroy(mp);
 }
