@@ -203,6 +203,11 @@ struct wcp_pool_stats {
 	uint64_t allocated;
 	/** Number of live allocations. */
 	uint64_t allocations;
+	/**
+	 * Bytes of memory on ordinary pages that a default pool (page size
+	 * 0) took once the system's huge pages ran out (part of resident).
+	 */
+	uint64_t spilled;
 };
 
 struct wcp_pool;
@@ -342,12 +347,23 @@ struct wcp_pool_share {
 	uint32_t magic;		/**< WCP_SHARE_MAGIC */
 	uint32_t backend;	/**< enum wcp_backend in use */
 	uint32_t policy;	/**< enum wcp_policy in use */
-	uint32_t reserved;	/**< zero */
+	uint32_t flags;		/**< enum wcp_share_flags */
 	uint64_t page_size;
 	uint64_t max_size;
 };
 
 #define WCP_SHARE_MAGIC 0x77637031u /* "wcp1" */
+
+/** wcp_pool_share.flags */
+enum wcp_share_flags {
+	/**
+	 * wcp_pool_send() sent a second fd: the 4 KiB pages a default pool
+	 * spilled onto (see wcp_pool_stats().spilled), offsets from
+	 * max_size on.  wcp_pool_export() never sets it: its fd covers the
+	 * huge pages, and wcp_pool_import() refuses it (-EINVAL).
+	 */
+	WCP_SHARE_SPILLED = 1u << 0,
+};
 
 /** wcp_pool_export() and wcp_pool_send() flags */
 enum wcp_export_flags {

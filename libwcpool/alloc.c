@@ -154,6 +154,8 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	}
 	if (size < WCP_MIN_ALLOC)
 		size = WCP_MIN_ALLOC;
+	if (pool->spill.allowed)
+		wcpi_commit_ran_out(pool, true);
 	/* Small blocks: the thread's cache (tcache.c). */
 	if (size <= wcpi_classes.max && align <= WCP_MIN_ALLOC) {
 		unsigned c = wcpi_class_of(size);
@@ -167,6 +169,10 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	else if (!p)
 		p = arena_alloc(pool, size, (align ? MALLOCX_ALIGN(align) : 0) |
 					    (zero ? MALLOCX_ZERO : 0));
+	/* Out of huge pages, not of max_size: ordinary ones (spill.c). */
+	if (!p && pool->spill.allowed && wcpi_commit_ran_out(pool, true) &&
+	    wcpi_spill_get(pool))
+		return pool_alloc(wcpi_spill_get(pool), size, align, zero);
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
@@ -235,19 +241,42 @@ static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 
 void wcp_free(struct wcp_pool *pool, void *ptr)
 {
+	struct wcp_pool *s;
+
 	if (!ptr)
 		return;
+	if (pool && !wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr))) {
+		wcp_free(s, ptr);
+		return;
+	}
 	release_block(pool, ptr, take_live(pool, ptr, "wcp_free"));
+}
+
+/* A new block of @size (spilled if need be) with @ptr's bytes; @ptr goes. */
+static void *move_block(struct wcp_pool *pool, void *ptr, uint64_t off,
+			size_t size)
+{
+	size_t keep = block_size(pool, ptr, off);
+	void *p = pool_alloc(pool, size, 0, false);
+
+	if (p) {
+		memcpy(p, ptr, keep < size ? keep : size);
+		release_block(pool, ptr, off);
+	}
+	return p;
 }
 
 void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 {
 	bool huge, wants_huge;
+	struct wcp_pool *s;
 	uint64_t off;
 	void *p;
 
 	if (!ptr)
 		return wcp_malloc(pool, size);
+	if (pool && !wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr)))
+		return wcp_realloc(s, ptr, size);
 	if (!size) {
 		wcp_free(pool, ptr);
 		return NULL;
@@ -268,12 +297,9 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 			wcpi_livemap_set(&pool->live, off);
 			return ptr;
 		}
-		p = pool_alloc(pool, size, 0, false);
-		if (p) {
-			memcpy(p, ptr, keep < size ? keep : size);
-			release_block(pool, ptr, off);
+		p = move_block(pool, ptr, off, size);
+		if (p)
 			return p;
-		}
 	} else if (size <= pool->max_size) {
 		struct wcpi_tcache *tc;
 		int flags = wcpi_tcache_flags(pool, &tc);
@@ -287,6 +313,12 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 					  (int64_t)sallocx(p, 0) - before);
 			return mark_live(pool, p);
 		}
+		/* Out of huge pages where it is: elsewhere, maybe spilled. */
+		if (pool->spill.allowed) {
+			p = move_block(pool, ptr, off, size);
+			if (p)
+				return p;
+		}
 	}
 	wcpi_livemap_set(&pool->live, off);
 	errno = ENOMEM;
@@ -295,8 +327,12 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 
 size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr)
 {
+	struct wcp_pool *s;
+
 	if (!ptr)
 		return 0;
+	if (pool && !wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr)))
+		return wcp_usable_size(s, ptr);
 	return block_size(pool, ptr, live_offset(pool, ptr, "wcp_usable_size"));
 }
 

@@ -24,6 +24,19 @@
 
 #define SMALL_SHIFT 12
 
+/* The pool whose commit last ran out of memory in this thread. */
+static _Thread_local const struct wcp_pool *commit_enomem
+	__attribute__((tls_model("initial-exec")));
+
+bool wcpi_commit_ran_out(const struct wcp_pool *pool, bool clear)
+{
+	bool ran_out = commit_enomem == pool;
+
+	if (clear)
+		commit_enomem = NULL;
+	return ran_out;
+}
+
 void wcpi_commit_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->commit.lock);
@@ -110,6 +123,8 @@ int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 		set_bits(c->deferred, first / ps, last / ps, false);
 	}
 	wcpi_unlock(&c->lock);
+	if (err == -ENOMEM)
+		commit_enomem = pool;
 	return err;
 }
 

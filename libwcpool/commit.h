@@ -3,6 +3,7 @@
 #ifndef WCPOOL_INTERNAL_COMMIT_H
 #define WCPOOL_INTERNAL_COMMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lock.h"
@@ -24,5 +25,10 @@ int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);
 int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len);
 void wcpi_commit_retry(struct wcp_pool *pool);
 void wcpi_commit_zero(struct wcp_pool *pool, uint64_t off, uint64_t len);
+/*
+ * Did a commit for @pool run out of memory in this thread (since the last
+ * call with @clear)?  Tells a full pool from one the system cannot back.
+ */
+bool wcpi_commit_ran_out(const struct wcp_pool *pool, bool clear);
 
 #endif

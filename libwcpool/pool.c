@@ -162,11 +162,13 @@ struct wcp_pool *wcpi_pool_alloc_object(void)
 	wcpi_huge_setup(pool);
 	wcpi_register_setup(pool);
 	wcpi_uring_setup(pool);
+	wcpi_spill_setup(pool);
 	return pool;
 }
 
 void wcpi_pool_free_object(struct wcp_pool *pool)
 {
+	wcpi_spill_fini(pool);
 	wcpi_uring_fini(pool);
 	wcpi_register_fini(pool);
 	wcpi_arena_destroy(pool);
@@ -225,6 +227,10 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	if (!pool)
 		return -ENOMEM;
 	err = open_backend(pool, opts);
+	/* A default pool that got huge pages spills when they run out. */
+	pool->spill.allowed = !err && !opts->page_size &&
+			      pool->backend == WCP_BACKEND_MEMFD &&
+			      pool->page_size != WCP_PAGE_4K;
 	if (!err)
 		err = wcpi_pool_reserve(pool, opts->max_size, pool->page_size);
 	if (!err)
@@ -260,6 +266,27 @@ int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
 	return 0;
 }
 
+/* Add the spill pool's statistics to @st; what it holds has spilled. */
+static int add_spill_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
+{
+	struct wcp_pool *s = wcpi_spill_peek(pool);
+	struct wcp_pool_stats ss;
+	int err;
+
+	if (!s)
+		return 0;
+	err = wcp_pool_stats(s, &ss);
+	if (err)
+		return err;
+	st->mapped += ss.mapped;
+	st->resident += ss.resident;
+	st->active += ss.active;
+	st->allocated += ss.allocated;
+	st->allocations += ss.allocations;
+	st->spilled = ss.resident;
+	return 0;
+}
+
 int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 {
 	int err;
@@ -273,7 +300,7 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 		err = wcpi_arena_stats(pool, stats);
 		wcpi_huge_stats(pool, stats);
 	}
-	return err;
+	return err ? err : add_spill_stats(pool, stats);
 }
 
 int wcp_pool_trim(struct wcp_pool *pool)
@@ -290,5 +317,7 @@ int wcp_pool_trim(struct wcp_pool *pool)
 	wcpi_tcache_flush(pool);
 	err = wcpi_arena_purge(pool);
 	wcpi_commit_retry(pool);
+	if (!err && wcpi_spill_peek(pool))
+		err = wcp_pool_trim(wcpi_spill_peek(pool));
 	return err;
 }

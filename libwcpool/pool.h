@@ -32,6 +32,7 @@
 #include "range.h"
 #include "register.h"
 #include "sizeclass.h"
+#include "spill.h"
 #include "tcache.h"
 #include "uring.h"
 
@@ -66,6 +67,7 @@ struct wcp_pool {
 	struct wcpi_huge huge;
 	struct wcpi_registrations regs;
 	struct wcpi_uring uring;
+	struct wcpi_spill spill;
 };
 
 /* pool.c */

@@ -62,10 +62,14 @@ int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 {
 	static const struct wcp_register_options none;
 	struct wcp_registration *reg;
+	struct wcp_pool *s;
 	int err;
 
 	if (!pool || !regp)
 		return -EINVAL;
+	/* Spilled memory is the spill pool's to register. */
+	if (!wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr)))
+		return wcp_register(s, ptr, len, opts, regp);
 	*regp = NULL;
 	if (!opts)
 		opts = &none;
@@ -125,7 +129,11 @@ static int drop_registration(struct wcp_pool *pool,
 
 int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
 {
-	int err = drop_registration(pool, reg);
+	int err;
+
+	if (pool && reg && reg->pool == wcpi_spill_peek(pool))
+		pool = wcpi_spill_peek(pool);
+	err = drop_registration(pool, reg);
 
 	/*
 	 * Pages freed while registered were kept (commit.c); they go now,

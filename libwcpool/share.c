@@ -16,7 +16,14 @@
 
 uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 {
-	return pool ? wcpi_offset(pool, ptr) : WCP_OFFSET_INVALID;
+	struct wcp_pool *s;
+
+	if (!pool)
+		return WCP_OFFSET_INVALID;
+	/* Spilled memory's offsets follow the pool's own (spill.c). */
+	if (!wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr)))
+		return pool->max_size + wcpi_offset(s, ptr);
+	return wcpi_offset(pool, ptr);
 }
 
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
@@ -25,6 +32,8 @@ void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (offset >= pool->max_size && wcpi_spill_peek(pool))
+		return wcp_pointer(wcpi_spill_peek(pool), offset - pool->max_size);
 	if (offset >= wcpi_pool_mapped(pool) && pool->imported)
 		wcpi_pool_refresh(pool);
 	if (offset >= wcpi_pool_mapped(pool)) {
@@ -71,7 +80,7 @@ static bool valid_backend(const struct wcp_pool_share *s)
 
 static int check_share(const struct wcp_pool_share *s, uint32_t flags)
 {
-	if (!s || s->magic != WCP_SHARE_MAGIC || s->reserved ||
+	if (!s || s->magic != WCP_SHARE_MAGIC || s->flags ||
 	    !valid_backend(s) || !s->max_size || s->max_size % s->page_size ||
 	    (flags & ~(uint32_t)WCP_IMPORT_READ_ONLY))
 		return -EINVAL;
@@ -153,37 +162,61 @@ static void share_msg_init(struct share_msg *m)
 	m->msg.msg_controllen = sizeof(m->ctl.buf);
 }
 
+/* The spill pool's description, as wcp_pool_recv() reads it back. */
+static struct wcp_pool_share spill_share(const struct wcp_pool_share *main)
+{
+	return (struct wcp_pool_share){
+		.magic = WCP_SHARE_MAGIC,
+		.backend = WCP_BACKEND_MEMFD,
+		.policy = WCP_POLICY_WB,
+		.page_size = WCP_PAGE_4K,
+		.max_size = main->max_size,
+	};
+}
+
 int wcp_pool_send(const struct wcp_pool *pool, int sock, uint32_t flags)
 {
+	struct wcp_pool_share unused;
+	int fds[2] = { -1, -1 }, nr = 1;
 	struct share_msg m;
 	struct cmsghdr *c;
-	ssize_t n;
-	int fd;
+	ssize_t n = -1;
 
 	share_msg_init(&m);
-	m.msg.msg_controllen = CMSG_SPACE(sizeof(int));
-	fd = wcp_pool_export(pool, flags, &m.share);
-	if (fd < 0)
-		return fd;
+	fds[0] = wcp_pool_export(pool, flags, &m.share);
+	if (fds[0] < 0)
+		return fds[0];
+	/* A default pool's spilled pages go along as a second fd. */
+	if (wcpi_spill_peek(pool)) {
+		fds[1] = wcp_pool_export(wcpi_spill_peek(pool), flags, &unused);
+		if (fds[1] < 0) {
+			close(fds[0]);
+			return fds[1];
+		}
+		m.share.flags |= WCP_SHARE_SPILLED;
+		nr = 2;
+	}
+	m.msg.msg_controllen = CMSG_SPACE(nr * sizeof(int));
 	c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(nr * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nr * sizeof(int));
 	n = sendmsg(sock, &m.msg, MSG_NOSIGNAL);
-	close(fd);
+	for (int i = 0; i < nr; i++)
+		close(fds[i]);
 	if (n < 0)
 		return -errno;
 	return n == sizeof(m.share) ? 0 : -EPROTO;
 }
 
 /*
- * The one fd a well-formed message carries; -1, with every fd received
- * closed, when there are none or several.
+ * The fds of a message, at most @max of them into @fds: their number, or
+ * -1 with every fd received closed when there are more.
  */
-static int take_one_fd(struct msghdr *msg)
+static int take_fds(struct msghdr *msg, int *fds, int max)
 {
-	int fd = -1, nr = 0;
+	int nr = 0;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
 	     c = CMSG_NXTHDR(msg, c)) {
@@ -196,23 +229,46 @@ static int take_one_fd(struct msghdr *msg)
 			int got;
 
 			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(got));
-			if (fd >= 0)
-				close(fd);
-			fd = got;
+			if (nr < max)
+				fds[nr] = got;
+			else
+				close(got);
 		}
 	}
-	if (nr == 1)
-		return fd;
-	if (fd >= 0)
-		close(fd);
+	if (nr <= max)
+		return nr;
+	for (int i = 0; i < max; i++)
+		close(fds[i]);
 	return -1;
+}
+
+/* Import what one message carried: the pool, and its spill pages. */
+static int import_message(const struct wcp_pool_share *share, int *fds,
+			  uint32_t flags, struct wcp_pool **poolp)
+{
+	struct wcp_pool_share main = *share, sp = spill_share(share);
+	struct wcp_pool *spill;
+	int err;
+
+	main.flags = 0;
+	err = wcp_pool_import(fds[0], &main, flags, poolp);
+	if (err || !(share->flags & WCP_SHARE_SPILLED))
+		return err;
+	err = wcp_pool_import(fds[1], &sp, flags, &spill);
+	if (err) {
+		wcp_pool_destroy(*poolp);
+		*poolp = NULL;
+		return err;
+	}
+	wcpi_spill_adopt(*poolp, spill);
+	return 0;
 }
 
 int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 {
 	struct share_msg m;
+	int fds[2], nr, err;
 	ssize_t n;
-	int fd, err;
 
 	if (!poolp)
 		return -EINVAL;
@@ -221,13 +277,16 @@ int wcp_pool_recv(int sock, uint32_t flags, struct wcp_pool **poolp)
 	n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	fd = take_one_fd(&m.msg);
-	if (fd < 0 || n != sizeof(m.share) || (m.msg.msg_flags & MSG_CTRUNC)) {
-		if (fd >= 0)
-			close(fd);
+	nr = take_fds(&m.msg, fds, 2);
+	if (nr < 1 || n != sizeof(m.share) || (m.msg.msg_flags & MSG_CTRUNC) ||
+	    (m.share.flags & ~(uint32_t)WCP_SHARE_SPILLED) ||
+	    nr != 1 + !!(m.share.flags & WCP_SHARE_SPILLED)) {
+		for (int i = 0; i < nr; i++)
+			close(fds[i]);
 		return -EPROTO;
 	}
-	err = wcp_pool_import(fd, &m.share, flags, poolp);
-	close(fd);
+	err = import_message(&m.share, fds, flags, poolp);
+	for (int i = 0; i < nr; i++)
+		close(fds[i]);
 	return err;
 }

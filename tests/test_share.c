@@ -187,7 +187,7 @@ Test(share, import_rejects_bad_descriptions)
 	bad = share, bad.magic = 0;
 	cr_assert_eq(wcp_pool_import(fd, &bad, 0, &view), -EINVAL);
 	cr_assert_null(view);
-	bad = share, bad.reserved = 1;
+	bad = share, bad.flags = WCP_SHARE_SPILLED;
 	cr_assert_eq(wcp_pool_import(fd, &bad, 0, &view), -EINVAL);
 	bad = share, bad.page_size = 12345;
 	cr_assert_eq(wcp_pool_import(fd, &bad, 0, &view), -EINVAL);
