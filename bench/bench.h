@@ -72,6 +72,10 @@ struct result {
 	double *samples;
 	size_t nsamples;
 	struct bench_stats st;
+	/* CPU time of the process per operation of all threads, each sample */
+	double *cpu_samples;
+	struct bench_stats cpu;
+	uint64_t minflt;	/* minor page faults over all samples */
 	struct perf_values perf; /* over all samples */
 	bool is_library;	/* the libwcpool primitive */
 	bool comparable;	/* a valid alternative for the library check */
@@ -82,6 +86,10 @@ struct result {
 void results_reserve(size_t n);
 struct result *result_add(const char *group, const char *name,
 			  const char *memory, size_t size, unsigned threads);
+/* Statistics of @r's samples, filled in; a progress line. */
+void result_finish(struct result *r);
+/* @total over every operation of every thread of @r's samples */
+double result_per_op(const struct result *r, double total);
 const struct result *result_at(size_t i);
 const struct result *result_find(const char *group, const char *name,
 				 const char *memory, size_t size,
@@ -116,7 +124,9 @@ void pin_to(int cpu);
  * to about a millisecond per sample; then the samples are taken in rounds,
  * one sample of every case per round (the order rotating), so that
  * whatever else the machine does hits all of them alike.  Samples are
- * stored as nanoseconds per operation.  Fills in cases[i].r.
+ * stored as nanoseconds per operation (of each thread), beside the CPU
+ * time of the whole process per operation of all @threads and the minor
+ * page faults.  Fills in cases[i].r.
  */
 typedef double (*bench_fn)(void *arg, uint64_t iters);
 struct bench_case {

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * The measurement harness: warm-up and calibration of each case, samples
- * taken in interleaved rounds, CPU pinning and the progress log on stderr.
+ * taken in interleaved rounds (wall time, process CPU time and minor page
+ * faults of each), CPU pinning and the progress log on stderr.
  */
 #include <errno.h>
-#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -54,32 +55,28 @@ static size_t reps_for(double sample_ns)
 	return n < lo ? lo : n > hi ? hi : n;
 }
 
-static void finish_result(struct result *r)
+/* CPU time of every thread of the process, ns */
+static double process_cpu_ns(void)
 {
-	if (stats_compute(r->samples, r->nsamples, &r->st))
-		r->st = (struct bench_stats){ .median = NAN, .min = NAN,
-					      .max = NAN, .mean = NAN };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void progress_result(const struct result *r)
+static uint64_t minor_faults(void)
 {
-	char sz[32];
+	struct rusage ru;
 
-	if (r->bytes > 0)
-		progress("%-8s %-17s %-20s %8s  %8.2f GB/s", r->group, r->name,
-			 r->memory, size_str(r->size, sz, sizeof(sz)),
-			 stats_gbps(r->bytes, r->st.median));
-	else
-		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op", r->group,
-			 r->name, r->memory, size_str(r->size, sz, sizeof(sz)),
-			 r->threads, r->st.median);
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_minflt;
 }
 
 void measure_set(const char *group, const char *memory, size_t size,
 		 double bytes, unsigned threads, struct bench_case *cases,
 		 size_t n)
 {
-	/* thread start-up stays a small part of a multi-threaded sample */
+	/* waking the workers stays a small part of a multi-threaded sample */
 	double target = (opt.mode == MODE_SMOKE ? 1e5 : 1e6) * (threads > 1 ? 5 : 1);
 	double total = 0;
 	size_t reps;
@@ -115,7 +112,8 @@ void measure_set(const char *group, const char *memory, size_t size,
 	reps = reps_for(total / (double)n);
 	for (size_t i = 0; i < n; i++) {
 		cases[i].r->samples = calloc(reps, sizeof(double));
-		if (!cases[i].r->samples)
+		cases[i].r->cpu_samples = calloc(reps, sizeof(double));
+		if (!cases[i].r->samples || !cases[i].r->cpu_samples)
 			exit(1);
 	}
 	for (size_t k = 0; k < reps; k++) {
@@ -123,6 +121,8 @@ void measure_set(const char *group, const char *memory, size_t size,
 			struct result *r = cases[(m + k) % n].r;
 			struct bench_case *c = &cases[(m + k) % n];
 			struct perf_values a, b, d;
+			uint64_t faults;
+			double cpu;
 
 			/*
 			 * One untimed operation first: the sample starts from
@@ -131,7 +131,12 @@ void measure_set(const char *group, const char *memory, size_t size,
 			 */
 			c->fn(c->arg, 1);
 			perf_read(&a);
+			faults = minor_faults();
+			cpu = process_cpu_ns();
 			r->samples[k] = c->fn(c->arg, r->ops) / (double)r->ops;
+			r->cpu_samples[k] = (process_cpu_ns() - cpu) /
+					    ((double)r->ops * threads);
+			r->minflt += minor_faults() - faults;
 			perf_read(&b);
 			perf_diff(&d, &a, &b);
 			for (int p = 0; p < PERF_NCOUNTERS; p++) {
@@ -142,7 +147,6 @@ void measure_set(const char *group, const char *memory, size_t size,
 	}
 	for (size_t i = 0; i < n; i++) {
 		cases[i].r->nsamples = reps;
-		finish_result(cases[i].r);
-		progress_result(cases[i].r);
+		result_finish(cases[i].r);
 	}
 }

@@ -40,6 +40,13 @@ static void json_results(struct json *j)
 		json_number(j, "min_ns", r->st.min);
 		json_number(j, "max_ns", r->st.max);
 		json_number(j, "mean_ns", r->st.mean);
+		json_begin_array(j, "cpu_samples_ns_per_op");
+		for (size_t k = 0; k < r->nsamples; k++)
+			json_number(j, NULL, r->cpu_samples[k]);
+		json_end_array(j);
+		json_number(j, "cpu_median_ns", r->cpu.median);
+		json_number(j, "cpu_min_ns", r->cpu.min);
+		json_number(j, "minflt_per_op", result_per_op(r, (double)r->minflt));
 		if (r->bytes > 0) {
 			json_number(j, "gbps_median", stats_gbps(r->bytes, r->st.median));
 			json_number(j, "gbps_best", stats_gbps(r->bytes, r->st.min));
@@ -53,12 +60,13 @@ static void json_results(struct json *j)
 		json_string(j, "reference", reference_name(r->group));
 		json_number(j, "ratio_to_reference",
 			    ref ? stats_ratio(r->st.median, ref->st.median) : NAN);
+		json_number(j, "cpu_ratio_to_reference",
+			    ref ? stats_ratio(r->cpu.median, ref->cpu.median) : NAN);
 		json_begin_object(j, "perf_per_op");
 		for (int c = 0; c < PERF_NCOUNTERS; c++) {
 			if (r->perf.valid[c])
 				json_number(j, perf_name(c),
-					    (double)r->perf.v[c] /
-					    (double)(r->ops * r->nsamples));
+					    result_per_op(r, (double)r->perf.v[c]));
 		}
 		json_end_object(j);
 		json_end_object(j);
@@ -136,7 +144,9 @@ int report_write_json(const char *path, const char *cmdline)
 		    opt.mode == MODE_FULL ? "full" : "standard");
 	json_begin_object(&j, "method");
 	json_string(&j, "timer", "CLOCK_MONOTONIC");
-	json_string(&j, "samples", "ns per operation; each sample times ops_per_sample operations");
+	json_string(&j, "samples", "ns per operation; each sample times ops_per_sample operations (of each thread)");
+	json_string(&j, "cpu_samples", "CLOCK_PROCESS_CPUTIME_ID over each sample (every thread, untimed set-up included) per operation of all threads");
+	json_string(&j, "per_op", "minflt_per_op (getrusage ru_minflt) and perf_per_op: per operation of all threads");
 	json_string(&j, "warmup", "two single operations, then one calibrating sample, not recorded");
 	json_number(&j, "budget_ms_per_case", opt.budget_ms);
 	json_number(&j, "tolerance", opt.tolerance);

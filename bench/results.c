@@ -3,6 +3,7 @@
  * The result registry: every measured case, every case skipped and why, and
  * the notes the subcommands leave for the report, in the order they came.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,32 @@ struct result *result_add(const char *group, const char *name,
 	return r;
 }
 
+void result_finish(struct result *r)
+{
+	char sz[32];
+
+	if (stats_compute(r->samples, r->nsamples, &r->st))
+		r->st = (struct bench_stats){ .median = NAN, .min = NAN,
+					      .max = NAN, .mean = NAN };
+	if (stats_compute(r->cpu_samples, r->nsamples, &r->cpu))
+		r->cpu = (struct bench_stats){ .median = NAN, .min = NAN,
+					       .max = NAN, .mean = NAN };
+	if (r->bytes > 0)
+		progress("%-8s %-17s %-20s %8s  %8.2f GB/s", r->group, r->name,
+			 r->memory, size_str(r->size, sz, sizeof(sz)),
+			 stats_gbps(r->bytes, r->st.median));
+	else
+		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op %10.1f cpu ns/op",
+			 r->group, r->name, r->memory,
+			 size_str(r->size, sz, sizeof(sz)), r->threads,
+			 r->st.median, r->cpu.median);
+}
+
+double result_per_op(const struct result *r, double total)
+{
+	return total / ((double)r->ops * (double)r->nsamples * r->threads);
+}
+
 const struct result *result_at(size_t i)
 {
 	return i < nresults ? &results[i] : NULL;
@@ -67,8 +94,10 @@ const struct result *result_find(const char *group, const char *name,
 
 void results_free(void)
 {
-	for (size_t i = 0; i < nresults; i++)
+	for (size_t i = 0; i < nresults; i++) {
 		free(results[i].samples);
+		free(results[i].cpu_samples);
+	}
 	free(results);
 	free(skips);
 }
