@@ -31,6 +31,8 @@ struct bench_options {
 	double tolerance;	/* library check: fraction of the best */
 	double budget_ms;	/* measured time per case */
 	bool plot;
+	/* "memory|threads": measure only that row, as a child (allocators.c) */
+	const char *child;
 };
 
 extern struct bench_options opt;
@@ -86,7 +88,7 @@ struct result {
 void results_reserve(size_t n);
 struct result *result_add(const char *group, const char *name,
 			  const char *memory, size_t size, unsigned threads);
-/* Statistics of @r's samples, filled in; a progress line. */
+/* Statistics of @r's samples, filled in */
 void result_finish(struct result *r);
 /* @total over every operation of every thread of @r's samples */
 double result_per_op(const struct result *r, double total);
@@ -95,6 +97,9 @@ const struct result *result_find(const char *group, const char *name,
 				 const char *memory, size_t size,
 				 unsigned threads);
 void results_free(void);
+/* The results, skips and notes as lines of text, and back (a child's) */
+void results_dump(FILE *f);
+void results_load(FILE *f);
 struct skipped {
 	char group[16], name[40], reason[160];
 };
@@ -149,6 +154,8 @@ void anon_free(void *p, size_t size);
 void *hugetlb_map(size_t size);
 /* Free 2 MiB huge pages in the system right now. */
 long free_hugepages(void);
+/* The page size of the mapping @p is in (/proc/self/smaps); 0 if unknown */
+size_t page_size_at(const void *p);
 /* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
 struct wcp_pool *bench_pool(void);
 /*
@@ -160,6 +167,63 @@ const char *backend_name(uint32_t b);
 const char *policy_name(uint32_t p);
 /* "memfd-WB-2M", "module-WC-2M" and the like */
 const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
+
+/*
+ * Persistent worker threads (workers.c).  workers_run() runs @fn(@arg, i)
+ * on workers 0..@n-1 at once, worker i pinned to CPU (--cpu + i) modulo
+ * the CPUs, and returns when all are done: the ns from the first one's
+ * start to the last one's end.  The threads live on between calls.
+ */
+#define WORKERS_MAX 8
+/* This machine's CPUs, at most WORKERS_MAX */
+unsigned workers_max(void);
+double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg);
+void workers_stop(void);
+
+/* The allocators compared, on one kind of memory at a time (allocators.c) */
+enum pages { PAGES_HUGETLB_2M, PAGES_4K, NPAGES };
+extern const char *const pages_label[NPAGES];
+
+struct allocator {
+	const char *name;
+	void *(*alloc)(void *ctx, size_t size);
+	void (*free)(void *ctx, void *p, size_t size);
+	void *ctx;
+};
+
+#define MAX_ALLOCATORS 6
+struct alloc_set {
+	const char *group;
+	enum pages pages;
+	const char *label;		/* pages_label[pages] */
+	unsigned threads;		/* the workers that use it */
+	struct wcp_pool *pool;
+	unsigned je_arena;		/* jemalloc's hugetlb arena, 0: none */
+	size_t n;
+	struct allocator a[MAX_ALLOCATORS];
+};
+
+/*
+ * Set up the allocators of @pages for a row of @group run by @threads
+ * workers; on huge pages, only those that find @huge_each pages free each
+ * (the most one may hold), the others skipped with the reason.
+ * @per_buffer adds an mmap(MAP_HUGETLB) per buffer.  Return: s->n.
+ */
+size_t alloc_set_open(struct alloc_set *s, const char *group, enum pages pages,
+		      unsigned threads, long huge_each, bool per_buffer);
+void alloc_set_close(struct alloc_set *s);
+/* A note when @block of allocator @name is not on @s's kind of pages. */
+void alloc_check_pages(const struct alloc_set *s, const char *name,
+		       const void *block);
+/* Is the row measured in this process?  Only one is in a child. */
+bool alloc_row_wanted(const char *memory, unsigned threads);
+/*
+ * The glibc row of a hugetlb-2M row: subcommand @sub run again in a child
+ * with GLIBC_TUNABLES=glibc.malloc.hugetlb=2, measuring only that row,
+ * its results added to this process's.
+ */
+void glibc_hugetlb_row(const char *sub, const char *group, const char *memory,
+		       unsigned threads, long huge_pages);
 
 struct json;
 

@@ -55,6 +55,21 @@ static size_t reps_for(double sample_ns)
 	return n < lo ? lo : n > hi ? hi : n;
 }
 
+static void progress_result(const struct result *r)
+{
+	char sz[32];
+
+	if (r->bytes > 0)
+		progress("%-8s %-17s %-20s %8s  %8.2f GB/s", r->group, r->name,
+			 r->memory, size_str(r->size, sz, sizeof(sz)),
+			 stats_gbps(r->bytes, r->st.median));
+	else
+		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op %10.1f cpu ns/op",
+			 r->group, r->name, r->memory,
+			 size_str(r->size, sz, sizeof(sz)), r->threads,
+			 r->st.median, r->cpu.median);
+}
+
 /* CPU time of every thread of the process, ns */
 static double process_cpu_ns(void)
 {
@@ -148,5 +163,6 @@ void measure_set(const char *group, const char *memory, size_t size,
 	for (size_t i = 0; i < n; i++) {
 		cases[i].r->nsamples = reps;
 		result_finish(cases[i].r);
+		progress_result(cases[i].r);
 	}
 }

@@ -57,7 +57,8 @@ const char *reference_name(const char *group)
 	return !strcmp(group, "fill") ? "memset" :
 	       !strcmp(group, "copy") ? "memcpy" :
 	       !strcmp(group, "flush") ? "clflush+sfence" :
-	       !strcmp(group, "alloc") ? "wcpool" :
+	       !strcmp(group, "alloc") || !strcmp(group, "scaling") ||
+	       !strcmp(group, "workload") ? "jemalloc" :
 	       !strcmp(group, "register") ? "pool" : "";
 }
 

@@ -3,6 +3,7 @@
  * The result registry: every measured case, every case skipped and why, and
  * the notes the subcommands leave for the report, in the order they came.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,23 +51,12 @@ struct result *result_add(const char *group, const char *name,
 
 void result_finish(struct result *r)
 {
-	char sz[32];
-
 	if (stats_compute(r->samples, r->nsamples, &r->st))
 		r->st = (struct bench_stats){ .median = NAN, .min = NAN,
 					      .max = NAN, .mean = NAN };
 	if (stats_compute(r->cpu_samples, r->nsamples, &r->cpu))
 		r->cpu = (struct bench_stats){ .median = NAN, .min = NAN,
 					       .max = NAN, .mean = NAN };
-	if (r->bytes > 0)
-		progress("%-8s %-17s %-20s %8s  %8.2f GB/s", r->group, r->name,
-			 r->memory, size_str(r->size, sz, sizeof(sz)),
-			 stats_gbps(r->bytes, r->st.median));
-	else
-		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op %10.1f cpu ns/op",
-			 r->group, r->name, r->memory,
-			 size_str(r->size, sz, sizeof(sz)), r->threads,
-			 r->st.median, r->cpu.median);
 }
 
 double result_per_op(const struct result *r, double total)
@@ -139,4 +129,80 @@ void bench_note(const char *group, const char *fmt, ...)
 const char *note_at(size_t i)
 {
 	return i < nnotes ? notes[i] : NULL;
+}
+
+/*
+ * One line each, fields separated by tabs:
+ *   R group name memory size threads ops bytes minflt nsamples
+ *     wall-samples... cpu-samples...
+ *   S group name reason
+ *   N note
+ */
+void results_dump(FILE *f)
+{
+	const struct skipped *s;
+	const char *note;
+
+	for (size_t i = 0; i < nresults; i++) {
+		const struct result *r = &results[i];
+
+		fprintf(f, "R\t%s\t%s\t%s\t%zu\t%u\t%" PRIu64 "\t%.17g\t%" PRIu64 "\t%zu",
+			r->group, r->name, r->memory, r->size, r->threads,
+			r->ops, r->bytes, r->minflt, r->nsamples);
+		for (size_t k = 0; k < r->nsamples; k++)
+			fprintf(f, "\t%.17g", r->samples[k]);
+		for (size_t k = 0; k < r->nsamples; k++)
+			fprintf(f, "\t%.17g", r->cpu_samples[k]);
+		fprintf(f, "\n");
+	}
+	for (size_t i = 0; (s = skipped_at(i)); i++)
+		fprintf(f, "S\t%s\t%s\t%s\n", s->group, s->name, s->reason);
+	for (size_t i = 0; (note = note_at(i)); i++)
+		fprintf(f, "N\t%s\n", note);
+}
+
+static void load_result(char *line)
+{
+	char *field[10], *save = NULL, *t;
+	struct result *r;
+	size_t n;
+
+	for (int i = 0; i < 10; i++)
+		if (!(field[i] = strtok_r(i ? NULL : line, "\t", &save)))
+			return;
+	n = strtoul(field[9], NULL, 10);
+	r = result_add(field[1], field[2], field[3], strtoul(field[4], NULL, 10),
+		       (unsigned)strtoul(field[5], NULL, 10));
+	r->ops = strtoull(field[6], NULL, 10);
+	r->bytes = strtod(field[7], NULL);
+	r->minflt = strtoull(field[8], NULL, 10);
+	r->samples = calloc(n ? n : 1, sizeof(double));
+	r->cpu_samples = calloc(n ? n : 1, sizeof(double));
+	if (!r->samples || !r->cpu_samples)
+		exit(1);
+	for (size_t k = 0; k < 2 * n && (t = strtok_r(NULL, "\t", &save)); k++)
+		(k < n ? r->samples : r->cpu_samples)[k % n] = strtod(t, NULL);
+	r->nsamples = n;
+	result_finish(r);
+}
+
+void results_load(FILE *f)
+{
+	char line[16384], *save = NULL, *group, *name;
+
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == 'R') {
+			load_result(line);
+		} else if (line[0] == 'S' &&
+			   (group = strtok_r(line + 2, "\t", &save)) &&
+			   (name = strtok_r(NULL, "\t", &save))) {
+			bench_skip(group, name, save ? save : "");
+		} else if (line[0] == 'N' && line[1] == '\t' &&
+			   nnotes < sizeof(notes) / sizeof(notes[0])) {
+			/* truncated as bench_note() would */
+			memcpy(notes[nnotes], line + 2, sizeof(notes[0]) - 1);
+			notes[nnotes++][sizeof(notes[0]) - 1] = 0;
+		}
+	}
 }
