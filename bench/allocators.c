@@ -201,19 +201,34 @@ static unsigned huge_arena_create(void)
 	return ind;
 }
 
-static void huge_arena_destroy(unsigned ind)
+/* Destroy the hugetlb arenas, then unmap what they had. */
+static void huge_arenas_destroy(const unsigned *ind, size_t n)
 {
 	char name[64];
 
-	snprintf(name, sizeof(name), "arena.%u.destroy", ind);
-	if (je.mallctl(name, NULL, NULL, NULL, 0))
-		progress("jemalloc: %s failed", name);
+	for (size_t i = 0; i < n && ind[i]; i++) {
+		snprintf(name, sizeof(name), "arena.%u.destroy", ind[i]);
+		if (je.mallctl(name, NULL, NULL, NULL, 0))
+			progress("jemalloc: %s failed", name);
+	}
 	pthread_mutex_lock(&hmaps.lock);
 	for (size_t i = 0; i < hmaps.n; i++)
 		munmap(hmaps.maps[i].p, hmaps.maps[i].len);
 	hmaps.n = 0;
 	pthread_mutex_unlock(&hmaps.lock);
 }
+
+/* The allocators of one row on one kind of pages */
+struct alloc_set {
+	const struct row *row;
+	enum pages pages;
+	struct wcp_pool *pool;
+	/* jemalloc's hugetlb arena of each thread, as its default arenas */
+	unsigned je_arena[WORKERS_MAX];
+	long huge_promised;		/* pages the allocators may take */
+	size_t n;
+	struct allocator a[MAX_ALLOCATORS];
+};
 
 /*
  * Each worker thread's jemalloc arena for the set: its thread cache
@@ -226,10 +241,9 @@ static void je_thread_enter(void *arg, unsigned index)
 	const struct alloc_set *s = arg;
 	size_t len = sizeof(je_saved_arena);
 
-	(void)index;
 	je.mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-	je.mallctl("thread.arena", &je_saved_arena, &len, (void *)&s->je_arena,
-		   sizeof(s->je_arena));
+	je.mallctl("thread.arena", &je_saved_arena, &len,
+		   (void *)&s->je_arena[index], sizeof(s->je_arena[index]));
 }
 
 static void je_thread_leave(void *arg, unsigned index)
@@ -241,8 +255,10 @@ static void je_thread_leave(void *arg, unsigned index)
 		   sizeof(je_saved_arena));
 }
 
-/* Child mode: only the row given by --child, only glibc. */
-bool alloc_row_wanted(const char *memory, unsigned threads)
+static void glibc_hugetlb_row(const struct row *r, const char *memory);
+
+/* Child mode: only the row given by --child. */
+static bool row_wanted(const char *memory, unsigned threads)
 {
 	char spec[96];
 
@@ -252,6 +268,30 @@ bool alloc_row_wanted(const char *memory, unsigned threads)
 	return !strcmp(spec, opt.child);
 }
 
+/* Does the row compare @name?  Then, on huge pages, do its pages fit? */
+static bool wanted(struct alloc_set *s, const char *name)
+{
+	const struct row *r = s->row;
+	long have, need = r->huge_each;
+	char why[120];
+	bool listed = !r->only;
+
+	for (size_t i = 0; r->only && r->only[i]; i++)
+		listed |= !strcmp(r->only[i], name);
+	if (!listed || s->pages != PAGES_HUGETLB_2M)
+		return listed;
+	/* a few left to others */
+	have = free_hugepages() - s->huge_promised;
+	if (have >= need + HUGE_SPARE) {
+		s->huge_promised += need;
+		return true;
+	}
+	snprintf(why, sizeof(why), "%ld free 2 MiB pages, the row may take "
+		 "%ld (and %d are left to others)", have, need, HUGE_SPARE);
+	bench_skip(r->group, name, why);
+	return false;
+}
+
 static void add(struct alloc_set *s, const char *name,
 		void *(*alloc)(void *, size_t), void (*free_fn)(void *, void *, size_t),
 		void *ctx)
@@ -259,37 +299,42 @@ static void add(struct alloc_set *s, const char *name,
 	s->a[s->n++] = (struct allocator){ name, alloc, free_fn, ctx };
 }
 
-/*
- * Room for @need more huge pages among the free ones, less those already
- * @promised to the row's other allocators, with a few left to others?
- */
-static bool huge_fits(const char *group, const char *name, long need,
-		      long *promised)
+static void open_jemalloc(struct alloc_set *s, bool huge)
 {
-	long have = free_hugepages() - *promised;
-	char why[120];
+	const char *group = s->row->group;
 
-	if (have >= need + HUGE_SPARE) {
-		*promised += need;
-		return true;
+	if (!je.mallctl || !je.mallocx || !je.dallocx) {
+		bench_skip(group, "jemalloc", "mallctl/mallocx not found in the process");
+		return;
 	}
-	snprintf(why, sizeof(why), "%ld free 2 MiB pages, the row may take "
-		 "%ld (and %d are left to others)", have, need, HUGE_SPARE);
-	bench_skip(group, name, why);
-	return false;
+	for (unsigned t = 0; huge && t < s->row->threads; t++)
+		if (!(s->je_arena[t] = huge_arena_create())) {
+			huge_arenas_destroy(s->je_arena, t);
+			s->je_arena[0] = 0;
+			bench_skip(group, "jemalloc", "arenas.create with hugetlb "
+				   "hooks failed");
+			return;
+		}
+	if (!je.malloc || !je.free)
+		bench_skip(group, "jemalloc", "its own malloc not found by dlsym()");
+	else if (wanted(s, "jemalloc"))
+		add(s, "jemalloc", je_alloc, je_free, NULL);
+	if (wanted(s, "jemalloc-mallocx"))
+		add(s, "jemalloc-mallocx", jex_alloc, jex_free, NULL);
+	if (huge)
+		workers_run(s->row->threads, je_thread_enter, s);
 }
 
-size_t alloc_set_open(struct alloc_set *s, const char *group, enum pages pages,
-		      unsigned threads, long huge_each, bool per_buffer)
+static void alloc_set_open(struct alloc_set *s, const struct row *r,
+			   enum pages pages)
 {
 	bool huge = pages == PAGES_HUGETLB_2M;
 	struct wcp_pool_options o = { .policy = WCP_POLICY_WB,
 				      .page_size = huge ? WCP_PAGE_2M : WCP_PAGE_4K };
-	long promised = 0;
+	memkind_t kind = huge ? MEMKIND_HUGETLB : MEMKIND_DEFAULT;
 	int err;
 
-	*s = (struct alloc_set){ .group = group, .pages = pages,
-				 .label = pages_label[pages], .threads = threads };
+	*s = (struct alloc_set){ .row = r, .pages = pages };
 	/* The 4 KiB rows stay on 4 KiB pages whatever THP's setting. */
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	je_resolve();
@@ -299,66 +344,91 @@ size_t alloc_set_open(struct alloc_set *s, const char *group, enum pages pages,
 		if (page_size_at(p) == 2 * MiB)
 			add(s, "glibc", glibc_alloc, glibc_free, NULL);
 		else
-			bench_skip(group, "glibc", "glibc.malloc.hugetlb=2 had no "
-				   "effect: its heap is not on huge pages");
+			bench_skip(r->group, "glibc", "glibc.malloc.hugetlb=2 had "
+				   "no effect: its heap is not on huge pages");
 		__libc_free(p);
-		return s->n;
+		return;
 	}
-	if (!huge || huge_fits(group, "wcpool", huge_each, &promised)) {
+	if (wanted(s, "wcpool")) {
 		err = wcp_pool_create(&o, &s->pool);
 		if (!err)
 			add(s, "wcpool", wcpool_alloc, wcpool_free, s->pool);
 		else
-			bench_skip(group, "wcpool", strerror(-err));
+			bench_skip(r->group, "wcpool", strerror(-err));
 	}
-	if (!je.mallctl || !je.mallocx || !je.dallocx) {
-		bench_skip(group, "jemalloc", "mallctl/mallocx not found in the process");
-	} else if (!huge || huge_fits(group, "jemalloc", huge_each, &promised)) {
-		if (huge && !(s->je_arena = huge_arena_create())) {
-			bench_skip(group, "jemalloc", "arenas.create with hugetlb hooks failed");
-		} else {
-			if (je.malloc && je.free)
-				add(s, "jemalloc", je_alloc, je_free, NULL);
-			else
-				bench_skip(group, "jemalloc", "jemalloc's malloc not "
-					   "found by dlsym(): mallocx rows only");
-			add(s, "jemalloc-mallocx", jex_alloc, jex_free, NULL);
-			if (huge)
-				workers_run(threads, je_thread_enter, s);
-		}
-	}
-	if (!huge)
+	open_jemalloc(s, huge);
+	if (!huge && wanted(s, "glibc"))
 		add(s, "glibc", glibc_alloc, glibc_free, NULL);
-	if (memkind_check_available(huge ? MEMKIND_HUGETLB : MEMKIND_DEFAULT))
-		bench_skip(group, "memkind", "kind not available");
-	else if (!huge || huge_fits(group, "memkind", huge_each, &promised))
-		add(s, "memkind", mk_alloc, mk_free,
-		    huge ? MEMKIND_HUGETLB : MEMKIND_DEFAULT);
-	if (huge && per_buffer && huge_fits(group, "mmap-hugetlb", huge_each, &promised))
+	if (memkind_check_available(kind))
+		bench_skip(r->group, "memkind", "kind not available");
+	else if (wanted(s, "memkind"))
+		add(s, "memkind", mk_alloc, mk_free, kind);
+	if (huge && r->per_buffer && wanted(s, "mmap-hugetlb"))
 		add(s, "mmap-hugetlb", mm_alloc, mm_free, NULL);
-	return s->n;
 }
 
-void alloc_set_close(struct alloc_set *s)
+static void alloc_set_close(struct alloc_set *s)
 {
-	if (s->je_arena) {
-		workers_run(s->threads, je_thread_leave, s);
-		huge_arena_destroy(s->je_arena);
+	if (s->je_arena[0]) {
+		workers_run(s->row->threads, je_thread_leave, s);
+		huge_arenas_destroy(s->je_arena, s->row->threads);
 	}
 	if (s->pool)
 		wcp_pool_destroy(s->pool);
-	*s = (struct alloc_set){ 0 };
 }
 
-void alloc_check_pages(const struct alloc_set *s, const char *name,
-		       const void *block)
+/* A note when @block of allocator @name is not on @s's kind of pages. */
+static void check_pages(const struct alloc_set *s, const char *name,
+			const char *memory, const void *block)
 {
 	size_t want = s->pages == PAGES_HUGETLB_2M ? 2 * MiB : 4 * KiB,
 	       got = block ? page_size_at(block) : want;
 
 	if (got != want)
-		bench_note(s->group, "%s on %s: a block is on %zu KiB pages",
-			   name, s->label, got / KiB);
+		bench_note(s->row->group, "%s, %s: a live block is on %zu KiB "
+			   "pages", memory, name, got / KiB);
+}
+
+int measure_row(const struct row *r, enum pages pages)
+{
+	struct bench_case c[MAX_ALLOCATORS];
+	struct alloc_set s;
+	char memory[40];
+	int err = 0;
+
+	snprintf(memory, sizeof(memory), "%s %s", r->workload, pages_label[pages]);
+	if (row_wanted(memory, r->threads)) {
+		size_t n = 0;
+
+		alloc_set_open(&s, r, pages);
+		for (size_t i = 0; i < s.n; i++) {
+			void *state = r->open(r, &s.a[i]);
+
+			if (!state) {
+				err = -1;
+				break;
+			}
+			c[n++] = (struct bench_case){ .name = s.a[i].name,
+						      .fn = r->run, .arg = state,
+						      .comparable = true };
+		}
+		if (n)
+			measure_set(r->group, memory, 0, 0, r->threads, c, n);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t failures;
+
+			check_pages(&s, c[i].name, memory, r->block(c[i].arg));
+			failures = r->close(c[i].arg);
+			if (failures)
+				bench_note(r->group, "%s %s %u threads: %llu "
+					   "allocations failed", c[i].name, memory,
+					   r->threads, (unsigned long long)failures);
+		}
+		alloc_set_close(&s);
+	}
+	if (pages == PAGES_HUGETLB_2M)
+		glibc_hugetlb_row(r, memory);
+	return err;
 }
 
 /* The environment, with glibc.malloc.hugetlb=2 added to GLIBC_TUNABLES */
@@ -385,8 +455,12 @@ static char **hugetlb_environ(void)
 	return env;
 }
 
-void glibc_hugetlb_row(const char *sub, const char *group, const char *memory,
-		       unsigned threads, long huge_pages)
+/*
+ * The glibc case of a hugetlb-2M row: the subcommand run again in a child
+ * with GLIBC_TUNABLES=glibc.malloc.hugetlb=2, measuring only that row,
+ * its results added to this process's.
+ */
+static void glibc_hugetlb_row(const struct row *r, const char *memory)
 {
 	static const char *const modes[] = {
 		[MODE_STANDARD] = NULL, [MODE_QUICK] = "--quick",
@@ -395,13 +469,14 @@ void glibc_hugetlb_row(const char *sub, const char *group, const char *memory,
 	char spec[96], cpu[16], *argv[8], **env;
 	int fds[2], status, n = 0, err;
 	posix_spawn_file_actions_t fa;
-	long promised = 0;
+	struct alloc_set budget = { .row = r, .pages = PAGES_HUGETLB_2M };
+	const char *group = r->group;
 	pid_t pid;
 	FILE *f;
 
-	if (opt.child || !huge_fits(group, "glibc", huge_pages, &promised))
+	if (opt.child || !wanted(&budget, "glibc"))
 		return;
-	snprintf(spec, sizeof(spec), "%s|%u", memory, threads);
+	snprintf(spec, sizeof(spec), "%s|%u", memory, r->threads);
 	snprintf(cpu, sizeof(cpu), "%d", opt.cpu);
 	argv[n++] = (char *)"wcpool-bench";
 	if (modes[opt.mode])
@@ -410,7 +485,7 @@ void glibc_hugetlb_row(const char *sub, const char *group, const char *memory,
 	argv[n++] = cpu;
 	argv[n++] = (char *)"--child";
 	argv[n++] = spec;
-	argv[n++] = (char *)sub;
+	argv[n++] = (char *)r->sub;
 	argv[n] = NULL;
 	env = hugetlb_environ();
 	if (!env || pipe(fds)) {

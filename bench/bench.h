@@ -7,6 +7,7 @@
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +146,13 @@ struct bench_case {
 void measure_set(const char *group, const char *memory, size_t size,
 		 double bytes, unsigned threads, struct bench_case *cases,
 		 size_t n);
+/*
+ * For a case run by worker threads (workers.c): their CPU time in the timed
+ * part of the call, which the harness takes instead of the process's, and
+ * the wall time spent waiting for them beyond it, which calibration leaves
+ * out.
+ */
+void sample_threads(double cpu_ns, double wait_ns);
 
 /* The memory the cases run on (memory.c) */
 /* ordinary anonymous memory on 4 KiB pages (THP refused), touched */
@@ -172,13 +180,77 @@ const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
  * Persistent worker threads (workers.c).  workers_run() runs @fn(@arg, i)
  * on workers 0..@n-1 at once, worker i pinned to CPU (--cpu + i) modulo
  * the CPUs, and returns when all are done: the ns from the first one's
- * start to the last one's end.  The threads live on between calls.
+ * start to the last one's end (and sample_threads() what else it took).  The
+ * threads live on between calls.
  */
 #define WORKERS_MAX 8
 /* This machine's CPUs, at most WORKERS_MAX */
 unsigned workers_max(void);
 double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg);
+/* Within a job: wait until all its workers are here. */
+void workers_barrier(void);
 void workers_stop(void);
+
+/* The workloads' random numbers: xorshift64, and log-uniform sizes */
+static inline uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static inline size_t pick_size(uint64_t *rng, size_t lo, size_t hi)
+{
+	unsigned bits_lo = 63 - (unsigned)__builtin_clzll(lo);
+	unsigned bits_hi = 63 - (unsigned)__builtin_clzll(hi);
+	uint64_t r = xorshift(rng);
+	unsigned b = bits_lo + (unsigned)(r % (bits_hi - bits_lo + 1));
+	size_t base = (size_t)1 << b, n = base + (size_t)((r >> 8) % base);
+
+	return n < lo ? lo : n > hi ? hi : n;
+}
+
+/* Pointers handed from one thread to another: one writer, one reader. */
+#define RING_LEN 1024
+struct ring {
+	_Alignas(64) _Atomic size_t head;	/* written by the reader */
+	_Alignas(64) _Atomic size_t tail;	/* written by the writer */
+	void *slot[RING_LEN];
+};
+
+static inline void ring_init(struct ring *r)
+{
+	atomic_init(&r->head, 0);
+	atomic_init(&r->tail, 0);
+}
+
+/* false when full */
+static inline bool ring_push(struct ring *r, void *p)
+{
+	size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+	if (t - atomic_load_explicit(&r->head, memory_order_acquire) == RING_LEN)
+		return false;
+	r->slot[t % RING_LEN] = p;
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	return true;
+}
+
+/* NULL when empty */
+static inline void *ring_pop(struct ring *r)
+{
+	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	void *p;
+
+	if (h == atomic_load_explicit(&r->tail, memory_order_acquire))
+		return NULL;
+	p = r->slot[h % RING_LEN];
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return p;
+}
 
 /* The allocators compared, on one kind of memory at a time (allocators.c) */
 enum pages { PAGES_HUGETLB_2M, PAGES_4K, NPAGES };
@@ -192,38 +264,30 @@ struct allocator {
 };
 
 #define MAX_ALLOCATORS 6
-struct alloc_set {
-	const char *group;
-	enum pages pages;
-	const char *label;		/* pages_label[pages] */
-	unsigned threads;		/* the workers that use it */
-	struct wcp_pool *pool;
-	unsigned je_arena;		/* jemalloc's hugetlb arena, 0: none */
-	size_t n;
-	struct allocator a[MAX_ALLOCATORS];
-};
 
 /*
- * Set up the allocators of @pages for a row of @group run by @threads
- * workers; on huge pages, only those that find @huge_each pages free each
- * (the most one may hold), the others skipped with the reason.
- * @per_buffer adds an mmap(MAP_HUGETLB) per buffer.  Return: s->n.
+ * A row: one workload, each allocator of one kind of pages on it, side by
+ * side (measure_set), @threads workers running each.  Every pool or arena
+ * is new for the row and gone after it.  On hugetlb-2M, glibc is measured
+ * by a child process (GLIBC_TUNABLES are read at start-up only): subcommand
+ * @sub run again with --child, which measures that row alone.
  */
-size_t alloc_set_open(struct alloc_set *s, const char *group, enum pages pages,
-		      unsigned threads, long huge_each, bool per_buffer);
-void alloc_set_close(struct alloc_set *s);
-/* A note when @block of allocator @name is not on @s's kind of pages. */
-void alloc_check_pages(const struct alloc_set *s, const char *name,
-		       const void *block);
-/* Is the row measured in this process?  Only one is in a child. */
-bool alloc_row_wanted(const char *memory, unsigned threads);
-/*
- * The glibc row of a hugetlb-2M row: subcommand @sub run again in a child
- * with GLIBC_TUNABLES=glibc.malloc.hugetlb=2, measuring only that row,
- * its results added to this process's.
- */
-void glibc_hugetlb_row(const char *sub, const char *group, const char *memory,
-		       unsigned threads, long huge_pages);
+struct row {
+	const char *sub, *group, *workload;
+	unsigned threads;
+	long huge_each;			/* huge pages one allocator may hold */
+	bool per_buffer;		/* an mmap(MAP_HUGETLB) per buffer too */
+	const char *const *only;	/* the allocators, NULL-ended; NULL: all */
+	const void *arg;		/* the workload's, for open */
+	/* A case's state for @a, warmed up; NULL on failure. */
+	void *(*open)(const struct row *r, const struct allocator *a);
+	bench_fn run;
+	/* A live block of the case: its pages are checked.  May be NULL. */
+	const void *(*block)(void *state);
+	/* Free the case's blocks and state.  Return: allocations that failed. */
+	uint64_t (*close)(void *state);
+};
+int measure_row(const struct row *r, enum pages pages);
 
 struct json;
 
@@ -246,6 +310,10 @@ const char *reference_name(const char *group);
 const struct result *reference_result(const struct result *r);
 /* Into @j when not NULL, else as text on @tty.  Return: cases too slow. */
 int library_checks(struct json *j, FILE *tty);
+/* Across rows (report_ratios.c): workload's wcpool/jemalloc, wcpool/glibc */
+void workload_ratios(struct json *j, FILE *tty);
+/* scaling's throughput per thread, and n threads' total over one's */
+void scaling_ratios(struct json *j, FILE *tty);
 void report_print(FILE *f);
 int report_write_json(const char *path, const char *cmdline);
 
@@ -257,6 +325,7 @@ int bench_fill(void);
 int bench_copy(void);
 int bench_flush(void);
 int bench_alloc(void);
+int bench_workload(void);
 int bench_register(void);
 
 #endif

@@ -14,18 +14,17 @@
  * with 1 and 2 threads, each on its own window.
  *
  * scaling: 16-256 B blocks, 1024 live per thread, one free in four handed
- * to the next thread (a ring each) to do, with 1, 2, 4... threads up to
- * the CPUs: a thread does the same work at every count, so its throughput
- * should not drop as threads are added.
+ * to the next thread (a ring each, 64 blocks at a time) to do, with 1, 2,
+ * 4... threads up to the CPUs: a thread does the same work at every count,
+ * so its throughput should not drop as threads are added.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 
 #define SEQ_LEN 4096		/* steps drawn in advance, a power of 2 */
-#define RING_LEN 1024		/* blocks in flight to the next thread */
+#define HANDOFF 64		/* scaling: blocks handed over at once */
 #define MAX_SLOTS 1024
 
 struct load {
@@ -42,13 +41,6 @@ static const struct load loads[] = {
 };
 static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false };
 
-/* Blocks freed by one thread for another: one writer, one reader. */
-struct ring {
-	_Alignas(64) _Atomic size_t head;	/* written by the reader */
-	_Alignas(64) _Atomic size_t tail;	/* written by the writer */
-	void *slot[RING_LEN];
-};
-
 struct step {
 	uint32_t size;
 	uint16_t slot;
@@ -61,7 +53,10 @@ struct window {
 	struct step seq[SEQ_LEN];
 	size_t pos;
 	uint64_t failures;
-	struct ring *in, *out;	/* scaling: from the previous, to the next */
+	/* scaling: from the previous thread, to the next, and its next ones */
+	struct ring *in, *out;
+	void *handoff[HANDOFF];
+	size_t nhandoff;
 };
 
 struct alloc_case {
@@ -74,49 +69,19 @@ struct alloc_case {
 	struct ring *ring[WORKERS_MAX];
 };
 
-static uint64_t xorshift(uint64_t *s)
+/*
+ * Give @p to the next thread to free, in batches: the threads share a
+ * cache line only once in HANDOFF blocks, so the cost is the allocator's.
+ */
+static void hand_over(struct alloc_case *x, struct window *w, void *p)
 {
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* log-uniform in [lo, hi] */
-static size_t pick_size(uint64_t *rng, size_t lo, size_t hi)
-{
-	unsigned bits_lo = 63 - (unsigned)__builtin_clzll(lo);
-	unsigned bits_hi = 63 - (unsigned)__builtin_clzll(hi);
-	uint64_t r = xorshift(rng);
-	unsigned b = bits_lo + (unsigned)(r % (bits_hi - bits_lo + 1));
-	size_t base = (size_t)1 << b, n = base + (size_t)((r >> 8) % base);
-
-	return n < lo ? lo : n > hi ? hi : n;
-}
-
-static bool ring_push(struct ring *r, void *p)
-{
-	size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-
-	if (t - atomic_load_explicit(&r->head, memory_order_acquire) == RING_LEN)
-		return false;
-	r->slot[t % RING_LEN] = p;
-	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
-	return true;
-}
-
-static void *ring_pop(struct ring *r)
-{
-	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	void *p;
-
-	if (h == atomic_load_explicit(&r->tail, memory_order_acquire))
-		return NULL;
-	p = r->slot[h % RING_LEN];
-	atomic_store_explicit(&r->head, h + 1, memory_order_release);
-	return p;
+	w->handoff[w->nhandoff++] = p;
+	if (w->nhandoff < HANDOFF)
+		return;
+	for (size_t i = 0; i < HANDOFF; i++)
+		if (!ring_push(w->out, w->handoff[i]))
+			x->a->free(x->a->ctx, w->handoff[i], 0);
+	w->nhandoff = 0;
 }
 
 static void run_ops(struct alloc_case *x, struct window *w, uint64_t iters)
@@ -128,9 +93,11 @@ static void run_ops(struct alloc_case *x, struct window *w, uint64_t iters)
 		void *old = w->slot[s->slot];
 		char *p;
 
-		if (old && !(w->out && w->pos % 4 == 0 && ring_push(w->out, old)))
+		if (old && w->out && w->pos % 4 == 0)
+			hand_over(x, w, old);
+		else if (old)
 			a->free(a->ctx, old, w->len[s->slot]);
-		if (w->in)
+		if (w->in && w->pos % HANDOFF == 0)
 			while ((p = ring_pop(w->in)))
 				a->free(a->ctx, p, 0);
 		p = a->alloc(a->ctx, s->size);
@@ -158,12 +125,18 @@ static double alloc_run(void *arg, uint64_t iters)
 	return workers_run(x->threads, run_job, x);
 }
 
-/* Every slot live, in the thread that will use it. */
 static void warm_job(void *arg, unsigned t)
 {
 	struct alloc_case *x = arg;
 
 	run_ops(x, x->w[t], 4 * x->slots);
+}
+
+static size_t load_slots(const struct load *l)
+{
+	if (opt.mode != MODE_SMOKE)
+		return l->slots;
+	return l->frames ? 4 : l->slots > 64 ? 64 : l->slots;
 }
 
 static void drain_job(void *arg, unsigned t)
@@ -177,102 +150,89 @@ static void drain_job(void *arg, unsigned t)
 			x->a->free(x->a->ctx, w->slot[k], w->len[k]);
 	while (w->in && (p = ring_pop(w->in)))
 		x->a->free(x->a->ctx, p, 0);
+	for (size_t i = 0; i < w->nhandoff; i++)
+		x->a->free(x->a->ctx, w->handoff[i], 0);
 }
 
-static void case_free(struct alloc_case *x)
+static const void *case_block(void *arg)
 {
+	struct alloc_case *x = arg;
+
+	return x->w[0]->slot[0];
+}
+
+static uint64_t case_close(void *arg)
+{
+	struct alloc_case *x = arg;
+	uint64_t failures = 0;
+
+	if (x->w[x->threads - 1])
+		workers_run(x->threads, drain_job, x);
 	for (unsigned t = 0; t < x->threads; t++) {
+		failures += x->w[t] ? x->w[t]->failures : 0;
 		free(x->w[t]);
 		free(x->ring[t]);
 	}
 	free(x);
+	return failures;
 }
 
-static struct alloc_case *case_new(const struct allocator *a,
-				   const struct load *l, size_t slots,
-				   unsigned threads, bool xfree)
+static void *case_open(const struct row *r, const struct allocator *a)
 {
+	const struct load *l = r->arg;
+	bool xfree = !strcmp(r->group, "scaling");
 	struct alloc_case *x = calloc(1, sizeof(*x));
 
 	if (!x)
 		return NULL;
-	*x = (struct alloc_case){ .a = a, .l = l, .slots = slots, .threads = threads };
-	for (unsigned t = 0; t < threads; t++) {
+	*x = (struct alloc_case){ .a = a, .l = l, .threads = r->threads,
+				  .slots = load_slots(l) };
+	for (unsigned t = 0; t < x->threads; t++) {
 		uint64_t rng = 0x9e3779b97f4a7c15ull * (t + 1);
 
 		x->w[t] = aligned_alloc(64, sizeof(struct window));
 		x->ring[t] = xfree ? aligned_alloc(64, sizeof(struct ring)) : NULL;
 		if (!x->w[t] || (xfree && !x->ring[t])) {
-			case_free(x);
+			free(x->w[t]);
+			x->w[t] = NULL;
+			case_close(x);
 			return NULL;
 		}
 		memset(x->w[t], 0, sizeof(struct window));
 		for (size_t i = 0; i < SEQ_LEN; i++)
 			x->w[t]->seq[i] = (struct step){
-				.slot = (uint16_t)(xorshift(&rng) % slots),
+				.slot = (uint16_t)(xorshift(&rng) % x->slots),
 				.size = (uint32_t)pick_size(&rng, l->lo, l->hi),
 			};
-		if (xfree) {
-			atomic_init(&x->ring[t]->head, 0);
-			atomic_init(&x->ring[t]->tail, 0);
-		}
+		if (xfree)
+			ring_init(x->ring[t]);
 	}
-	for (unsigned t = 0; xfree && t < threads; t++) {
+	for (unsigned t = 0; xfree && t < x->threads; t++) {
 		x->w[t]->in = x->ring[t];
-		x->w[t]->out = x->ring[(t + 1) % threads];
+		x->w[t]->out = x->ring[(t + 1) % x->threads];
 	}
+	/* every slot live, in the thread that will use it */
+	workers_run(x->threads, warm_job, x);
 	return x;
 }
 
-/* One row: the allocators of @pages, then glibc's twin on huge pages. */
-static int alloc_row(const char *group, const struct load *l, enum pages pages,
-		     unsigned threads, bool xfree)
+/* Each load's rows on huge pages, then on 4 KiB pages. */
+static int alloc_rows(const char *group, const struct load *l, unsigned threads)
 {
-	size_t slots = l->slots;
-	struct alloc_case *x[MAX_ALLOCATORS];
-	struct bench_case c[MAX_ALLOCATORS];
-	struct alloc_set s;
-	char memory[40];
-	long huge;
+	size_t per_slot = l->hi + (l->frames ? 2 * MiB : 0);
+	struct row r = {
+		.sub = "alloc", .group = group, .workload = l->name,
+		.threads = threads, .per_buffer = l->frames, .arg = l,
+		/* the most pages a window pins, and the allocator's own */
+		.huge_each = (long)(threads * (load_slots(l) * per_slot / (2 * MiB) + 2)),
+		.open = case_open, .run = alloc_run, .block = case_block,
+		.close = case_close,
+	};
+	int err = 0;
 
-	if (opt.mode == MODE_SMOKE)
-		slots = l->frames ? 4 : slots > 64 ? 64 : slots;
-	/* the most pages a window pins, and a few for the allocator's own */
-	huge = (long)(threads * ((slots * (l->frames ? 2 * MiB + l->hi : l->hi)) /
-				 (2 * MiB) + 2));
-	snprintf(memory, sizeof(memory), "%s %s", l->name, pages_label[pages]);
-	if (alloc_row_wanted(memory, threads)) {
-		size_t n = alloc_set_open(&s, group, pages, threads, huge, l->frames);
-
-		for (size_t i = 0; i < n; i++) {
-			x[i] = case_new(&s.a[i], l, slots, threads, xfree);
-			if (!x[i])
-				return -1;
-			workers_run(threads, warm_job, x[i]);
-			c[i] = (struct bench_case){ .name = s.a[i].name,
-						    .fn = alloc_run, .arg = x[i],
-						    .comparable = true };
-		}
-		if (n)
-			measure_set(group, memory, 0, 0, threads, c, n);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t failures = 0;
-
-			alloc_check_pages(&s, s.a[i].name, x[i]->w[0]->slot[0]);
-			workers_run(threads, drain_job, x[i]);
-			for (unsigned t = 0; t < threads; t++)
-				failures += x[i]->w[t]->failures;
-			if (failures)
-				bench_note(group, "%s %s %u threads: %llu allocations "
-					   "failed", c[i].name, memory, threads,
-					   (unsigned long long)failures);
-			case_free(x[i]);
-		}
-		alloc_set_close(&s);
-	}
-	if (pages == PAGES_HUGETLB_2M)
-		glibc_hugetlb_row("alloc", group, memory, threads, huge);
-	return 0;
+	for (int p = 0; p < NPAGES; p++)
+		err |= measure_row(&r, p);
+	return err;
 }
 
 int bench_alloc(void)
@@ -292,10 +252,8 @@ int bench_alloc(void)
 	}
 	for (size_t l = 0; l < sizeof(loads) / sizeof(loads[0]); l++)
 		for (unsigned threads = 1; threads <= 2; threads++)
-			for (int p = 0; p < NPAGES; p++)
-				err |= alloc_row("alloc", &loads[l], p, threads, false);
+			err |= alloc_rows("alloc", &loads[l], threads);
 	for (unsigned threads = 1; threads <= workers_max(); threads *= 2)
-		for (int p = 0; p < NPAGES; p++)
-			err |= alloc_row("scaling", &scaling, p, threads, true);
+		err |= alloc_rows("scaling", &scaling, threads);
 	return err;
 }

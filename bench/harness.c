@@ -5,6 +5,7 @@
  * faults of each), CPU pinning and the progress log on stderr.
  */
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,15 @@ static void progress_result(const struct result *r)
 			 r->st.median, r->cpu.median);
 }
 
+/* What the case's threads reported of the current call, if any */
+static double reported_cpu = NAN, reported_wait;
+
+void sample_threads(double cpu_ns, double wait_ns)
+{
+	reported_cpu = cpu_ns;
+	reported_wait = wait_ns;
+}
+
 /* CPU time of every thread of the process, ns */
 static double process_cpu_ns(void)
 {
@@ -85,6 +95,16 @@ static uint64_t minor_faults(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)ru.ru_minflt;
+}
+
+/* Wall time of @iters operations of @c, set-up included, thread waits not */
+static double time_call(struct bench_case *c, uint64_t iters)
+{
+	double t = now_ns();
+
+	reported_wait = 0;
+	c->fn(c->arg, iters);
+	return now_ns() - t - reported_wait;
 }
 
 void measure_set(const char *group, const char *memory, size_t size,
@@ -110,13 +130,15 @@ void measure_set(const char *group, const char *memory, size_t size,
 		/*
 		 * Warm-up: page faults, caches, clocks; then calibrate on the
 		 * wall time, which includes the untimed set-up of each
-		 * operation (flush re-dirties the buffer, say).
+		 * operation (flush re-dirties the buffer, say), but not the
+		 * wait for worker threads to wake.
 		 */
 		c->fn(c->arg, 1);
 		for (;;) {
-			t = now_ns();
-			c->fn(c->arg, iters);
-			t = now_ns() - t;
+			t = time_call(c, iters);
+			/* not cut short by one late thread or preemption */
+			if (t >= target)
+				t = fmin(t, time_call(c, iters));
 			if (t >= target || iters >= ((uint64_t)1 << 32))
 				break;
 			iters *= t * 10 < target ? 10 : 2;
@@ -147,10 +169,12 @@ void measure_set(const char *group, const char *memory, size_t size,
 			c->fn(c->arg, 1);
 			perf_read(&a);
 			faults = minor_faults();
+			reported_cpu = NAN;
 			cpu = process_cpu_ns();
 			r->samples[k] = c->fn(c->arg, r->ops) / (double)r->ops;
-			r->cpu_samples[k] = (process_cpu_ns() - cpu) /
-					    ((double)r->ops * threads);
+			cpu = isnan(reported_cpu) ? process_cpu_ns() - cpu :
+						    reported_cpu;
+			r->cpu_samples[k] = cpu / ((double)r->ops * threads);
 			r->minflt += minor_faults() - faults;
 			perf_read(&b);
 			perf_diff(&d, &a, &b);

@@ -5,6 +5,7 @@
  * sample pays (or profits from) a thread's start or its cold caches.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,20 +17,47 @@ static struct {
 	pthread_t th[WORKERS_MAX];
 	sem_t go[WORKERS_MAX];		/* one post per job of that worker */
 	sem_t done;			/* posted by a job's last worker */
-	pthread_barrier_t start;	/* the job's workers, at its start */
 	unsigned started;		/* workers running */
-	atomic_uint pending;		/* of the job's workers, not finished */
+	unsigned n;			/* workers of the current job */
+	atomic_uint pending;		/* of them, not finished */
+	atomic_uint arrived, phase;	/* workers_barrier() */
 	bool stop;
 	void (*fn)(void *arg, unsigned index);
 	void *arg;
-	double start_ns[WORKERS_MAX], end_ns[WORKERS_MAX];
+	double start_ns[WORKERS_MAX], end_ns[WORKERS_MAX], cpu_ns[WORKERS_MAX];
 } w;
+
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 unsigned workers_max(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+}
+
+/*
+ * Spinning, then yielding: a worker that sleeps here would wake late, and
+ * its start (or the next step) with it.
+ */
+void workers_barrier(void)
+{
+	unsigned phase = atomic_load(&w.phase);
+
+	if (atomic_fetch_add(&w.arrived, 1) == w.n - 1) {
+		atomic_store(&w.arrived, 0);
+		atomic_fetch_add(&w.phase, 1);
+		return;
+	}
+	for (unsigned spins = 0; atomic_load(&w.phase) == phase; spins++)
+		if (spins > 1000)
+			sched_yield();
 }
 
 static void *worker_main(void *p)
@@ -45,10 +73,12 @@ static void *worker_main(void *p)
 		if (w.stop)
 			return NULL;
 		/* Each worker times itself: the others may start late. */
-		pthread_barrier_wait(&w.start);
+		workers_barrier();
+		w.cpu_ns[index] = thread_cpu_ns();
 		w.start_ns[index] = now_ns();
 		w.fn(w.arg, index);
 		w.end_ns[index] = now_ns();
+		w.cpu_ns[index] = thread_cpu_ns() - w.cpu_ns[index];
 		if (atomic_fetch_sub(&w.pending, 1) == 1)
 			sem_post(&w.done);
 	}
@@ -56,7 +86,7 @@ static void *worker_main(void *p)
 
 double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg)
 {
-	double t0, t1;
+	double t0, t1, cpu, called = now_ns();
 
 	if (n < 1 || n > WORKERS_MAX)
 		abort();
@@ -69,7 +99,7 @@ double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg)
 			progress("cannot start a worker thread");
 			exit(1);
 		}
-	pthread_barrier_init(&w.start, NULL, n);
+	w.n = n;
 	w.fn = fn;
 	w.arg = arg;
 	atomic_store(&w.pending, n);
@@ -77,14 +107,16 @@ double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg)
 		sem_post(&w.go[i]);
 	while (sem_wait(&w.done))
 		;
-	pthread_barrier_destroy(&w.start);
-	/* from the first start to the last end */
+	/* from the first start to the last end; the CPU time in between */
 	t0 = w.start_ns[0];
 	t1 = w.end_ns[0];
+	cpu = w.cpu_ns[0];
 	for (unsigned i = 1; i < n; i++) {
 		t0 = w.start_ns[i] < t0 ? w.start_ns[i] : t0;
 		t1 = w.end_ns[i] > t1 ? w.end_ns[i] : t1;
+		cpu += w.cpu_ns[i];
 	}
+	sample_threads(cpu, now_ns() - called - (t1 - t0));
 	return t1 - t0;
 }
 
