@@ -191,6 +191,8 @@ void report_print(FILE *f)
 	const char *note;
 
 	print_tables(f);
+	workload_ratios(NULL, f);
+	scaling_ratios(NULL, f);
 	library_checks(NULL, f);
 	for (size_t i = 0; (note = note_at(i)); i++)
 		fprintf(f, "note: %s\n", note);

@@ -155,6 +155,8 @@ int report_write_json(const char *path, const char *cmdline)
 	json_results(&j);
 	library_checks(&j, NULL);
 	json_page_ratios(&j);
+	workload_ratios(&j, NULL);
+	scaling_ratios(&j, NULL);
 	json_skipped_and_notes(&j);
 	json_end_object(&j);
 	err = json_finish(&j);
