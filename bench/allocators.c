@@ -3,8 +3,8 @@
  * The allocators alloc and workload compare, set up on one kind of memory
  * at a time so that every row compares like with like:
  *
- *   hugetlb-2M  a wcpool pool of 2 MiB pages; jemalloc in an arena of its
- *               own whose extent hooks map MAP_HUGETLB memory; glibc with
+ *   hugetlb-2M  a wcpool pool of 2 MiB pages; jemalloc in an arena per
+ *               thread whose extent hooks map MAP_HUGETLB memory; glibc with
  *               GLIBC_TUNABLES=glibc.malloc.hugetlb=2, which it reads at
  *               start-up only, so that row is measured by this program run
  *               again as a child; memkind's MEMKIND_HUGETLB; for frames, an
@@ -17,7 +17,7 @@
  * not become the process's malloc: "jemalloc" is its own malloc()/free()
  * (the thread cache's fast path), "jemalloc-mallocx" mallocx()/dallocx()
  * with flags 0; both use the thread's arena, which each worker thread
- * points at the hugetlb arena for a hugetlb-2M row.
+ * points at its hugetlb arena for a hugetlb-2M row.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -350,11 +350,20 @@ static void alloc_set_open(struct alloc_set *s, const struct row *r,
 		return;
 	}
 	if (wanted(s, "wcpool")) {
+		static bool noted[NPAGES];
+		char label[48];
+
 		err = wcp_pool_create(&o, &s->pool);
 		if (!err)
 			add(s, "wcpool", wcpool_alloc, wcpool_free, s->pool);
 		else
 			bench_skip(r->group, "wcpool", strerror(-err));
+		if (!err && !noted[pages]) {
+			bench_note(r->group, "wcpool on %s: a %s pool",
+				   pages_label[pages],
+				   pool_label(s->pool, label, sizeof(label)));
+			noted[pages] = true;
+		}
 	}
 	open_jemalloc(s, huge);
 	if (!huge && wanted(s, "glibc"))
@@ -474,8 +483,15 @@ static void glibc_hugetlb_row(const struct row *r, const char *memory)
 	pid_t pid;
 	FILE *f;
 
+	static bool noted;
+
 	if (opt.child || !wanted(&budget, "glibc"))
 		return;
+	if (!noted)
+		bench_note(group, "glibc on hugetlb-2M runs in a child process "
+			   "(GLIBC_TUNABLES=glibc.malloc.hugetlb=2) right after "
+			   "the row's other cases, not interleaved with them");
+	noted = true;
 	snprintf(spec, sizeof(spec), "%s|%u", memory, r->threads);
 	snprintf(cpu, sizeof(cpu), "%d", opt.cpu);
 	argv[n++] = (char *)"wcpool-bench";

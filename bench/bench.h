@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * wcpool-bench: what its files share.  The subcommands (bench_*.c) use the
- * registry's bench_skip()/bench_note(), the harness and the memory helpers;
- * main.c, report*.c, machine.c and plot.c the rest.
+ * registry's bench_skip()/bench_note(), the harness and the memory helpers,
+ * alloc and workload the workers and allocators too; main.c, report*.c,
+ * machine.c and plot.c the rest.
  */
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
@@ -75,7 +76,7 @@ struct result {
 	double *samples;
 	size_t nsamples;
 	struct bench_stats st;
-	/* CPU time of the process per operation of all threads, each sample */
+	/* CPU time per operation of all threads, each sample */
 	double *cpu_samples;
 	struct bench_stats cpu;
 	uint64_t minflt;	/* minor page faults over all samples */
@@ -131,8 +132,8 @@ void pin_to(int cpu);
  * one sample of every case per round (the order rotating), so that
  * whatever else the machine does hits all of them alike.  Samples are
  * stored as nanoseconds per operation (of each thread), beside the CPU
- * time of the whole process per operation of all @threads and the minor
- * page faults.  Fills in cases[i].r.
+ * time per operation of all @threads (the process's, or what worker threads
+ * report) and the minor page faults.  Fills in cases[i].r.
  */
 typedef double (*bench_fn)(void *arg, uint64_t iters);
 struct bench_case {
@@ -180,8 +181,8 @@ const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
  * Persistent worker threads (workers.c).  workers_run() runs @fn(@arg, i)
  * on workers 0..@n-1 at once, worker i pinned to CPU (--cpu + i) modulo
  * the CPUs, and returns when all are done: the ns from the first one's
- * start to the last one's end (and sample_threads() what else it took).  The
- * threads live on between calls.
+ * start to the last one's end (their CPU time and the wait for them go to
+ * sample_threads()).  The threads live on between calls.
  */
 #define WORKERS_MAX 8
 /* This machine's CPUs, at most WORKERS_MAX */

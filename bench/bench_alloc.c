@@ -32,14 +32,15 @@ struct load {
 	size_t lo, hi, slots;
 	bool write;		/* the first byte of each new block */
 	bool frames;		/* an mmap(MAP_HUGETLB) per buffer too */
+	bool xfree;		/* one free in four by the next thread */
 };
 
 static const struct load loads[] = {
-	{ "free+malloc-16-256B", 16, 256, 1024, false, false },
-	{ "mixed-64B-64KiB", 64, 64 * KiB, 256, true, false },
-	{ "frames-1-32MiB-overhead", 1 * MiB, 32 * MiB, 8, true, true },
+	{ "free+malloc-16-256B", 16, 256, 1024, false, false, false },
+	{ "mixed-64B-64KiB", 64, 64 * KiB, 256, true, false, false },
+	{ "frames-1-32MiB-overhead", 1 * MiB, 32 * MiB, 8, true, true, false },
 };
-static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false };
+static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false, true };
 
 struct step {
 	uint32_t size;
@@ -53,10 +54,11 @@ struct window {
 	struct step seq[SEQ_LEN];
 	size_t pos;
 	uint64_t failures;
-	/* scaling: from the previous thread, to the next, and its next ones */
+	/* xfree: blocks from the previous thread; to the next, a batch */
 	struct ring *in, *out;
 	void *handoff[HANDOFF];
 	size_t nhandoff;
+	struct ring inbox;
 };
 
 struct alloc_case {
@@ -66,7 +68,6 @@ struct alloc_case {
 	unsigned threads;
 	uint64_t iters;		/* per thread, this job */
 	struct window *w[WORKERS_MAX];
-	struct ring *ring[WORKERS_MAX];
 };
 
 /*
@@ -171,7 +172,6 @@ static uint64_t case_close(void *arg)
 	for (unsigned t = 0; t < x->threads; t++) {
 		failures += x->w[t] ? x->w[t]->failures : 0;
 		free(x->w[t]);
-		free(x->ring[t]);
 	}
 	free(x);
 	return failures;
@@ -180,7 +180,6 @@ static uint64_t case_close(void *arg)
 static void *case_open(const struct row *r, const struct allocator *a)
 {
 	const struct load *l = r->arg;
-	bool xfree = !strcmp(r->group, "scaling");
 	struct alloc_case *x = calloc(1, sizeof(*x));
 
 	if (!x)
@@ -191,10 +190,7 @@ static void *case_open(const struct row *r, const struct allocator *a)
 		uint64_t rng = 0x9e3779b97f4a7c15ull * (t + 1);
 
 		x->w[t] = aligned_alloc(64, sizeof(struct window));
-		x->ring[t] = xfree ? aligned_alloc(64, sizeof(struct ring)) : NULL;
-		if (!x->w[t] || (xfree && !x->ring[t])) {
-			free(x->w[t]);
-			x->w[t] = NULL;
+		if (!x->w[t]) {
 			case_close(x);
 			return NULL;
 		}
@@ -204,12 +200,11 @@ static void *case_open(const struct row *r, const struct allocator *a)
 				.slot = (uint16_t)(xorshift(&rng) % x->slots),
 				.size = (uint32_t)pick_size(&rng, l->lo, l->hi),
 			};
-		if (xfree)
-			ring_init(x->ring[t]);
+		ring_init(&x->w[t]->inbox);
 	}
-	for (unsigned t = 0; xfree && t < x->threads; t++) {
-		x->w[t]->in = x->ring[t];
-		x->w[t]->out = x->ring[(t + 1) % x->threads];
+	for (unsigned t = 0; l->xfree && t < x->threads; t++) {
+		x->w[t]->in = &x->w[t]->inbox;
+		x->w[t]->out = &x->w[(t + 1) % x->threads]->inbox;
 	}
 	/* every slot live, in the thread that will use it */
 	workers_run(x->threads, warm_job, x);

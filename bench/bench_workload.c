@@ -42,7 +42,7 @@ struct program {
 	bool one_thread;
 };
 
-/* What a thread keeps live: a cache line of its own. */
+/* What a thread keeps live, on cache lines of its own */
 struct blocks {
 	_Alignas(64) void *slot[MAX_SLOTS];
 	size_t n;

@@ -13,6 +13,15 @@
 #include "bench.h"
 #include "json.h"
 
+static void json_numbers(struct json *j, const char *key, const double *v,
+			 size_t n)
+{
+	json_begin_array(j, key);
+	for (size_t k = 0; k < n; k++)
+		json_number(j, NULL, v[k]);
+	json_end_array(j);
+}
+
 static void json_results(struct json *j)
 {
 	const struct result *r;
@@ -32,18 +41,12 @@ static void json_results(struct json *j)
 		json_number(j, "bytes_per_op", r->bytes);
 		json_bool(j, "library", r->is_library);
 		json_bool(j, "comparable", r->comparable);
-		json_begin_array(j, "samples_ns_per_op");
-		for (size_t k = 0; k < r->nsamples; k++)
-			json_number(j, NULL, r->samples[k]);
-		json_end_array(j);
+		json_numbers(j, "samples_ns_per_op", r->samples, r->nsamples);
 		json_number(j, "median_ns", r->st.median);
 		json_number(j, "min_ns", r->st.min);
 		json_number(j, "max_ns", r->st.max);
 		json_number(j, "mean_ns", r->st.mean);
-		json_begin_array(j, "cpu_samples_ns_per_op");
-		for (size_t k = 0; k < r->nsamples; k++)
-			json_number(j, NULL, r->cpu_samples[k]);
-		json_end_array(j);
+		json_numbers(j, "cpu_samples_ns_per_op", r->cpu_samples, r->nsamples);
 		json_number(j, "cpu_median_ns", r->cpu.median);
 		json_number(j, "cpu_min_ns", r->cpu.min);
 		json_number(j, "minflt_per_op", result_per_op(r, (double)r->minflt));
