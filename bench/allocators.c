@@ -394,8 +394,9 @@ static void check_pages(const struct alloc_set *s, const char *name,
 	       got = block ? page_size_at(block) : want;
 
 	if (got != want)
-		bench_note(s->row->group, "%s, %s: a live block is on %zu KiB "
-			   "pages", memory, name, got / KiB);
+		bench_note(s->row->group, "%s, %u threads, %s: a live block is "
+			   "on %zu KiB pages", memory, s->row->threads, name,
+			   got / KiB);
 }
 
 int measure_row(const struct row *r, enum pages pages)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The measurement harness: warm-up and calibration of each case, samples
- * taken in interleaved rounds (wall time, process CPU time and minor page
- * faults of each), CPU pinning and the progress log on stderr.
+ * taken in interleaved rounds (wall time, CPU time and minor page faults
+ * of each), CPU pinning and the progress log on stderr.
  */
 #include <errno.h>
 #include <math.h>

@@ -188,7 +188,7 @@ static void load_result(char *line)
 
 void results_load(FILE *f)
 {
-	char line[16384], *save = NULL, *group, *name;
+	char line[16384], *save = NULL, *group, *name, *sep;
 
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
@@ -198,11 +198,9 @@ void results_load(FILE *f)
 			   (group = strtok_r(line + 2, "\t", &save)) &&
 			   (name = strtok_r(NULL, "\t", &save))) {
 			bench_skip(group, name, save ? save : "");
-		} else if (line[0] == 'N' && line[1] == '\t' &&
-			   nnotes < sizeof(notes) / sizeof(notes[0])) {
-			/* truncated as bench_note() would */
-			memcpy(notes[nnotes], line + 2, sizeof(notes[0]) - 1);
-			notes[nnotes++][sizeof(notes[0]) - 1] = 0;
+		} else if (line[0] == 'N' && (sep = strstr(line, ": "))) {
+			*sep = 0;
+			bench_note(line + 2, "%s", sep + 2);
 		}
 	}
 }
