@@ -20,7 +20,6 @@
  * points at its hugetlb arena for a hugetlb-2M row.
  */
 #include <dlfcn.h>
-#include <errno.h>
 #include <memkind.h>
 #include <pthread.h>
 #include <spawn.h>
