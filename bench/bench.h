@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * wcpool-bench: what its files share.  The subcommands (bench_*.c) use the
- * registry's bench_skip()/bench_note(), the harness and the memory helpers;
- * main.c, report*.c, machine.c and plot.c the rest.
+ * registry's bench_skip()/bench_note(), the harness and the memory helpers,
+ * alloc and workload the workers and allocators too; main.c, report*.c,
+ * machine.c and plot.c the rest.
  */
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +33,8 @@ struct bench_options {
 	double tolerance;	/* library check: fraction of the best */
 	double budget_ms;	/* measured time per case */
 	bool plot;
+	/* "memory|threads": measure only that row, as a child (allocators.c) */
+	const char *child;
 };
 
 extern struct bench_options opt;
@@ -72,6 +76,10 @@ struct result {
 	double *samples;
 	size_t nsamples;
 	struct bench_stats st;
+	/* CPU time per operation of all threads, each sample */
+	double *cpu_samples;
+	struct bench_stats cpu;
+	uint64_t minflt;	/* minor page faults over all samples */
 	struct perf_values perf; /* over all samples */
 	bool is_library;	/* the libwcpool primitive */
 	bool comparable;	/* a valid alternative for the library check */
@@ -82,11 +90,18 @@ struct result {
 void results_reserve(size_t n);
 struct result *result_add(const char *group, const char *name,
 			  const char *memory, size_t size, unsigned threads);
+/* Statistics of @r's samples, filled in */
+void result_finish(struct result *r);
+/* @total over every operation of every thread of @r's samples */
+double result_per_op(const struct result *r, double total);
 const struct result *result_at(size_t i);
 const struct result *result_find(const char *group, const char *name,
 				 const char *memory, size_t size,
 				 unsigned threads);
 void results_free(void);
+/* The results, skips and notes as lines of text, and back (a child's) */
+void results_dump(FILE *f);
+void results_load(FILE *f);
 struct skipped {
 	char group[16], name[40], reason[160];
 };
@@ -116,7 +131,9 @@ void pin_to(int cpu);
  * to about a millisecond per sample; then the samples are taken in rounds,
  * one sample of every case per round (the order rotating), so that
  * whatever else the machine does hits all of them alike.  Samples are
- * stored as nanoseconds per operation.  Fills in cases[i].r.
+ * stored as nanoseconds per operation (of each thread), beside the CPU
+ * time per operation of all @threads (the process's, or what worker threads
+ * report) and the minor page faults.  Fills in cases[i].r.
  */
 typedef double (*bench_fn)(void *arg, uint64_t iters);
 struct bench_case {
@@ -130,6 +147,13 @@ struct bench_case {
 void measure_set(const char *group, const char *memory, size_t size,
 		 double bytes, unsigned threads, struct bench_case *cases,
 		 size_t n);
+/*
+ * For a case run by worker threads (workers.c): their CPU time in the timed
+ * part of the call, which the harness takes instead of the process's, and
+ * the wall time spent waiting for them beyond it, which calibration leaves
+ * out.
+ */
+void sample_threads(double cpu_ns, double wait_ns);
 
 /* The memory the cases run on (memory.c) */
 /* ordinary anonymous memory on 4 KiB pages (THP refused), touched */
@@ -139,6 +163,8 @@ void anon_free(void *p, size_t size);
 void *hugetlb_map(size_t size);
 /* Free 2 MiB huge pages in the system right now. */
 long free_hugepages(void);
+/* The page size of the mapping @p is in (/proc/self/smaps); 0 if unknown */
+size_t page_size_at(const void *p);
 /* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */
 struct wcp_pool *bench_pool(void);
 /*
@@ -150,6 +176,119 @@ const char *backend_name(uint32_t b);
 const char *policy_name(uint32_t p);
 /* "memfd-WB-2M", "module-WC-2M" and the like */
 const char *pool_label(const struct wcp_pool *pool, char *buf, size_t len);
+
+/*
+ * Persistent worker threads (workers.c).  workers_run() runs @fn(@arg, i)
+ * on workers 0..@n-1 at once, worker i pinned to CPU (--cpu + i) modulo
+ * the CPUs, and returns when all are done: the ns from the first one's
+ * start to the last one's end (their CPU time and the wait for them go to
+ * sample_threads()).  The threads live on between calls.
+ */
+#define WORKERS_MAX 8
+/* This machine's CPUs, at most WORKERS_MAX */
+unsigned workers_max(void);
+double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg);
+/* Within a job: wait until all its workers are here. */
+void workers_barrier(void);
+void workers_stop(void);
+
+/* The workloads' random numbers: xorshift64, and log-uniform sizes */
+static inline uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static inline size_t pick_size(uint64_t *rng, size_t lo, size_t hi)
+{
+	unsigned bits_lo = 63 - (unsigned)__builtin_clzll(lo);
+	unsigned bits_hi = 63 - (unsigned)__builtin_clzll(hi);
+	uint64_t r = xorshift(rng);
+	unsigned b = bits_lo + (unsigned)(r % (bits_hi - bits_lo + 1));
+	size_t base = (size_t)1 << b, n = base + (size_t)((r >> 8) % base);
+
+	return n < lo ? lo : n > hi ? hi : n;
+}
+
+/* Pointers handed from one thread to another: one writer, one reader. */
+#define RING_LEN 1024
+struct ring {
+	_Alignas(64) _Atomic size_t head;	/* written by the reader */
+	_Alignas(64) _Atomic size_t tail;	/* written by the writer */
+	void *slot[RING_LEN];
+};
+
+static inline void ring_init(struct ring *r)
+{
+	atomic_init(&r->head, 0);
+	atomic_init(&r->tail, 0);
+}
+
+/* false when full */
+static inline bool ring_push(struct ring *r, void *p)
+{
+	size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+	if (t - atomic_load_explicit(&r->head, memory_order_acquire) == RING_LEN)
+		return false;
+	r->slot[t % RING_LEN] = p;
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	return true;
+}
+
+/* NULL when empty */
+static inline void *ring_pop(struct ring *r)
+{
+	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	void *p;
+
+	if (h == atomic_load_explicit(&r->tail, memory_order_acquire))
+		return NULL;
+	p = r->slot[h % RING_LEN];
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return p;
+}
+
+/* The allocators compared, on one kind of memory at a time (allocators.c) */
+enum pages { PAGES_HUGETLB_2M, PAGES_4K, NPAGES };
+extern const char *const pages_label[NPAGES];
+
+struct allocator {
+	const char *name;
+	void *(*alloc)(void *ctx, size_t size);
+	void (*free)(void *ctx, void *p, size_t size);
+	void *ctx;
+};
+
+#define MAX_ALLOCATORS 6
+
+/*
+ * A row: one workload, each allocator of one kind of pages on it, side by
+ * side (measure_set), @threads workers running each.  Every pool or arena
+ * is new for the row and gone after it.  On hugetlb-2M, glibc is measured
+ * by a child process (GLIBC_TUNABLES are read at start-up only): subcommand
+ * @sub run again with --child, which measures that row alone.
+ */
+struct row {
+	const char *sub, *group, *workload;
+	unsigned threads;
+	long huge_each;			/* huge pages one allocator may hold */
+	bool per_buffer;		/* an mmap(MAP_HUGETLB) per buffer too */
+	const char *const *only;	/* the allocators, NULL-ended; NULL: all */
+	const void *arg;		/* the workload's, for open */
+	/* A case's state for @a, warmed up; NULL on failure. */
+	void *(*open)(const struct row *r, const struct allocator *a);
+	bench_fn run;
+	/* A live block of the case: its pages are checked.  May be NULL. */
+	const void *(*block)(void *state);
+	/* Free the case's blocks and state.  Return: allocations that failed. */
+	uint64_t (*close)(void *state);
+};
+int measure_row(const struct row *r, enum pages pages);
 
 struct json;
 
@@ -172,6 +311,10 @@ const char *reference_name(const char *group);
 const struct result *reference_result(const struct result *r);
 /* Into @j when not NULL, else as text on @tty.  Return: cases too slow. */
 int library_checks(struct json *j, FILE *tty);
+/* Across rows (report_ratios.c): workload's wcpool/jemalloc, wcpool/glibc */
+void workload_ratios(struct json *j, FILE *tty);
+/* scaling's throughput per thread, and n threads' total over one's */
+void scaling_ratios(struct json *j, FILE *tty);
 void report_print(FILE *f);
 int report_write_json(const char *path, const char *cmdline);
 
@@ -183,6 +326,7 @@ int bench_fill(void);
 int bench_copy(void);
 int bench_flush(void);
 int bench_alloc(void);
+int bench_workload(void);
 int bench_register(void);
 
 #endif

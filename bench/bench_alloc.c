@@ -1,267 +1,254 @@
 // SPDX-License-Identifier: MIT
 /*
- * alloc: malloc/free latency of a pool against the alternatives, on two
- * workloads (mixed 64 B - 64 KiB, frame-sized 1 - 32 MiB), with 1 and 2
- * threads.  Each thread keeps a window of live buffers; one operation frees
- * a random slot's buffer, allocates a new one of a random (log-uniform)
- * size and writes its first byte.
+ * alloc: malloc/free of a pool against jemalloc, glibc and memkind on the
+ * same kind of memory, 2 MiB huge pages and 4 KiB pages (allocators.c),
+ * run by the persistent worker threads (workers.c).
+ *
+ * Each thread keeps a window of live blocks; an operation frees one slot's
+ * block and allocates a new one, slot and size (log-uniform) from a
+ * sequence drawn in advance, so the timed loop draws nothing:
+ *   free+malloc-16-256B     1024 live, nothing written: the issue's row;
+ *   mixed-64B-64KiB         256 live, first byte written;
+ *   frames-1-32MiB-overhead 8 live, first byte written only: what the
+ *                           allocator costs, not what using a frame does;
+ * with 1 and 2 threads, each on its own window.
+ *
+ * scaling: 16-256 B blocks, 1024 live per thread, one free in four handed
+ * to the next thread (a ring each, 64 blocks at a time) to do, with 1, 2,
+ * 4... threads up to the CPUs: a thread does the same work at every count,
+ * so its throughput should not drop as threads are added.
  */
-#include <dlfcn.h>
-#include <memkind.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "bench.h"
 
-#define MAX_SLOTS 256
-#define MAX_THREADS 2
+#define SEQ_LEN 4096		/* steps drawn in advance, a power of 2 */
+#define HANDOFF 64		/* scaling: blocks handed over at once */
+#define MAX_SLOTS 1024
 
-extern void *__libc_malloc(size_t size);
-extern void __libc_free(void *p);
-
-struct allocator {
+struct load {
 	const char *name;
-	void *(*alloc)(void *ctx, size_t size);
-	void (*free)(void *ctx, void *p, size_t size);
-	void *ctx;
-};
-
-static void *wcpool_alloc(void *ctx, size_t n) { return wcp_malloc(ctx, n); }
-static void wcpool_free(void *ctx, void *p, size_t n) { (void)n; wcp_free(ctx, p); }
-static void *glibc_alloc(void *ctx, size_t n) { (void)ctx; return __libc_malloc(n); }
-static void glibc_free(void *ctx, void *p, size_t n) { (void)ctx; (void)n; __libc_free(p); }
-
-static void *(*je_mallocx)(size_t, int);
-static void (*je_dallocx)(void *, int);
-static void *je_alloc(void *ctx, size_t n) { (void)ctx; return je_mallocx(n, 0); }
-static void je_free(void *ctx, void *p, size_t n) { (void)ctx; (void)n; je_dallocx(p, 0); }
-
-static void *mk_alloc(void *ctx, size_t n) { (void)ctx; return memkind_malloc(MEMKIND_HUGETLB, n); }
-static void mk_free(void *ctx, void *p, size_t n) { (void)ctx; (void)n; memkind_free(MEMKIND_HUGETLB, p); }
-
-static size_t huge_round(size_t n) { return (n + 2 * MiB - 1) & ~(2 * MiB - 1); }
-static void *mm_alloc(void *ctx, size_t n)
-{
-	void *p = mmap(NULL, huge_round(n), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-
-	(void)ctx;
-	return p == MAP_FAILED ? NULL : p;
-}
-static void mm_free(void *ctx, void *p, size_t n) { (void)ctx; munmap(p, huge_round(n)); }
-
-struct window {
-	void *slot[MAX_SLOTS];
-	size_t len[MAX_SLOTS];
-	uint64_t rng;
-	uint64_t failures;
-};
-
-struct alloc_arg {
-	const struct allocator *a;
 	size_t lo, hi, slots;
-	unsigned threads;
-	struct window w[MAX_THREADS];
-	uint64_t iters;
-	pthread_barrier_t barrier;
+	bool write;		/* the first byte of each new block */
+	bool frames;		/* an mmap(MAP_HUGETLB) per buffer too */
+	bool xfree;		/* one free in four by the next thread */
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
+static const struct load loads[] = {
+	{ "free+malloc-16-256B", 16, 256, 1024, false, false, false },
+	{ "mixed-64B-64KiB", 64, 64 * KiB, 256, true, false, false },
+	{ "frames-1-32MiB-overhead", 1 * MiB, 32 * MiB, 8, true, true, false },
+};
+static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false, true };
 
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
+struct step {
+	uint32_t size;
+	uint16_t slot;
+};
+
+/* One thread's: on cache lines of its own. */
+struct window {
+	_Alignas(64) void *slot[MAX_SLOTS];
+	size_t len[MAX_SLOTS];
+	struct step seq[SEQ_LEN];
+	size_t pos;
+	uint64_t failures;
+	/* xfree: blocks from the previous thread; to the next, a batch */
+	struct ring *in, *out;
+	void *handoff[HANDOFF];
+	size_t nhandoff;
+	struct ring inbox;
+};
+
+struct alloc_case {
+	const struct allocator *a;
+	const struct load *l;
+	size_t slots;
+	unsigned threads;
+	uint64_t iters;		/* per thread, this job */
+	struct window *w[WORKERS_MAX];
+};
+
+/*
+ * Give @p to the next thread to free, in batches: the threads share a
+ * cache line only once in HANDOFF blocks, so the cost is the allocator's.
+ */
+static void hand_over(struct alloc_case *x, struct window *w, void *p)
+{
+	w->handoff[w->nhandoff++] = p;
+	if (w->nhandoff < HANDOFF)
+		return;
+	for (size_t i = 0; i < HANDOFF; i++)
+		if (!ring_push(w->out, w->handoff[i]))
+			x->a->free(x->a->ctx, w->handoff[i], 0);
+	w->nhandoff = 0;
 }
 
-/* log-uniform in [lo, hi] */
-static size_t pick_size(struct window *w, size_t lo, size_t hi)
-{
-	unsigned bits_lo = 63 - (unsigned)__builtin_clzll(lo);
-	unsigned bits_hi = 63 - (unsigned)__builtin_clzll(hi);
-	uint64_t r = xorshift(&w->rng);
-	unsigned b = bits_lo + (unsigned)(r % (bits_hi - bits_lo + 1));
-	size_t base = (size_t)1 << b, n = base + (size_t)((r >> 8) % base);
-
-	return n < lo ? lo : n > hi ? hi : n;
-}
-
-static void run_ops(struct alloc_arg *x, struct window *w, uint64_t iters)
+static void run_ops(struct alloc_case *x, struct window *w, uint64_t iters)
 {
 	const struct allocator *a = x->a;
 
 	for (uint64_t i = 0; i < iters; i++) {
-		size_t k = (size_t)(xorshift(&w->rng) % x->slots);
-		size_t n = pick_size(w, x->lo, x->hi);
+		const struct step *s = &w->seq[w->pos++ % SEQ_LEN];
+		void *old = w->slot[s->slot];
 		char *p;
 
-		if (w->slot[k])
-			a->free(a->ctx, w->slot[k], w->len[k]);
-		p = a->alloc(a->ctx, n);
-		if (p)
-			p[0] = 1;
-		else
+		if (old && w->out && w->pos % 4 == 0)
+			hand_over(x, w, old);
+		else if (old)
+			a->free(a->ctx, old, w->len[s->slot]);
+		if (w->in && w->pos % HANDOFF == 0)
+			while ((p = ring_pop(w->in)))
+				a->free(a->ctx, p, 0);
+		p = a->alloc(a->ctx, s->size);
+		if (!p)
 			w->failures++;
-		w->slot[k] = p;
-		w->len[k] = n;
+		else if (x->l->write)
+			p[0] = 1;
+		w->slot[s->slot] = p;
+		w->len[s->slot] = s->size;
 	}
 }
 
-static void drain(struct alloc_arg *x)
+static void run_job(void *arg, unsigned t)
 {
-	for (unsigned t = 0; t < MAX_THREADS; t++)
-		for (size_t k = 0; k < MAX_SLOTS; k++)
-			if (x->w[t].slot[k]) {
-				x->a->free(x->a->ctx, x->w[t].slot[k], x->w[t].len[k]);
-				x->w[t].slot[k] = NULL;
-			}
+	struct alloc_case *x = arg;
+
+	run_ops(x, x->w[t], x->iters);
 }
 
-struct thread_arg {
-	struct alloc_arg *x;
-	unsigned index;
-	double start, end;
-};
-
-/* Each thread times itself: the main thread may not run when they do. */
-static void *thread_main(void *p)
+static double alloc_run(void *arg, uint64_t iters)
 {
-	struct thread_arg *t = p;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct alloc_case *x = arg;
 
-	pin_to((int)(t->index % (unsigned)ncpu));
-	pthread_barrier_wait(&t->x->barrier);
-	t->start = now_ns();
-	run_ops(t->x, &t->x->w[t->index], t->x->iters);
-	t->end = now_ns();
-	return NULL;
-}
-
-static double alloc_run(void *argp, uint64_t iters)
-{
-	struct alloc_arg *x = argp;
-	pthread_t th[MAX_THREADS];
-	struct thread_arg ta[MAX_THREADS];
-	double t0, t1;
-
-	if (x->threads == 1) {
-		t0 = now_ns();
-		run_ops(x, &x->w[0], iters);
-		return now_ns() - t0;
-	}
 	x->iters = iters;
-	pthread_barrier_init(&x->barrier, NULL, x->threads + 1);
+	return workers_run(x->threads, run_job, x);
+}
+
+static void warm_job(void *arg, unsigned t)
+{
+	struct alloc_case *x = arg;
+
+	run_ops(x, x->w[t], 4 * x->slots);
+}
+
+static size_t load_slots(const struct load *l)
+{
+	if (opt.mode != MODE_SMOKE)
+		return l->slots;
+	return l->frames ? 4 : l->slots > 64 ? 64 : l->slots;
+}
+
+static void drain_job(void *arg, unsigned t)
+{
+	struct alloc_case *x = arg;
+	struct window *w = x->w[t];
+	void *p;
+
+	for (size_t k = 0; k < x->slots; k++)
+		if (w->slot[k])
+			x->a->free(x->a->ctx, w->slot[k], w->len[k]);
+	while (w->in && (p = ring_pop(w->in)))
+		x->a->free(x->a->ctx, p, 0);
+	for (size_t i = 0; i < w->nhandoff; i++)
+		x->a->free(x->a->ctx, w->handoff[i], 0);
+}
+
+static const void *case_block(void *arg)
+{
+	struct alloc_case *x = arg;
+
+	return x->w[0]->slot[0];
+}
+
+static uint64_t case_close(void *arg)
+{
+	struct alloc_case *x = arg;
+	uint64_t failures = 0;
+
+	if (x->w[x->threads - 1])
+		workers_run(x->threads, drain_job, x);
 	for (unsigned t = 0; t < x->threads; t++) {
-		ta[t] = (struct thread_arg){ .x = x, .index = t };
-		pthread_create(&th[t], NULL, thread_main, &ta[t]);
+		failures += x->w[t] ? x->w[t]->failures : 0;
+		free(x->w[t]);
 	}
-	pthread_barrier_wait(&x->barrier);
-	for (unsigned t = 0; t < x->threads; t++)
-		pthread_join(th[t], NULL);
-	pthread_barrier_destroy(&x->barrier);
-	/* from the first start to the last end */
-	t0 = ta[0].start;
-	t1 = ta[0].end;
-	for (unsigned t = 1; t < x->threads; t++) {
-		t0 = ta[t].start < t0 ? ta[t].start : t0;
-		t1 = ta[t].end > t1 ? ta[t].end : t1;
+	free(x);
+	return failures;
+}
+
+static void *case_open(const struct row *r, const struct allocator *a)
+{
+	const struct load *l = r->arg;
+	struct alloc_case *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	*x = (struct alloc_case){ .a = a, .l = l, .threads = r->threads,
+				  .slots = load_slots(l) };
+	for (unsigned t = 0; t < x->threads; t++) {
+		uint64_t rng = 0x9e3779b97f4a7c15ull * (t + 1);
+
+		x->w[t] = aligned_alloc(64, sizeof(struct window));
+		if (!x->w[t]) {
+			case_close(x);
+			return NULL;
+		}
+		memset(x->w[t], 0, sizeof(struct window));
+		for (size_t i = 0; i < SEQ_LEN; i++)
+			x->w[t]->seq[i] = (struct step){
+				.slot = (uint16_t)(xorshift(&rng) % x->slots),
+				.size = (uint32_t)pick_size(&rng, l->lo, l->hi),
+			};
+		ring_init(&x->w[t]->inbox);
 	}
-	return t1 - t0;
+	for (unsigned t = 0; l->xfree && t < x->threads; t++) {
+		x->w[t]->in = &x->w[t]->inbox;
+		x->w[t]->out = &x->w[(t + 1) % x->threads]->inbox;
+	}
+	/* every slot live, in the thread that will use it */
+	workers_run(x->threads, warm_job, x);
+	return x;
+}
+
+/* Each load's rows on huge pages, then on 4 KiB pages. */
+static int alloc_rows(const char *group, const struct load *l, unsigned threads)
+{
+	size_t per_slot = l->hi + (l->frames ? 2 * MiB : 0);
+	struct row r = {
+		.sub = "alloc", .group = group, .workload = l->name,
+		.threads = threads, .per_buffer = l->frames, .arg = l,
+		/* the most pages a window pins, and the allocator's own */
+		.huge_each = (long)(threads * (load_slots(l) * per_slot / (2 * MiB) + 2)),
+		.open = case_open, .run = alloc_run, .block = case_block,
+		.close = case_close,
+	};
+	int err = 0;
+
+	for (int p = 0; p < NPAGES; p++)
+		err |= measure_row(&r, p);
+	return err;
 }
 
 int bench_alloc(void)
 {
-	static const struct {
-		const char *name;
-		size_t lo, hi, slots;
-	} loads[] = {
-		{ "mixed-64B-64KiB", 64, 64 * KiB, 256 },
-		{ "frames-1MiB-32MiB", 1 * MiB, 32 * MiB, 8 },
-	};
-	struct allocator all[5];
-	size_t nall = 0;
-	struct wcp_pool *pool = bench_pool();
-	char label[48];
+	int err = 0;
 
-	if (!pool)
-		return -1;
-	pool_label(pool, label, sizeof(label));
-	all[nall++] = (struct allocator){ "wcpool", wcpool_alloc, wcpool_free, pool };
-	all[nall++] = (struct allocator){ "glibc", glibc_alloc, glibc_free, NULL };
-	je_mallocx = (void *(*)(size_t, int))dlsym(RTLD_DEFAULT, "mallocx");
-	je_dallocx = (void (*)(void *, int))dlsym(RTLD_DEFAULT, "dallocx");
-	if (je_mallocx && je_dallocx)
-		all[nall++] = (struct allocator){ "jemalloc", je_alloc, je_free, NULL };
-	else
-		bench_skip("alloc", "jemalloc", "mallocx not found in the process");
-	if (memkind_check_available(MEMKIND_HUGETLB) == 0)
-		all[nall++] = (struct allocator){ "memkind-hugetlb", mk_alloc, mk_free, NULL };
-	else
-		bench_skip("alloc", "memkind-hugetlb", "MEMKIND_HUGETLB not available");
-	all[nall++] = (struct allocator){ "mmap-hugetlb", mm_alloc, mm_free, NULL };
-	if (access("/dev/wcpool", F_OK))
-		bench_skip("alloc", "module", "no /dev/wcpool: per-buffer module "
-			   "allocation not measured");
-	bench_note("alloc", "wcpool = %s; jemalloc = default arena with its "
-		   "thread cache (mallocx flags 0); glibc = __libc_malloc; "
-		   "every allocation's first byte is written", label);
-
-	for (size_t l = 0; l < sizeof(loads) / sizeof(loads[0]); l++) {
-		for (unsigned threads = 1; threads <= MAX_THREADS; threads++) {
-			struct alloc_arg *x[5];
-			struct bench_case c[5];
-			size_t n = 0;
-
-			for (size_t i = 0; i < nall; i++) {
-				size_t slots = loads[l].slots;
-				long need;
-
-				if (opt.mode == MODE_SMOKE && slots > 16)
-					slots = 16;
-				/* huge pages the window can pin at most */
-				need = (long)(threads * slots *
-					      huge_round(loads[l].hi) / (2 * MiB));
-				if (!strcmp(all[i].name, "mmap-hugetlb") &&
-				    free_hugepages() < need + 8) {
-					bench_skip("alloc", all[i].name,
-						   "not enough free huge pages");
-					continue;
-				}
-				x[n] = calloc(1, sizeof(*x[n]));
-				if (!x[n])
-					return -1;
-				*x[n] = (struct alloc_arg){ .a = &all[i], .lo = loads[l].lo,
-							    .hi = loads[l].hi, .slots = slots,
-							    .threads = threads };
-				/* warm-up: every slot of every window live */
-				for (unsigned t = 0; t < MAX_THREADS; t++) {
-					x[n]->w[t].rng = 0x9e3779b97f4a7c15ull * (t + 1) + l;
-					if (t < threads)
-						run_ops(x[n], &x[n]->w[t], 4 * slots);
-				}
-				c[n] = (struct bench_case){ .name = all[i].name,
-							    .fn = alloc_run, .arg = x[n],
-							    .comparable = true };
-				n++;
-			}
-			measure_set("alloc", loads[l].name, 0, 0, threads, c, n);
-			for (size_t i = 0; i < n; i++) {
-				for (unsigned t = 0; t < threads; t++)
-					if (x[i]->w[t].failures)
-						bench_note("alloc", "%s %s %u threads: %llu "
-							   "allocations failed", c[i].name,
-							   loads[l].name, threads,
-							   (unsigned long long)x[i]->w[t].failures);
-				drain(x[i]);
-				free(x[i]);
-			}
-		}
+	if (!opt.child) {
+		bench_note("alloc", "free+malloc-16-256B: one free and one malloc "
+			   "of 16-256 B blocks, 1024 live per thread, nothing "
+			   "written; mixed-64B-64KiB: 256 live, first byte written");
+		bench_note("alloc", "frames-1-32MiB-overhead: 8 live 1-32 MiB "
+			   "frames, only the first byte written: what the "
+			   "allocator costs, not what using the memory costs");
+		bench_note("scaling", "xfree-16-256B: 1024 live 16-256 B blocks "
+			   "per thread, one free in four done by the next thread; "
+			   "Mops/s is of all threads together");
 	}
-	wcp_pool_destroy(pool);
-	return 0;
+	for (size_t l = 0; l < sizeof(loads) / sizeof(loads[0]); l++)
+		for (unsigned threads = 1; threads <= 2; threads++)
+			err |= alloc_rows("alloc", &loads[l], threads);
+	for (unsigned threads = 1; threads <= workers_max(); threads *= 2)
+		err |= alloc_rows("scaling", &scaling, threads);
+	return err;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The measurement harness: warm-up and calibration of each case, samples
- * taken in interleaved rounds, CPU pinning and the progress log on stderr.
+ * taken in interleaved rounds (wall time, CPU time and minor page faults
+ * of each), CPU pinning and the progress log on stderr.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -54,13 +56,6 @@ static size_t reps_for(double sample_ns)
 	return n < lo ? lo : n > hi ? hi : n;
 }
 
-static void finish_result(struct result *r)
-{
-	if (stats_compute(r->samples, r->nsamples, &r->st))
-		r->st = (struct bench_stats){ .median = NAN, .min = NAN,
-					      .max = NAN, .mean = NAN };
-}
-
 static void progress_result(const struct result *r)
 {
 	char sz[32];
@@ -70,16 +65,53 @@ static void progress_result(const struct result *r)
 			 r->memory, size_str(r->size, sz, sizeof(sz)),
 			 stats_gbps(r->bytes, r->st.median));
 	else
-		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op", r->group,
-			 r->name, r->memory, size_str(r->size, sz, sizeof(sz)),
-			 r->threads, r->st.median);
+		progress("%-8s %-17s %-20s %8s %2u thr %10.1f ns/op %10.1f cpu ns/op",
+			 r->group, r->name, r->memory,
+			 size_str(r->size, sz, sizeof(sz)), r->threads,
+			 r->st.median, r->cpu.median);
+}
+
+/* What the case's threads reported of the current call, if any */
+static double reported_cpu = NAN, reported_wait;
+
+void sample_threads(double cpu_ns, double wait_ns)
+{
+	reported_cpu = cpu_ns;
+	reported_wait = wait_ns;
+}
+
+/* CPU time of every thread of the process, ns */
+static double process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static uint64_t minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_minflt;
+}
+
+/* Wall time of @iters operations of @c, set-up included, thread waits not */
+static double time_call(struct bench_case *c, uint64_t iters)
+{
+	double t = now_ns();
+
+	reported_wait = 0;
+	c->fn(c->arg, iters);
+	return now_ns() - t - reported_wait;
 }
 
 void measure_set(const char *group, const char *memory, size_t size,
 		 double bytes, unsigned threads, struct bench_case *cases,
 		 size_t n)
 {
-	/* thread start-up stays a small part of a multi-threaded sample */
+	/* waking the workers stays a small part of a multi-threaded sample */
 	double target = (opt.mode == MODE_SMOKE ? 1e5 : 1e6) * (threads > 1 ? 5 : 1);
 	double total = 0;
 	size_t reps;
@@ -98,13 +130,15 @@ void measure_set(const char *group, const char *memory, size_t size,
 		/*
 		 * Warm-up: page faults, caches, clocks; then calibrate on the
 		 * wall time, which includes the untimed set-up of each
-		 * operation (flush re-dirties the buffer, say).
+		 * operation (flush re-dirties the buffer, say), but not the
+		 * wait for worker threads to wake.
 		 */
 		c->fn(c->arg, 1);
 		for (;;) {
-			t = now_ns();
-			c->fn(c->arg, iters);
-			t = now_ns() - t;
+			t = time_call(c, iters);
+			/* not cut short by one late thread or preemption */
+			if (t >= target)
+				t = fmin(t, time_call(c, iters));
 			if (t >= target || iters >= ((uint64_t)1 << 32))
 				break;
 			iters *= t * 10 < target ? 10 : 2;
@@ -115,7 +149,8 @@ void measure_set(const char *group, const char *memory, size_t size,
 	reps = reps_for(total / (double)n);
 	for (size_t i = 0; i < n; i++) {
 		cases[i].r->samples = calloc(reps, sizeof(double));
-		if (!cases[i].r->samples)
+		cases[i].r->cpu_samples = calloc(reps, sizeof(double));
+		if (!cases[i].r->samples || !cases[i].r->cpu_samples)
 			exit(1);
 	}
 	for (size_t k = 0; k < reps; k++) {
@@ -123,6 +158,8 @@ void measure_set(const char *group, const char *memory, size_t size,
 			struct result *r = cases[(m + k) % n].r;
 			struct bench_case *c = &cases[(m + k) % n];
 			struct perf_values a, b, d;
+			uint64_t faults;
+			double cpu;
 
 			/*
 			 * One untimed operation first: the sample starts from
@@ -131,7 +168,14 @@ void measure_set(const char *group, const char *memory, size_t size,
 			 */
 			c->fn(c->arg, 1);
 			perf_read(&a);
+			faults = minor_faults();
+			reported_cpu = NAN;
+			cpu = process_cpu_ns();
 			r->samples[k] = c->fn(c->arg, r->ops) / (double)r->ops;
+			cpu = isnan(reported_cpu) ? process_cpu_ns() - cpu :
+						    reported_cpu;
+			r->cpu_samples[k] = cpu / ((double)r->ops * threads);
+			r->minflt += minor_faults() - faults;
 			perf_read(&b);
 			perf_diff(&d, &a, &b);
 			for (int p = 0; p < PERF_NCOUNTERS; p++) {
@@ -142,7 +186,7 @@ void measure_set(const char *group, const char *memory, size_t size,
 	}
 	for (size_t i = 0; i < n; i++) {
 		cases[i].r->nsamples = reps;
-		finish_result(cases[i].r);
+		result_finish(cases[i].r);
 		progress_result(cases[i].r);
 	}
 }

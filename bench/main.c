@@ -5,7 +5,7 @@
  * stdout, every raw figure and derived ratio in results/latest.json, and
  * gnuplot plots of fill, copy and flush throughput against size.
  *
- *   wcpool-bench [options] fill|copy|flush|alloc|register|all ...
+ *   wcpool-bench [options] fill|copy|flush|alloc|workload|register|all ...
  *
  * This file is the command line; see bench.h for which file does what.
  */
@@ -38,6 +38,7 @@ static const struct {
 	{ "copy", bench_copy },
 	{ "flush", bench_flush },
 	{ "alloc", bench_alloc },
+	{ "workload", bench_workload },
 	{ "register", bench_register },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -45,7 +46,7 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: wcpool-bench [options] fill|copy|flush|alloc|register|all ...\n"
+		"usage: wcpool-bench [options] fill|copy|flush|alloc|workload|register|all ...\n"
 		"  --smoke          tiny sizes and 3 samples: checks that everything runs\n"
 		"  --quick          sizes up to 64 MiB, shorter budget\n"
 		"  --full           more samples and budget (slow)\n"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "tolerance", required_argument, NULL, 't' },
 		{ "no-plot", no_argument, NULL, 'n' },
+		{ "child", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -106,6 +108,9 @@ int main(int argc, char **argv)
 		case 'n':
 			opt.plot = false;
 			break;
+		case 'C':
+			opt.child = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -142,25 +147,33 @@ int main(int argc, char **argv)
 		opt.cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
 	pin_to(opt.cpu);
 	machine_read();
-	if (mkdir(opt.out, 0777) && errno != EEXIST) {
+	if (!opt.child && mkdir(opt.out, 0777) && errno != EEXIST) {
 		progress("cannot create %s: %s", opt.out, strerror(errno));
 		return 1;
 	}
 	perf_open();
-	for (int i = 0; i < PERF_NCOUNTERS; i++)
+	for (int i = 0; i < PERF_NCOUNTERS && !opt.child; i++)
 		if (perf_status(i))
 			progress("perf counter %s %s", perf_name(i), perf_status(i));
 	for (size_t k = 0; k < NSUBCOMMANDS; k++) {
 		if (!want[k])
 			continue;
-		progress("== %s", subcommands[k].name);
+		if (!opt.child)
+			progress("== %s", subcommands[k].name);
 		if (subcommands[k].run()) {
 			progress("%s failed", subcommands[k].name);
 			failed++;
 		}
 	}
+	workers_stop();
 	perf_close();
 
+	if (opt.child) {
+		/* one row for the parent to read (allocators.c) */
+		results_dump(stdout);
+		results_free();
+		return failed ? 1 : 0;
+	}
 	machine_print(stdout);
 	report_print(stdout);
 	snprintf(path, sizeof(path), "%s/latest.json", opt.out);

@@ -3,6 +3,7 @@
  * The memory the cases run on: ordinary 4 KiB pages, MAP_HUGETLB pages and
  * wcpool pools, with the labels the report gives them.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,6 +52,30 @@ long free_hugepages(void)
 		n = 0;
 	fclose(f);
 	return n;
+}
+
+size_t page_size_at(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	uintptr_t a = (uintptr_t)p, lo, hi;
+	bool in = false;
+	char line[512];
+	size_t kib = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* a mapping's first line: "lo-hi perms ..." */
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "KernelPageSize: %zu kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib * KiB;
 }
 
 struct wcp_pool *bench_pool(void)

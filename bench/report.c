@@ -57,7 +57,8 @@ const char *reference_name(const char *group)
 	return !strcmp(group, "fill") ? "memset" :
 	       !strcmp(group, "copy") ? "memcpy" :
 	       !strcmp(group, "flush") ? "clflush+sfence" :
-	       !strcmp(group, "alloc") ? "wcpool" :
+	       !strcmp(group, "alloc") || !strcmp(group, "scaling") ||
+	       !strcmp(group, "workload") ? "jemalloc" :
 	       !strcmp(group, "register") ? "pool" : "";
 }
 
@@ -72,7 +73,10 @@ static void print_tables(FILE *f)
 	const char *group = "";
 	const struct result *r;
 	char sz[32];
+	int w = 15;
 
+	for (size_t i = 0; (r = result_at(i)); i++)
+		w = (int)strlen(r->memory) > w ? (int)strlen(r->memory) : w;
 	for (size_t i = 0; (r = result_at(i)); i++) {
 		const struct result *best = fastest_alternative(r, false),
 				    *ref = reference_result(r);
@@ -80,25 +84,28 @@ static void print_tables(FILE *f)
 
 		if (strcmp(group, r->group)) {
 			group = r->group;
-			fprintf(f, "\n== %s (median and min of each case; x best: "
-				"median / fastest alternative in the same row group; "
-				"x %s: median / %s's)\n", group,
-				reference_name(group), reference_name(group));
-			fprintf(f, "%-22s %9s %3s %-17s %13s %13s %9s %7s %7s %9s\n",
-				"memory/workload", "size", "thr", "method",
-				"median", "min", tp ? "GB/s" : "Mops/s",
-				"x best", "x ref", "faults/op");
+			fprintf(f, "\n== %s (median and min of each case, ns per "
+				"operation of a thread; cpu: median CPU time per "
+				"operation of all threads; x best: median / fastest "
+				"alternative in the same row group; x %s, cpu x %s: "
+				"median / %s's, of the times and of the CPU times; "
+				"faults/op: minor page faults)\n", group,
+				reference_name(group), reference_name(group),
+				reference_name(group));
+			fprintf(f, "%-*s %9s %3s %-17s %11s %11s %11s %9s %7s %7s %9s %9s\n",
+				w, "memory/workload", "size", "thr", "method",
+				"median", "min", "cpu", tp ? "GB/s" : "Mops/s",
+				"x best", "x ref", "cpu x ref", "faults/op");
 		}
-		fprintf(f, "%-22s %9s %3u %-17s %10.1f ns %10.1f ns %9.2f %7.3f %7.3f %9.3g%s\n",
-			r->memory, size_str(r->size, sz, sizeof(sz)), r->threads,
-			r->name, r->st.median, r->st.min,
+		fprintf(f, "%-*s %9s %3u %-17s %11.1f %11.1f %11.1f %9.2f %7.3f %7.3f %9.3f %9.3g%s\n",
+			w, r->memory, size_str(r->size, sz, sizeof(sz)), r->threads,
+			r->name, r->st.median, r->st.min, r->cpu.median,
 			tp ? stats_gbps(r->bytes, r->st.median) :
 			     1e3 / r->st.median * r->threads,
 			best ? stats_ratio(r->st.median, best->st.median) : NAN,
 			ref ? stats_ratio(r->st.median, ref->st.median) : NAN,
-			r->perf.valid[PERF_PAGE_FAULTS] ?
-				(double)r->perf.v[PERF_PAGE_FAULTS] /
-				(double)(r->ops * r->nsamples) : NAN,
+			ref ? stats_ratio(r->cpu.median, ref->cpu.median) : NAN,
+			result_per_op(r, (double)r->minflt),
 			r->is_library ? "  <- libwcpool" : "");
 	}
 }
@@ -184,6 +191,8 @@ void report_print(FILE *f)
 	const char *note;
 
 	print_tables(f);
+	workload_ratios(NULL, f);
+	scaling_ratios(NULL, f);
 	library_checks(NULL, f);
 	for (size_t i = 0; (note = note_at(i)); i++)
 		fprintf(f, "note: %s\n", note);

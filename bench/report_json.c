@@ -13,6 +13,15 @@
 #include "bench.h"
 #include "json.h"
 
+static void json_numbers(struct json *j, const char *key, const double *v,
+			 size_t n)
+{
+	json_begin_array(j, key);
+	for (size_t k = 0; k < n; k++)
+		json_number(j, NULL, v[k]);
+	json_end_array(j);
+}
+
 static void json_results(struct json *j)
 {
 	const struct result *r;
@@ -32,14 +41,15 @@ static void json_results(struct json *j)
 		json_number(j, "bytes_per_op", r->bytes);
 		json_bool(j, "library", r->is_library);
 		json_bool(j, "comparable", r->comparable);
-		json_begin_array(j, "samples_ns_per_op");
-		for (size_t k = 0; k < r->nsamples; k++)
-			json_number(j, NULL, r->samples[k]);
-		json_end_array(j);
+		json_numbers(j, "samples_ns_per_op", r->samples, r->nsamples);
 		json_number(j, "median_ns", r->st.median);
 		json_number(j, "min_ns", r->st.min);
 		json_number(j, "max_ns", r->st.max);
 		json_number(j, "mean_ns", r->st.mean);
+		json_numbers(j, "cpu_samples_ns_per_op", r->cpu_samples, r->nsamples);
+		json_number(j, "cpu_median_ns", r->cpu.median);
+		json_number(j, "cpu_min_ns", r->cpu.min);
+		json_number(j, "minflt_per_op", result_per_op(r, (double)r->minflt));
 		if (r->bytes > 0) {
 			json_number(j, "gbps_median", stats_gbps(r->bytes, r->st.median));
 			json_number(j, "gbps_best", stats_gbps(r->bytes, r->st.min));
@@ -53,12 +63,13 @@ static void json_results(struct json *j)
 		json_string(j, "reference", reference_name(r->group));
 		json_number(j, "ratio_to_reference",
 			    ref ? stats_ratio(r->st.median, ref->st.median) : NAN);
+		json_number(j, "cpu_ratio_to_reference",
+			    ref ? stats_ratio(r->cpu.median, ref->cpu.median) : NAN);
 		json_begin_object(j, "perf_per_op");
 		for (int c = 0; c < PERF_NCOUNTERS; c++) {
 			if (r->perf.valid[c])
 				json_number(j, perf_name(c),
-					    (double)r->perf.v[c] /
-					    (double)(r->ops * r->nsamples));
+					    result_per_op(r, (double)r->perf.v[c]));
 		}
 		json_end_object(j);
 		json_end_object(j);
@@ -136,7 +147,9 @@ int report_write_json(const char *path, const char *cmdline)
 		    opt.mode == MODE_FULL ? "full" : "standard");
 	json_begin_object(&j, "method");
 	json_string(&j, "timer", "CLOCK_MONOTONIC");
-	json_string(&j, "samples", "ns per operation; each sample times ops_per_sample operations");
+	json_string(&j, "samples", "ns per operation; each sample times ops_per_sample operations (of each thread)");
+	json_string(&j, "cpu_samples", "CPU time per operation of all threads: the worker threads' CLOCK_THREAD_CPUTIME_ID over their timed part (alloc, scaling, workload), else the process's CLOCK_PROCESS_CPUTIME_ID over the sample (untimed set-up included)");
+	json_string(&j, "per_op", "minflt_per_op (getrusage ru_minflt) and perf_per_op: per operation of all threads");
 	json_string(&j, "warmup", "two single operations, then one calibrating sample, not recorded");
 	json_number(&j, "budget_ms_per_case", opt.budget_ms);
 	json_number(&j, "tolerance", opt.tolerance);
@@ -145,6 +158,8 @@ int report_write_json(const char *path, const char *cmdline)
 	json_results(&j);
 	library_checks(&j, NULL);
 	json_page_ratios(&j);
+	workload_ratios(&j, NULL);
+	scaling_ratios(&j, NULL);
 	json_skipped_and_notes(&j);
 	json_end_object(&j);
 	err = json_finish(&j);

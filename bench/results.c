@@ -3,6 +3,8 @@
  * The result registry: every measured case, every case skipped and why, and
  * the notes the subcommands leave for the report, in the order they came.
  */
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,21 @@ struct result *result_add(const char *group, const char *name,
 	return r;
 }
 
+void result_finish(struct result *r)
+{
+	if (stats_compute(r->samples, r->nsamples, &r->st))
+		r->st = (struct bench_stats){ .median = NAN, .min = NAN,
+					      .max = NAN, .mean = NAN };
+	if (stats_compute(r->cpu_samples, r->nsamples, &r->cpu))
+		r->cpu = (struct bench_stats){ .median = NAN, .min = NAN,
+					       .max = NAN, .mean = NAN };
+}
+
+double result_per_op(const struct result *r, double total)
+{
+	return total / ((double)r->ops * (double)r->nsamples * r->threads);
+}
+
 const struct result *result_at(size_t i)
 {
 	return i < nresults ? &results[i] : NULL;
@@ -67,8 +84,10 @@ const struct result *result_find(const char *group, const char *name,
 
 void results_free(void)
 {
-	for (size_t i = 0; i < nresults; i++)
+	for (size_t i = 0; i < nresults; i++) {
 		free(results[i].samples);
+		free(results[i].cpu_samples);
+	}
 	free(results);
 	free(skips);
 }
@@ -110,4 +129,78 @@ void bench_note(const char *group, const char *fmt, ...)
 const char *note_at(size_t i)
 {
 	return i < nnotes ? notes[i] : NULL;
+}
+
+/*
+ * One line each, fields separated by tabs:
+ *   R group name memory size threads ops bytes minflt nsamples
+ *     wall-samples... cpu-samples...
+ *   S group name reason
+ *   N note
+ */
+void results_dump(FILE *f)
+{
+	const struct skipped *s;
+	const char *note;
+
+	for (size_t i = 0; i < nresults; i++) {
+		const struct result *r = &results[i];
+
+		fprintf(f, "R\t%s\t%s\t%s\t%zu\t%u\t%" PRIu64 "\t%.17g\t%" PRIu64 "\t%zu",
+			r->group, r->name, r->memory, r->size, r->threads,
+			r->ops, r->bytes, r->minflt, r->nsamples);
+		for (size_t k = 0; k < r->nsamples; k++)
+			fprintf(f, "\t%.17g", r->samples[k]);
+		for (size_t k = 0; k < r->nsamples; k++)
+			fprintf(f, "\t%.17g", r->cpu_samples[k]);
+		fprintf(f, "\n");
+	}
+	for (size_t i = 0; (s = skipped_at(i)); i++)
+		fprintf(f, "S\t%s\t%s\t%s\n", s->group, s->name, s->reason);
+	for (size_t i = 0; (note = note_at(i)); i++)
+		fprintf(f, "N\t%s\n", note);
+}
+
+static void load_result(char *line)
+{
+	char *field[10], *save = NULL, *t;
+	struct result *r;
+	size_t n;
+
+	for (int i = 0; i < 10; i++)
+		if (!(field[i] = strtok_r(i ? NULL : line, "\t", &save)))
+			return;
+	n = strtoul(field[9], NULL, 10);
+	r = result_add(field[1], field[2], field[3], strtoul(field[4], NULL, 10),
+		       (unsigned)strtoul(field[5], NULL, 10));
+	r->ops = strtoull(field[6], NULL, 10);
+	r->bytes = strtod(field[7], NULL);
+	r->minflt = strtoull(field[8], NULL, 10);
+	r->samples = calloc(n ? n : 1, sizeof(double));
+	r->cpu_samples = calloc(n ? n : 1, sizeof(double));
+	if (!r->samples || !r->cpu_samples)
+		exit(1);
+	for (size_t k = 0; k < 2 * n && (t = strtok_r(NULL, "\t", &save)); k++)
+		(k < n ? r->samples : r->cpu_samples)[k % n] = strtod(t, NULL);
+	r->nsamples = n;
+	result_finish(r);
+}
+
+void results_load(FILE *f)
+{
+	char line[16384], *save = NULL, *group, *name, *sep;
+
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == 'R') {
+			load_result(line);
+		} else if (line[0] == 'S' &&
+			   (group = strtok_r(line + 2, "\t", &save)) &&
+			   (name = strtok_r(NULL, "\t", &save))) {
+			bench_skip(group, name, save ? save : "");
+		} else if (line[0] == 'N' && (sep = strstr(line, ": "))) {
+			*sep = 0;
+			bench_note(line + 2, "%s", sep + 2);
+		}
+	}
 }

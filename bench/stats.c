@@ -59,6 +59,21 @@ double stats_ratio(double a, double b)
 	return a / b;
 }
 
+double stats_geomean(const double *v, size_t n, size_t *used)
+{
+	double logs = 0;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(v[i]) && v[i] > 0) {
+			logs += log(v[i]);
+			k++;
+		}
+	if (used)
+		*used = k;
+	return k ? exp(logs / (double)k) : NAN;
+}
+
 double stats_gbps(double bytes, double ns)
 {
 	if (isnan(bytes) || isnan(ns) || !(ns > 0))

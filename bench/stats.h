@@ -29,6 +29,12 @@ double stats_min(const double *samples, size_t n);
 /* @a / @b, NaN when either is NaN or @b is not positive. */
 double stats_ratio(double a, double b);
 
+/*
+ * Geometric mean of the finite positive values of @v (the others are left
+ * out); NaN if there are none.  @used (if not NULL) gets how many counted.
+ */
+double stats_geomean(const double *v, size_t n, size_t *used);
+
 /* GB/s (10^9 bytes per second) of @bytes moved in @ns; NaN for @ns <= 0. */
 double stats_gbps(double bytes, double ns);
 

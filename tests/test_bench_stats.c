@@ -80,6 +80,19 @@ Test(stats, ratio_and_throughput)
 	cr_assert(isnan(stats_gbps(1, 0)));
 }
 
+Test(stats, geometric_mean_leaves_out_what_is_not_a_ratio)
+{
+	const double s[] = { 2, 8, NAN, 0, -1, INFINITY }, none[] = { NAN, 0 };
+	size_t used;
+
+	cr_assert_float_eq(stats_geomean(s, 2, NULL), 4, 1e-12);
+	cr_assert_float_eq(stats_geomean(s, 6, &used), 4, 1e-12);
+	cr_assert_eq(used, 2);
+	cr_assert(isnan(stats_geomean(none, 2, &used)));
+	cr_assert_eq(used, 0);
+	cr_assert(isnan(stats_geomean(s, 0, NULL)));
+}
+
 Test(stats, within_tolerance)
 {
 	cr_assert(stats_within(100, 100, 0.05));
