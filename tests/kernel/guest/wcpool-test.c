@@ -8,6 +8,8 @@
  * "PASS name" / "FAIL name" line per test, then "N passed, N failed".
  *
  *   wcpool-test [-k] [TEST...]    -k: keep the module loaded at the end
+ *
+ * The runner and the checks are in harness.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,10 +36,8 @@
 #include <linux/dma-buf.h>
 #include <linux/videodev2.h>
 #include <linux/wcpool.h>
+#include "harness.h"
 
-#define MB (1024UL * 1024)
-#define HP (2 * MB)
-#define STATS "/sys/kernel/debug/wcpool/stats"
 #define POOLS "/sys/kernel/debug/wcpool/pools"
 
 _Static_assert(sizeof(struct wcpool_create) == WCPOOL_CREATE_SIZE_VER0, "ABI");
@@ -45,36 +45,11 @@ _Static_assert(sizeof(struct wcpool_range) == WCPOOL_RANGE_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_info) == WCPOOL_INFO_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_dup) == WCPOOL_DUP_SIZE_VER0, "ABI");
 
-static const char *cur_test;
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "  %s:%d: %s: check failed: %s (errno %d %s)\n", \
-				__FILE__, __LINE__, cur_test, #cond,	\
-				errno, strerror(errno));		\
-			exit(1);					\
-		}							\
-	} while (0)
-
-/* ret == -1 with errno == e */
-#define CHECK_ERR(expr, e)						\
-	do {								\
-		errno = 0;						\
-		long r_ = (long)(expr);					\
-		if (r_ != -1 || errno != (e)) {				\
-			fprintf(stderr, "  %s:%d: %s: %s returned %ld errno %d (%s), want -1 errno %d (%s)\n", \
-				__FILE__, __LINE__, cur_test, #expr, r_, \
-				errno, strerror(errno), e, strerror(e)); \
-			exit(1);					\
-		}							\
-	} while (0)
-
 static int dev_open(void)
 {
 	int fd = open("/dev/wcpool", O_RDWR | O_CLOEXEC);
 
-	CHECK(fd >= 0);
+	ASSERT(fd >= 0);
 	return fd;
 }
 
@@ -96,7 +71,7 @@ static int pool(uint32_t policy, uint64_t max)
 {
 	int fd = create_pool(policy, max, NULL);
 
-	CHECK(fd >= 0);
+	ASSERT(fd >= 0);
 	return fd;
 }
 
@@ -123,7 +98,7 @@ static struct wcpool_info info(int fd)
 {
 	struct wcpool_info i = { .size = sizeof(i) };
 
-	CHECK(ioctl(fd, WCPOOL_IOC_INFO, &i) == 0);
+	ASSERT(ioctl(fd, WCPOOL_IOC_INFO, &i) == 0);
 	return i;
 }
 
@@ -136,25 +111,11 @@ static int dup_ro(int fd, uint32_t flags)
 	return d.fd;
 }
 
-static long stat_get(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen(STATS, "r");
-
-	CHECK(f);
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
-}
-
 static void *map(int fd, size_t len, int prot, uint64_t off)
 {
 	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
 
-	CHECK(p != MAP_FAILED);
+	ASSERT(p != MAP_FAILED);
 	return p;
 }
 
@@ -200,27 +161,27 @@ static void test_create_default(void)
 	int dev = dev_open();
 	struct wcpool_info i;
 
-	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
-	CHECK(c.fd >= 0);
-	CHECK(!(fcntl(c.fd, F_GETFD) & FD_CLOEXEC));
-	CHECK(stat_get("pools") == 1);
+	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
+	ASSERT(c.fd >= 0);
+	ASSERT(!(fcntl(c.fd, F_GETFD) & FD_CLOEXEC));
+	ASSERT(stat_get("pools") == 1);
 	i = info(c.fd);
-	CHECK(i.policy == WCPOOL_POLICY_WC);
-	CHECK(i.page_shift == 21);
-	CHECK(i.max_size == 8 * MB);
-	CHECK(i.grown_size == 0);
-	CHECK(i.map_mode == WCPOOL_MAP_PTE);
-	CHECK(i.flags == 0);
+	ASSERT(i.policy == WCPOOL_POLICY_WC);
+	ASSERT(i.page_shift == 21);
+	ASSERT(i.max_size == 8 * MB);
+	ASSERT(i.grown_size == 0);
+	ASSERT(i.map_mode == WCPOOL_MAP_PTE);
+	ASSERT(i.flags == 0);
 	close(c.fd);
-	CHECK(stat_get("pools") == 0);
+	ASSERT(stat_get("pools") == 0);
 
 	c = (struct wcpool_create){ .size = sizeof(c), .max_size = HP,
 				    .flags = WCPOOL_CREATE_CLOEXEC,
 				    .policy = WCPOOL_POLICY_UC,
 				    .page_shift = 21 };
-	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
-	CHECK(fcntl(c.fd, F_GETFD) & FD_CLOEXEC);
-	CHECK(info(c.fd).policy == WCPOOL_POLICY_UC);
+	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
+	ASSERT(fcntl(c.fd, F_GETFD) & FD_CLOEXEC);
+	ASSERT(info(c.fd).policy == WCPOOL_POLICY_UC);
 	close(c.fd);
 	close(dev);
 }
@@ -238,7 +199,7 @@ static void test_create_bad(void)
 	do {								\
 		c = good;						\
 		c.field = value;					\
-		CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &c), e);	\
+		ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &c), e);	\
 	} while (0)
 	BAD(size, 0, EINVAL);
 	BAD(size, 4, EINVAL);
@@ -259,58 +220,58 @@ static void test_create_bad(void)
 	BAD(reserved[0], 1, EINVAL);
 	BAD(reserved[1], 1ULL << 63, EINVAL);
 #undef BAD
-	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, NULL), EFAULT);
-	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, (void *)16), EFAULT);
+	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, NULL), EFAULT);
+	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, (void *)16), EFAULT);
 
 	/* fd is output only: whatever it holds on input is ignored. */
 	c = good;
 	c.fd = -1;
-	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd >= 0);
+	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd >= 0);
 	pfd = c.fd;
-	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd != pfd);
+	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0 && c.fd != pfd);
 	close(c.fd);
 	close(pfd);
 
 	/* Creating a pool needs /dev/wcpool open for writing. */
 	pfd = open("/dev/wcpool", O_RDONLY | O_CLOEXEC);
-	CHECK(pfd >= 0);
+	ASSERT(pfd >= 0);
 	c = good;
-	CHECK_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), EBADF);
+	ASSERT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), EBADF);
 	close(pfd);
 	pfd = open("/dev/wcpool", O_WRONLY | O_CLOEXEC);
-	CHECK(pfd >= 0);
-	CHECK(ioctl(pfd, WCPOOL_IOC_CREATE, &c) == 0);
+	ASSERT(pfd >= 0);
+	ASSERT(ioctl(pfd, WCPOOL_IOC_CREATE, &c) == 0);
 	close(c.fd);
 	close(pfd);
-	CHECK_ERR(ioctl(dev, WCPOOL_IOC_GROW, &good), ENOTTY);
-	CHECK_ERR(ioctl(dev, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
+	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_GROW, &good), ENOTTY);
+	ASSERT_ERR(ioctl(dev, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
 
 	/* A larger struct from a newer userspace: zero tail accepted. */
 	memset(&big, 0, sizeof(big));
 	big.c = good;
 	big.c.size = sizeof(big);
-	CHECK(ioctl(dev, WCPOOL_IOC_CREATE, &big) == 0);
+	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &big) == 0);
 	close(big.c.fd);
 	big.extra[1] = 1;
-	CHECK_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &big), E2BIG);
+	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &big), E2BIG);
 
 	/* PMD mode: supported or a clean EOPNOTSUPP. */
 	c = good;
 	c.map_mode = WCPOOL_MAP_PMD;
 	if (ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0) {
-		CHECK(info(c.fd).map_mode == WCPOOL_MAP_PMD);
+		ASSERT(info(c.fd).map_mode == WCPOOL_MAP_PMD);
 		close(c.fd);
 	} else {
-		CHECK(errno == EOPNOTSUPP);
+		ASSERT(errno == EOPNOTSUPP);
 	}
 
 	/* Device ioctls are not pool ioctls. */
 	pfd = pool(WCPOOL_POLICY_WC, HP);
 	c = good;
-	CHECK_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), ENOTTY);
-	CHECK_ERR(ioctl(pfd, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
+	ASSERT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), ENOTTY);
+	ASSERT_ERR(ioctl(pfd, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
 	close(pfd);
-	CHECK(stat_get("pools") == 0);
+	ASSERT(stat_get("pools") == 0);
 	close(dev);
 }
 
@@ -318,26 +279,26 @@ static void test_grow_release(void)
 {
 	int fd = pool(WCPOOL_POLICY_WC, 16 * MB);
 
-	CHECK(grow(fd, 0, 4 * MB) == 0);
-	CHECK(info(fd).grown_size == 4 * MB);
-	CHECK(stat_get("pages_wc") == 2);
-	CHECK_ERR(grow(fd, 0, HP), EEXIST);
-	CHECK_ERR(grow(fd, 2 * MB, 4 * MB), EEXIST);
-	CHECK(info(fd).grown_size == 4 * MB);
-	CHECK(stat_get("pages_wc") == 2);
-	CHECK(grow(fd, 10 * MB, 6 * MB) == 0);
-	CHECK(info(fd).grown_size == 10 * MB);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(info(fd).grown_size == 4 * MB);
+	ASSERT(stat_get("pages_wc") == 2);
+	ASSERT_ERR(grow(fd, 0, HP), EEXIST);
+	ASSERT_ERR(grow(fd, 2 * MB, 4 * MB), EEXIST);
+	ASSERT(info(fd).grown_size == 4 * MB);
+	ASSERT(stat_get("pages_wc") == 2);
+	ASSERT(grow(fd, 10 * MB, 6 * MB) == 0);
+	ASSERT(info(fd).grown_size == 10 * MB);
 	/* releases the pages at 2 and 10 MiB, keeps 0, 12 and 14 MiB */
-	CHECK(release(fd, 2 * MB, 10 * MB) == 0);
-	CHECK(info(fd).grown_size == 6 * MB);
-	CHECK(release(fd, 2 * MB, 10 * MB) == 0);
-	CHECK(info(fd).grown_size == 6 * MB);
-	CHECK(stat_get("pages_wc") == 3);
-	CHECK(grow(fd, 2 * MB, 2 * MB) == 0);
-	CHECK(release(fd, 0, 16 * MB) == 0);
-	CHECK(info(fd).grown_size == 0);
-	CHECK(stat_get("pages_wc") == 0);
-	CHECK(grow(fd, 14 * MB, HP) == 0);
+	ASSERT(release(fd, 2 * MB, 10 * MB) == 0);
+	ASSERT(info(fd).grown_size == 6 * MB);
+	ASSERT(release(fd, 2 * MB, 10 * MB) == 0);
+	ASSERT(info(fd).grown_size == 6 * MB);
+	ASSERT(stat_get("pages_wc") == 3);
+	ASSERT(grow(fd, 2 * MB, 2 * MB) == 0);
+	ASSERT(release(fd, 0, 16 * MB) == 0);
+	ASSERT(info(fd).grown_size == 0);
+	ASSERT(stat_get("pages_wc") == 0);
+	ASSERT(grow(fd, 14 * MB, HP) == 0);
 	close(fd);	/* the pool frees what is left */
 }
 
@@ -346,29 +307,29 @@ static void test_grow_bad(void)
 	int fd = pool(WCPOOL_POLICY_WC, 8 * MB);
 	struct wcpool_range r;
 
-	CHECK_ERR(grow(fd, 4096, HP), EINVAL);
-	CHECK_ERR(grow(fd, MB, HP), EINVAL);
-	CHECK_ERR(grow(fd, 0, 0), EINVAL);
-	CHECK_ERR(grow(fd, 0, 4096), EINVAL);
-	CHECK_ERR(grow(fd, 0, HP + 4096), EINVAL);
-	CHECK_ERR(grow(fd, ~0ULL << 21, 4 * MB), EINVAL);
-	CHECK_ERR(grow(fd, 2 * MB, ~0ULL << 21), EINVAL);
-	CHECK_ERR(grow(fd, 8 * MB, HP), EFBIG);
-	CHECK_ERR(grow(fd, 6 * MB, 4 * MB), EFBIG);
-	CHECK_ERR(grow(fd, 1ULL << 50, HP), EFBIG);
-	CHECK_ERR(release(fd, 4096, HP), EINVAL);
-	CHECK_ERR(release(fd, 0, 0), EINVAL);
-	CHECK_ERR(release(fd, 8 * MB, HP), EFBIG);
+	ASSERT_ERR(grow(fd, 4096, HP), EINVAL);
+	ASSERT_ERR(grow(fd, MB, HP), EINVAL);
+	ASSERT_ERR(grow(fd, 0, 0), EINVAL);
+	ASSERT_ERR(grow(fd, 0, 4096), EINVAL);
+	ASSERT_ERR(grow(fd, 0, HP + 4096), EINVAL);
+	ASSERT_ERR(grow(fd, ~0ULL << 21, 4 * MB), EINVAL);
+	ASSERT_ERR(grow(fd, 2 * MB, ~0ULL << 21), EINVAL);
+	ASSERT_ERR(grow(fd, 8 * MB, HP), EFBIG);
+	ASSERT_ERR(grow(fd, 6 * MB, 4 * MB), EFBIG);
+	ASSERT_ERR(grow(fd, 1ULL << 50, HP), EFBIG);
+	ASSERT_ERR(release(fd, 4096, HP), EINVAL);
+	ASSERT_ERR(release(fd, 0, 0), EINVAL);
+	ASSERT_ERR(release(fd, 8 * MB, HP), EFBIG);
 	r = (struct wcpool_range){ .size = sizeof(r), .length = HP, .flags = 1 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_RELEASE, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_RELEASE, &r), EINVAL);
 	r = (struct wcpool_range){ .size = sizeof(r), .length = HP, .reserved = { 0, 1 } };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
 	r = (struct wcpool_range){ .size = 8, .length = HP };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_GROW, NULL), EFAULT);
-	CHECK(info(fd).grown_size == 0);
-	CHECK(stat_get("in_use") == 0);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, NULL), EFAULT);
+	ASSERT(info(fd).grown_size == 0);
+	ASSERT(stat_get("in_use") == 0);
 	close(fd);
 }
 
@@ -377,23 +338,15 @@ static void test_grow_limit(void)
 	long limit = stat_get("limit");
 	int fd;
 
-	CHECK(limit > 2);
+	ASSERT(limit > 2);
 	fd = pool(WCPOOL_POLICY_WB, (limit + 1) * HP);
-	CHECK_ERR(grow(fd, 0, (limit + 1) * HP), ENOSPC);
-	CHECK(stat_get("in_use") == 0);
-	CHECK(grow(fd, 0, 2 * HP) == 0);
-	CHECK_ERR(grow(fd, 2 * HP, (limit - 1) * HP), ENOSPC);
-	CHECK(stat_get("in_use") == 2);
-	CHECK(info(fd).grown_size == 2 * HP);
+	ASSERT_ERR(grow(fd, 0, (limit + 1) * HP), ENOSPC);
+	ASSERT(stat_get("in_use") == 0);
+	ASSERT(grow(fd, 0, 2 * HP) == 0);
+	ASSERT_ERR(grow(fd, 2 * HP, (limit - 1) * HP), ENOSPC);
+	ASSERT(stat_get("in_use") == 2);
+	ASSERT(info(fd).grown_size == 2 * HP);
 	close(fd);
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 #define HUGE_MAX (1ULL << 46)
@@ -410,20 +363,20 @@ static void test_huge_range(void)
 	double t, tg, tr;
 
 	t = now_s();
-	CHECK_ERR(grow(fd, 0, HUGE_MAX), ENOSPC);
+	ASSERT_ERR(grow(fd, 0, HUGE_MAX), ENOSPC);
 	tg = now_s() - t;
-	CHECK(grow(fd, 0, HP) == 0);
-	CHECK(grow(fd, HUGE_MAX - 2 * HP, 2 * HP) == 0);
-	CHECK_ERR(grow(fd, HUGE_MAX - 8 * HP, 8 * HP), EEXIST);
-	CHECK(info(fd).grown_size == 3 * HP);
+	ASSERT(grow(fd, 0, HP) == 0);
+	ASSERT(grow(fd, HUGE_MAX - 2 * HP, 2 * HP) == 0);
+	ASSERT_ERR(grow(fd, HUGE_MAX - 8 * HP, 8 * HP), EEXIST);
+	ASSERT(info(fd).grown_size == 3 * HP);
 	t = now_s();
-	CHECK(release(fd, 0, HUGE_MAX) == 0);
+	ASSERT(release(fd, 0, HUGE_MAX) == 0);
 	tr = now_s() - t;
-	CHECK(info(fd).grown_size == 0);
-	CHECK(stat_get("in_use") == 0);
+	ASSERT(info(fd).grown_size == 0);
+	ASSERT(stat_get("in_use") == 0);
 	printf("  huge_range: GROW of 2^46 bytes %.3f s, RELEASE %.3f s\n",
 	       tg, tr);
-	CHECK(tg + tr < 2);
+	ASSERT(tg + tr < 2);
 	close(fd);
 }
 
@@ -440,7 +393,7 @@ static void test_kill_long_ops(void)
 
 	for (i = 0; i < 2; i++) {
 		pid[i] = fork();
-		CHECK(pid[i] >= 0);
+		ASSERT(pid[i] >= 0);
 		if (pid[i] == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			for (;;) {
@@ -452,14 +405,14 @@ static void test_kill_long_ops(void)
 	usleep(500000);
 	t = now_s();
 	for (i = 0; i < 2; i++)
-		CHECK(kill(pid[i], SIGKILL) == 0);
+		ASSERT(kill(pid[i], SIGKILL) == 0);
 	for (i = 0; i < 2; i++) {
-		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
-		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		ASSERT(waitpid(pid[i], &status, 0) == pid[i]);
+		ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	}
 	t = now_s() - t;
 	printf("  kill_long_ops: both killed after %.3f s\n", t);
-	CHECK(t < 2);
+	ASSERT(t < 2);
 	close(fd);
 }
 
@@ -473,21 +426,21 @@ static void test_info_bad(void)
 	} big;
 
 	i = (struct wcpool_info){ .size = sizeof(i), .flags = 1 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
 	i = (struct wcpool_info){ .size = sizeof(i), .reserved0 = 1 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
 	i = (struct wcpool_info){ .size = sizeof(i), .reserved = { 0, 0, 0, 1 } };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
 	i = (struct wcpool_info){ .size = 16 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
 	memset(&big, 0, sizeof(big));
 	big.i.size = sizeof(big);
 	big.extra = 0x5a5a;
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_INFO, &big), E2BIG);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &big), E2BIG);
 	big.extra = 0;
-	CHECK(ioctl(fd, WCPOOL_IOC_INFO, &big) == 0);
-	CHECK(big.i.policy == WCPOOL_POLICY_WB && big.i.max_size == HP);
-	CHECK(big.extra == 0);
+	ASSERT(ioctl(fd, WCPOOL_IOC_INFO, &big) == 0);
+	ASSERT(big.i.policy == WCPOOL_POLICY_WB && big.i.max_size == HP);
+	ASSERT(big.extra == 0);
 	close(fd);
 }
 
@@ -502,20 +455,20 @@ static void test_mmap_zero_and_rw(void)
 		uint8_t *p, *q;
 		size_t i;
 
-		CHECK(grow(fd, 0, 4 * MB) == 0);
+		ASSERT(grow(fd, 0, 4 * MB) == 0);
 		p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
-		CHECK(stat_get("mapped_vmas") == 1);
-		CHECK(all_zero(p, 4 * MB));
+		ASSERT(stat_get("mapped_vmas") == 1);
+		ASSERT(all_zero(p, 4 * MB));
 		for (i = 0; i < 4 * MB; i += 4096)
 			p[i] = (uint8_t)((i >> 12) + 1);
 		/* A second mapping at an offset sees the same bytes. */
 		q = map(fd, HP, PROT_READ, HP);
 		for (i = 0; i < HP; i += 4096)
-			CHECK(q[i] == (uint8_t)(((i + HP) >> 12) + 1));
-		CHECK(stat_get("mapped_vmas") == 2);
-		CHECK(munmap(q, HP) == 0);
-		CHECK(munmap(p, 4 * MB) == 0);
-		CHECK(stat_get("mapped_vmas") == 0);
+			ASSERT(q[i] == (uint8_t)(((i + HP) >> 12) + 1));
+		ASSERT(stat_get("mapped_vmas") == 2);
+		ASSERT(munmap(q, HP) == 0);
+		ASSERT(munmap(p, 4 * MB) == 0);
+		ASSERT(stat_get("mapped_vmas") == 0);
 		close(fd);
 	}
 }
@@ -529,24 +482,24 @@ static void test_pages_zero_after_reuse(void)
 
 	for (round = 0; round < 3; round++) {
 		fd = pool(WCPOOL_POLICY_WC, 4 * MB);
-		CHECK(grow(fd, 0, 4 * MB) == 0);
+		ASSERT(grow(fd, 0, 4 * MB) == 0);
 		p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
-		CHECK(all_zero(p, 4 * MB));
+		ASSERT(all_zero(p, 4 * MB));
 		memset(p, 0xa5, 4 * MB);
-		CHECK(munmap(p, 4 * MB) == 0);
-		CHECK(release(fd, 0, 2 * MB) == 0);
-		CHECK(grow(fd, 0, 2 * MB) == 0);
+		ASSERT(munmap(p, 4 * MB) == 0);
+		ASSERT(release(fd, 0, 2 * MB) == 0);
+		ASSERT(grow(fd, 0, 2 * MB) == 0);
 		p = map(fd, 2 * MB, PROT_READ, 0);
-		CHECK(all_zero(p, 2 * MB));
-		CHECK(munmap(p, 2 * MB) == 0);
+		ASSERT(all_zero(p, 2 * MB));
+		ASSERT(munmap(p, 2 * MB) == 0);
 		close(fd);
 	}
 	/* Recycled pages are not converted again. */
-	CHECK(stat_get("recycle_wc") >= 2);
+	ASSERT(stat_get("recycle_wc") >= 2);
 	converted = stat_get("converted");
 	fd = pool(WCPOOL_POLICY_WC, 4 * MB);
-	CHECK(grow(fd, 0, 4 * MB) == 0);
-	CHECK(stat_get("converted") == converted);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(stat_get("converted") == converted);
 	close(fd);
 }
 
@@ -555,22 +508,22 @@ static void test_mmap_bad(void)
 	int fd = pool(WCPOOL_POLICY_WC, 8 * MB);
 	void *p;
 
-	CHECK(grow(fd, 0, 2 * MB) == 0);
-	CHECK(grow(fd, 4 * MB, 2 * MB) == 0);
-	CHECK_ERR(mmap(NULL, HP, PROT_READ, MAP_PRIVATE, fd, 0), EINVAL);
-	CHECK_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 4096), EINVAL);
-	CHECK_ERR(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, MB), EINVAL);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(grow(fd, 4 * MB, 2 * MB) == 0);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ, MAP_PRIVATE, fd, 0), EINVAL);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 4096), EINVAL);
+	ASSERT_ERR(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, MB), EINVAL);
 	/* past max_size */
-	CHECK_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 8 * MB), ENXIO);
-	CHECK_ERR(mmap(NULL, 10 * MB, PROT_READ, MAP_SHARED, fd, 0), ENXIO);
-	CHECK_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 1ULL << 50), ENXIO);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 8 * MB), ENXIO);
+	ASSERT_ERR(mmap(NULL, 10 * MB, PROT_READ, MAP_SHARED, fd, 0), ENXIO);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, 1ULL << 50), ENXIO);
 	/* a partial mapping of a grown page is fine */
 	p = map(fd, 4096, PROT_READ, 4 * MB);
-	CHECK(*(volatile char *)p == 0);
+	ASSERT(*(volatile char *)p == 0);
 	/* no mremap growth */
-	CHECK(mremap(p, 4096, 8192, 0) == MAP_FAILED);
-	CHECK(munmap(p, 4096) == 0);
-	CHECK(stat_get("mapped_vmas") == 0);
+	ASSERT(mremap(p, 4096, 8192, 0) == MAP_FAILED);
+	ASSERT(munmap(p, 4096) == 0);
+	ASSERT(stat_get("mapped_vmas") == 0);
 	close(fd);
 }
 
@@ -580,20 +533,20 @@ static void test_mmap_sparse(void)
 	int fd = pool(WCPOOL_POLICY_WC, 8 * MB);
 	uint8_t *p;
 
-	CHECK(grow(fd, 4 * MB, 2 * MB) == 0);
+	ASSERT(grow(fd, 4 * MB, 2 * MB) == 0);
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK(probe_read(p) == SIGBUS);
-	CHECK(probe_read(p + 2 * MB + 4096) == SIGBUS);
-	CHECK(probe_read(p + 6 * MB) == SIGBUS);
-	CHECK(probe_read(p + 4 * MB) == 0);
+	ASSERT(probe_read(p) == SIGBUS);
+	ASSERT(probe_read(p + 2 * MB + 4096) == SIGBUS);
+	ASSERT(probe_read(p + 6 * MB) == SIGBUS);
+	ASSERT(probe_read(p + 4 * MB) == 0);
 	p[4 * MB] = 9;
-	CHECK(grow(fd, 0, 2 * MB) == 0);
-	CHECK(probe_read(p) == 0 && p[0] == 0);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(probe_read(p) == 0 && p[0] == 0);
 	p[0] = 1;
-	CHECK(probe_read(p + 2 * MB) == SIGBUS);
-	CHECK(p[4 * MB] == 9);
-	CHECK(info(fd).grown_size == 4 * MB);
-	CHECK(munmap(p, 8 * MB) == 0);
+	ASSERT(probe_read(p + 2 * MB) == SIGBUS);
+	ASSERT(p[4 * MB] == 9);
+	ASSERT(info(fd).grown_size == 4 * MB);
+	ASSERT(munmap(p, 8 * MB) == 0);
 	close(fd);
 }
 
@@ -603,52 +556,52 @@ static void test_readonly_fd(void)
 	struct wcpool_dup d;
 	uint8_t *p, *r;
 
-	CHECK(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
 	p = map(fd, HP, PROT_READ | PROT_WRITE, 0);
 	p[12345] = 0x42;
 
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
-	CHECK(ro >= 0);
-	CHECK(!(fcntl(ro, F_GETFD) & FD_CLOEXEC));
-	CHECK((fcntl(ro, F_GETFL) & O_ACCMODE) == O_RDONLY);
-	CHECK(info(ro).flags == WCPOOL_INFO_READONLY);
-	CHECK(info(ro).grown_size == 2 * MB);
-	CHECK_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
-	CHECK_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	ASSERT(ro >= 0);
+	ASSERT(!(fcntl(ro, F_GETFD) & FD_CLOEXEC));
+	ASSERT((fcntl(ro, F_GETFL) & O_ACCMODE) == O_RDONLY);
+	ASSERT(info(ro).flags == WCPOOL_INFO_READONLY);
+	ASSERT(info(ro).grown_size == 2 * MB);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	ASSERT_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
 	r = map(ro, HP, PROT_READ, 0);
-	CHECK(r[12345] == 0x42);
-	CHECK_ERR(mprotect(r, HP, PROT_READ | PROT_WRITE), EACCES);
-	CHECK_ERR(grow(ro, 2 * MB, 2 * MB), EBADF);
-	CHECK_ERR(release(ro, 0, 2 * MB), EBADF);
-	CHECK(info(fd).grown_size == 2 * MB);
+	ASSERT(r[12345] == 0x42);
+	ASSERT_ERR(mprotect(r, HP, PROT_READ | PROT_WRITE), EACCES);
+	ASSERT_ERR(grow(ro, 2 * MB, 2 * MB), EBADF);
+	ASSERT_ERR(release(ro, 0, 2 * MB), EBADF);
+	ASSERT(info(fd).grown_size == 2 * MB);
 
 	d = (struct wcpool_dup){ .size = sizeof(d) };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
 	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1U << 5 | 1 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
 	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1, .reserved = { 1 } };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
 	d = (struct wcpool_dup){ .size = 4, .flags = 1 };
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
 	ro2 = dup_ro(ro, WCPOOL_DUP_READONLY | WCPOOL_DUP_CLOEXEC);
-	CHECK(ro2 >= 0);
-	CHECK(fcntl(ro2, F_GETFD) & FD_CLOEXEC);
-	CHECK(info(ro2).flags == WCPOOL_INFO_READONLY);
+	ASSERT(ro2 >= 0);
+	ASSERT(fcntl(ro2, F_GETFD) & FD_CLOEXEC);
+	ASSERT(info(ro2).flags == WCPOOL_INFO_READONLY);
 	close(ro2);
 	/* fd is output only: ignored on input. */
 	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1, .fd = ro };
-	CHECK(ioctl(fd, WCPOOL_IOC_DUP, &d) == 0 && d.fd != ro);
-	CHECK(info(d.fd).flags == WCPOOL_INFO_READONLY);
+	ASSERT(ioctl(fd, WCPOOL_IOC_DUP, &d) == 0 && d.fd != ro);
+	ASSERT(info(d.fd).flags == WCPOOL_INFO_READONLY);
 	close(d.fd);
 
 	/* The read-only mapping keeps the pool alive after every fd closes. */
-	CHECK(munmap(p, HP) == 0);
+	ASSERT(munmap(p, HP) == 0);
 	close(fd);
 	close(ro);
-	CHECK(stat_get("pools") == 1);
-	CHECK(r[12345] == 0x42);
-	CHECK(munmap(r, HP) == 0);
-	CHECK(stat_get("pools") == 0);
+	ASSERT(stat_get("pools") == 1);
+	ASSERT(r[12345] == 0x42);
+	ASSERT(munmap(r, HP) == 0);
+	ASSERT(stat_get("pools") == 0);
 }
 
 static void test_use_after_close(void)
@@ -657,19 +610,19 @@ static void test_use_after_close(void)
 	uint8_t *p;
 	size_t i;
 
-	CHECK(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
 	p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 	p[0] = 1;
 	close(fd);
-	CHECK(stat_get("pools") == 1);
-	CHECK(stat_get("pages_uc") == 2);
+	ASSERT(stat_get("pools") == 1);
+	ASSERT(stat_get("pages_uc") == 2);
 	/* Not yet faulted pages still fault in after the close. */
 	for (i = 0; i < 4 * MB; i += 4096)
 		p[i] += 1;
-	CHECK(p[0] == 2 && p[4 * MB - 4096] == 1);
-	CHECK(munmap(p, 4 * MB) == 0);
-	CHECK(stat_get("pools") == 0);
-	CHECK(stat_get("pages_uc") == 0);
+	ASSERT(p[0] == 2 && p[4 * MB - 4096] == 1);
+	ASSERT(munmap(p, 4 * MB) == 0);
+	ASSERT(stat_get("pools") == 0);
+	ASSERT(stat_get("pages_uc") == 0);
 }
 
 static void test_release_while_mapped(void)
@@ -677,18 +630,18 @@ static void test_release_while_mapped(void)
 	int fd = pool(WCPOOL_POLICY_WC, 4 * MB);
 	volatile uint8_t *p;
 
-	CHECK(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
 	p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 	p[0] = 7;
 	p[HP] = 8;
-	CHECK(release(fd, 0, 2 * MB) == 0);
-	CHECK(probe_read(p) == SIGBUS);
-	CHECK(probe_read(p + 4096) == SIGBUS);
-	CHECK(probe_read(p + HP) == 0 && p[HP] == 8);
+	ASSERT(release(fd, 0, 2 * MB) == 0);
+	ASSERT(probe_read(p) == SIGBUS);
+	ASSERT(probe_read(p + 4096) == SIGBUS);
+	ASSERT(probe_read(p + HP) == 0 && p[HP] == 8);
 	/* Grown again: the same address maps a new, zeroed page. */
-	CHECK(grow(fd, 0, 2 * MB) == 0);
-	CHECK(probe_read(p) == 0 && p[0] == 0);
-	CHECK(munmap((void *)p, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(probe_read(p) == 0 && p[0] == 0);
+	ASSERT(munmap((void *)p, 4 * MB) == 0);
 	close(fd);
 }
 
@@ -738,9 +691,9 @@ static void test_fd_passing(void)
 	pid_t pid;
 	size_t i;
 
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	ASSERT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT(pid >= 0);
 	if (pid == 0) {
 		int rfd, rofd;
 		struct wcpool_info in;
@@ -749,35 +702,35 @@ static void test_fd_passing(void)
 		close(sv[0]);
 		rfd = recv_fd(sv[1]);
 		rofd = recv_fd(sv[1]);
-		CHECK(rfd >= 0 && rofd >= 0);
+		ASSERT(rfd >= 0 && rofd >= 0);
 		in = info(rfd);
-		CHECK(in.grown_size == 4 * MB && in.policy == WCPOOL_POLICY_WC);
+		ASSERT(in.grown_size == 4 * MB && in.policy == WCPOOL_POLICY_WC);
 		q = map(rfd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 		for (i = 0; i < 4 * MB; i += 512)
-			CHECK(q[i] == (uint8_t)(i / 512));
+			ASSERT(q[i] == (uint8_t)(i / 512));
 		r = map(rofd, 4 * MB, PROT_READ, 0);
-		CHECK(r[1000 * 512] == (uint8_t)1000);
-		CHECK_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, rofd, 0), EACCES);
+		ASSERT(r[1000 * 512] == (uint8_t)1000);
+		ASSERT_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, rofd, 0), EACCES);
 		q[1] = 0x77;	/* the parent checks this */
-		CHECK(r[1] == 0x77);
+		ASSERT(r[1] == 0x77);
 		_exit(0);
 	}
 	close(sv[1]);
 	fd = pool(WCPOOL_POLICY_WC, 4 * MB);
-	CHECK(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
 	p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 	for (i = 0; i < 4 * MB; i += 512)
 		p[i] = (uint8_t)(i / 512);
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
-	CHECK(ro >= 0);
-	CHECK(send_fd(sv[0], fd) == 0);
-	CHECK(send_fd(sv[0], ro) == 0);
+	ASSERT(ro >= 0);
+	ASSERT(send_fd(sv[0], fd) == 0);
+	ASSERT(send_fd(sv[0], ro) == 0);
 	close(ro);
 	close(fd);
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(p[1] == 0x77);
-	CHECK(munmap(p, 4 * MB) == 0);
+	ASSERT(waitpid(pid, &status, 0) == pid);
+	ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT(p[1] == 0x77);
+	ASSERT(munmap(p, 4 * MB) == 0);
 	close(sv[0]);
 }
 
@@ -787,20 +740,20 @@ static void test_fork_shares_mapping(void)
 	volatile uint8_t *p;
 	pid_t pid;
 
-	CHECK(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
 	p = map(fd, 2 * MB, PROT_READ | PROT_WRITE, 0);
 	p[100] = 1;
 	close(fd);
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT(pid >= 0);
 	if (pid == 0) {
 		p[100] = 2;
 		p[HP - 1] = 3;
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &status, 0) == pid && status == 0);
-	CHECK(p[100] == 2 && p[HP - 1] == 3);
-	CHECK(munmap((void *)p, 2 * MB) == 0);
+	ASSERT(waitpid(pid, &status, 0) == pid && status == 0);
+	ASSERT(p[100] == 2 && p[HP - 1] == 3);
+	ASSERT(munmap((void *)p, 2 * MB) == 0);
 }
 
 static void test_killed_with_mappings(void)
@@ -809,32 +762,32 @@ static void test_killed_with_mappings(void)
 	pid_t pid;
 	char c;
 
-	CHECK(pipe(pfd) == 0);
+	ASSERT(pipe(pfd) == 0);
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT(pid >= 0);
 	if (pid == 0) {
 		int fd = pool(WCPOOL_POLICY_WC, 8 * MB);
 		uint8_t *p;
 
-		CHECK(grow(fd, 0, 8 * MB) == 0);
+		ASSERT(grow(fd, 0, 8 * MB) == 0);
 		p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 		memset(p, 0x11, 8 * MB);
 		map(dup_ro(fd, WCPOOL_DUP_READONLY), 4 * MB, PROT_READ, 0);
-		CHECK(write(pfd[1], "r", 1) == 1);
+		ASSERT(write(pfd[1], "r", 1) == 1);
 		for (;;)
 			pause();
 	}
 	close(pfd[1]);
-	CHECK(read(pfd[0], &c, 1) == 1);
-	CHECK(stat_get("pools") == 1);
-	CHECK(stat_get("pages_wc") == 4);
-	CHECK(stat_get("mapped_vmas") == 2);
-	CHECK(kill(pid, SIGKILL) == 0);
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT(read(pfd[0], &c, 1) == 1);
+	ASSERT(stat_get("pools") == 1);
+	ASSERT(stat_get("pages_wc") == 4);
+	ASSERT(stat_get("mapped_vmas") == 2);
+	ASSERT(kill(pid, SIGKILL) == 0);
+	ASSERT(waitpid(pid, &status, 0) == pid);
+	ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	close(pfd[0]);
-	CHECK(stat_get("pools") == 0);
-	CHECK(stat_get("pages_wc") == 0);
+	ASSERT(stat_get("pools") == 0);
+	ASSERT(stat_get("pages_wc") == 0);
 }
 
 /* Pages referenced elsewhere (here: spliced into a pipe) outlive RELEASE. */
@@ -844,24 +797,24 @@ static void test_release_while_referenced(void)
 	struct iovec iov;
 	uint8_t *p, buf[4096];
 
-	CHECK(grow(fd, 0, 2 * MB) == 0);
+	ASSERT(grow(fd, 0, 2 * MB) == 0);
 	p = map(fd, 2 * MB, PROT_READ | PROT_WRITE, 0);
 	memset(p, 0x3c, 4096);
-	CHECK(pipe(pp) == 0);
+	ASSERT(pipe(pp) == 0);
 	iov = (struct iovec){ .iov_base = p, .iov_len = 4096 };
-	CHECK(vmsplice(pp[1], &iov, 1, 0) == 4096);
-	CHECK(munmap(p, 2 * MB) == 0);
-	CHECK(release(fd, 0, 2 * MB) == 0);
-	CHECK(stat_get("deferred") == 1);
-	CHECK(stat_get("in_use") == 1);
-	CHECK(read(pp[0], buf, sizeof(buf)) == 4096);
-	CHECK(buf[0] == 0x3c && buf[4095] == 0x3c);
+	ASSERT(vmsplice(pp[1], &iov, 1, 0) == 4096);
+	ASSERT(munmap(p, 2 * MB) == 0);
+	ASSERT(release(fd, 0, 2 * MB) == 0);
+	ASSERT(stat_get("deferred") == 1);
+	ASSERT(stat_get("in_use") == 1);
+	ASSERT(read(pp[0], buf, sizeof(buf)) == 4096);
+	ASSERT(buf[0] == 0x3c && buf[4095] == 0x3c);
 	close(pp[0]);
 	close(pp[1]);
 	for (i = 0; i < 50 && stat_get("deferred"); i++)
 		usleep(100000);
-	CHECK(stat_get("deferred") == 0);
-	CHECK(stat_get("in_use") == 0);
+	ASSERT(stat_get("deferred") == 0);
+	ASSERT(stat_get("in_use") == 0);
 	close(fd);
 }
 
@@ -871,7 +824,7 @@ static int pools_count(const char *memtype)
 	int n = 0;
 	FILE *f = fopen(POOLS, "r");
 
-	CHECK(f);
+	ASSERT(f);
 	while (fgets(line, sizeof(line), f))
 		if (strstr(line, "linear ") &&
 		    !strncmp(strstr(line, "linear ") + 7, memtype,
@@ -896,21 +849,21 @@ static void test_policy_memtype(void)
 	FILE *f;
 	void *p;
 
-	CHECK(grow(wc, 0, 4 * MB) == 0);
-	CHECK(grow(uc, 0, 2 * MB) == 0);
-	CHECK(grow(wb, 2 * MB, 2 * MB) == 0);
+	ASSERT(grow(wc, 0, 4 * MB) == 0);
+	ASSERT(grow(uc, 0, 2 * MB) == 0);
+	ASSERT(grow(wb, 2 * MB, 2 * MB) == 0);
 	p = map(uc, 2 * MB, PROT_READ | PROT_WRITE, 0);
 	memset(p, 1, 2 * MB);
-	CHECK(pools_count("write-combining ") == 2);
-	CHECK(pools_count("uncached-minus ") == 1);
-	CHECK(pools_count("write-back ") == 1);
+	ASSERT(pools_count("write-combining ") == 2);
+	ASSERT(pools_count("uncached-minus ") == 1);
+	ASSERT(pools_count("write-back ") == 1);
 	/* set_memory_wc/uc on a whole 2 MiB page keeps a 2 MiB linear entry */
-	CHECK(pools_count("write-combining 2m") == 2);
-	CHECK(pools_count("uncached-minus 2m") == 1);
+	ASSERT(pools_count("write-combining 2m") == 2);
+	ASSERT(pools_count("uncached-minus 2m") == 1);
 	f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
-	CHECK(f);
-	CHECK(fgets(line, sizeof(line), f));
-	CHECK(strstr(line, "PAT memtype list"));
+	ASSERT(f);
+	ASSERT(fgets(line, sizeof(line), f));
+	ASSERT(strstr(line, "PAT memtype list"));
 	fclose(f);
 	munmap(p, 2 * MB);
 	close(wc);
@@ -924,10 +877,10 @@ static void test_many_pools(void)
 
 	for (i = 0; i < 32; i++) {
 		fds[i] = pool(i % 3, 2 * MB);
-		CHECK(grow(fds[i], 0, 2 * MB) == 0);
+		ASSERT(grow(fds[i], 0, 2 * MB) == 0);
 	}
-	CHECK(stat_get("pools") == 32);
-	CHECK(stat_get("in_use") == 32);
+	ASSERT(stat_get("pools") == 32);
+	ASSERT(stat_get("in_use") == 32);
 	for (i = 0; i < 32; i++)
 		close(fds[i]);
 }
@@ -974,13 +927,13 @@ static void test_vivid_userptr_pin(void)
 	size_t len;
 	uint8_t *p;
 
-	CHECK(v >= 0);
-	CHECK(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
+	ASSERT(v >= 0);
+	ASSERT(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
 	len = (fmt.fmt.pix.sizeimage + HP - 1) & ~(HP - 1);
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
-	CHECK(rb.count >= 2 && rb.count <= 4);
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(rb.count >= 2 && rb.count <= 4);
 	fd = pool(WCPOOL_POLICY_WB, rb.count * len);
-	CHECK(grow(fd, 0, rb.count * len) == 0);
+	ASSERT(grow(fd, 0, rb.count * len) == 0);
 	p = map(fd, rb.count * len, PROT_READ | PROT_WRITE, 0);
 	for (n = 0; n < rb.count; n++) {
 		memset(&b, 0, sizeof(b));
@@ -989,32 +942,32 @@ static void test_vivid_userptr_pin(void)
 		b.index = n;
 		b.m.userptr = (unsigned long)(p + n * len);
 		b.length = fmt.fmt.pix.sizeimage;
-		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+		ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
 	}
 	/* vb2 pinned every page of the queued buffers (FOLL_PIN) */
-	CHECK(stat_get("gup_pinned") == (long)(rb.count * len / HP));
-	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
+	ASSERT(stat_get("gup_pinned") == (long)(rb.count * len / HP));
+	ASSERT(ioctl(v, VIDIOC_STREAMON, &type) == 0);
 	memset(&b, 0, sizeof(b));
 	b.type = type;
 	b.memory = V4L2_MEMORY_USERPTR;
-	CHECK(ioctl(v, VIDIOC_DQBUF, &b) == 0);
-	CHECK(b.bytesused > 0);
-	CHECK(!all_zero((void *)b.m.userptr, b.bytesused & ~7U));
+	ASSERT(ioctl(v, VIDIOC_DQBUF, &b) == 0);
+	ASSERT(b.bytesused > 0);
+	ASSERT(!all_zero((void *)b.m.userptr, b.bytesused & ~7U));
 	/* Queue it again: all frames pinned while the range is released. */
 	b.bytesused = 0;
-	CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
-	CHECK(munmap(p, rb.count * len) == 0);
-	CHECK(release(fd, 0, rb.count * len) == 0);
-	CHECK(stat_get("deferred") == (long)(rb.count * len / HP));
-	CHECK(stat_get("gup_pinned") == (long)(rb.count * len / HP));
-	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
+	ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
+	ASSERT(munmap(p, rb.count * len) == 0);
+	ASSERT(release(fd, 0, rb.count * len) == 0);
+	ASSERT(stat_get("deferred") == (long)(rb.count * len / HP));
+	ASSERT(stat_get("gup_pinned") == (long)(rb.count * len / HP));
+	ASSERT(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
 	rb.count = 0;
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
 	close(v);
 	for (i = 0; i < 50 && stat_get("deferred"); i++)
 		usleep(100000);
-	CHECK(stat_get("deferred") == 0);
-	CHECK(stat_get("gup_pinned") == 0);
+	ASSERT(stat_get("deferred") == 0);
+	ASSERT(stat_get("gup_pinned") == 0);
 	close(fd);
 }
 
@@ -1036,57 +989,57 @@ static void test_pmd_mode(void)
 	size_t i;
 
 	if (ioctl(dev, WCPOOL_IOC_CREATE, &c)) {
-		CHECK(errno == EOPNOTSUPP);
+		ASSERT(errno == EOPNOTSUPP);
 		printf("  pmd_mode: not supported by this kernel (EOPNOTSUPP)\n");
 		close(dev);
 		return;
 	}
 	close(dev);
 	fd = c.fd;
-	CHECK(info(fd).map_mode == WCPOOL_MAP_PMD);
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(info(fd).map_mode == WCPOOL_MAP_PMD);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	before = stat_get("pmd_maps");
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK(((uintptr_t)p & (HP - 1)) == 0);
-	CHECK(all_zero(p, 8 * MB));
+	ASSERT(((uintptr_t)p & (HP - 1)) == 0);
+	ASSERT(all_zero(p, 8 * MB));
 	for (i = 0; i < 8 * MB; i += 4096)
 		p[i] = (uint8_t)((i >> 12) + 3);
-	CHECK(stat_get("pmd_maps") - before == 4);
+	ASSERT(stat_get("pmd_maps") - before == 4);
 
 	/* read-only fd, mapped at an offset */
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
-	CHECK(ro >= 0);
-	CHECK_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	ASSERT(ro >= 0);
+	ASSERT_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
 	q = map(ro, 2 * MB, PROT_READ, 4 * MB);
 	for (i = 0; i < HP; i += 4096)
-		CHECK(q[i] == (uint8_t)(((i + 4 * MB) >> 12) + 3));
-	CHECK(munmap(q, 2 * MB) == 0);
+		ASSERT(q[i] == (uint8_t)(((i + 4 * MB) >> 12) + 3));
+	ASSERT(munmap(q, 2 * MB) == 0);
 	close(ro);
 
 	/* A mapping that is not 2 MiB aligned falls back to 4 KiB entries. */
 	area = mmap(NULL, 8 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(area != MAP_FAILED);
+	ASSERT(area != MAP_FAILED);
 	area = (uint8_t *)(((uintptr_t)area + HP - 1) & ~(HP - 1)) + 4096;
 	before = stat_get("pmd_maps");
 	q = mmap(area, 4 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 2 * MB);
-	CHECK(q == area);
+	ASSERT(q == area);
 	for (i = 0; i < 4 * MB; i += 4096)
-		CHECK(q[i] == (uint8_t)(((i + 2 * MB) >> 12) + 3));
-	CHECK(stat_get("pmd_maps") == before);
-	CHECK(munmap(q, 4 * MB) == 0);
+		ASSERT(q[i] == (uint8_t)(((i + 2 * MB) >> 12) + 3));
+	ASSERT(stat_get("pmd_maps") == before);
+	ASSERT(munmap(q, 4 * MB) == 0);
 
 	/* Special PMDs cannot be pinned or referenced by GUP. */
-	CHECK(pipe(pp) == 0);
+	ASSERT(pipe(pp) == 0);
 	iov = (struct iovec){ .iov_base = p, .iov_len = 4096 };
-	CHECK_ERR(vmsplice(pp[1], &iov, 1, 0), EFAULT);
+	ASSERT_ERR(vmsplice(pp[1], &iov, 1, 0), EFAULT);
 	close(pp[0]);
 	close(pp[1]);
 
 	/* RELEASE zaps PMD mappings too. */
-	CHECK(release(fd, 2 * MB, 2 * MB) == 0);
-	CHECK(probe_read(p + 2 * MB) == SIGBUS);
-	CHECK(probe_read(p) == 0 && p[0] == 3);
-	CHECK(munmap(p, 8 * MB) == 0);
+	ASSERT(release(fd, 2 * MB, 2 * MB) == 0);
+	ASSERT(probe_read(p + 2 * MB) == SIGBUS);
+	ASSERT(probe_read(p) == 0 && p[0] == 3);
+	ASSERT(munmap(p, 8 * MB) == 0);
 	close(fd);
 }
 
@@ -1121,22 +1074,22 @@ static void race_run(int fd, bool pfnmap)
 	pthread_t t;
 	int i;
 
-	CHECK(grow(a.fd, 0, 8 * MB) == 0);
+	ASSERT(grow(a.fd, 0, 8 * MB) == 0);
 	a.p = map(a.fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK(pthread_create(&t, NULL, race_toucher, &a) == 0);
+	ASSERT(pthread_create(&t, NULL, race_toucher, &a) == 0);
 	for (i = 0; i < 200; i++) {
 		uint64_t off = (uint64_t)(i % 4) * HP;
 
-		CHECK(release(a.fd, off, HP) == 0);
-		CHECK(grow(a.fd, off, HP) == 0);
+		ASSERT(release(a.fd, off, HP) == 0);
+		ASSERT(grow(a.fd, off, HP) == 0);
 		/* MADV_DONTNEED is refused (EINVAL) for VM_PFNMAP */
 		if (i % 10 == 0 && !pfnmap)
-			CHECK(madvise((void *)a.p, 8 * MB, MADV_DONTNEED) == 0);
+			ASSERT(madvise((void *)a.p, 8 * MB, MADV_DONTNEED) == 0);
 	}
 	a.stop = true;
-	CHECK(pthread_join(t, NULL) == 0);
-	CHECK(info(a.fd).grown_size == 8 * MB);
-	CHECK(munmap((void *)a.p, 8 * MB) == 0);
+	ASSERT(pthread_join(t, NULL) == 0);
+	ASSERT(info(a.fd).grown_size == 8 * MB);
+	ASSERT(munmap((void *)a.p, 8 * MB) == 0);
 	close(a.fd);
 }
 
@@ -1163,16 +1116,16 @@ static void test_recycle_shrinker(void)
 {
 	int fd = pool(WCPOOL_POLICY_UC, 4 * MB), dc;
 
-	CHECK(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
 	close(fd);
-	CHECK(stat_get("recycle_uc") >= 2);
+	ASSERT(stat_get("recycle_uc") >= 2);
 	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	CHECK(dc >= 0);
-	CHECK(write(dc, "2", 1) == 1);
+	ASSERT(dc >= 0);
+	ASSERT(write(dc, "2", 1) == 1);
 	close(dc);
-	CHECK(stat_get("recycle_wc") == 0);
-	CHECK(stat_get("recycle_uc") == 0);
-	CHECK(stat_get("recycle_wb") == 0);
+	ASSERT(stat_get("recycle_wc") == 0);
+	ASSERT(stat_get("recycle_uc") == 0);
+	ASSERT(stat_get("recycle_wb") == 0);
 }
 
 static void partial_munmap_run(int fd)
@@ -1180,21 +1133,21 @@ static void partial_munmap_run(int fd)
 	uint8_t *p;
 	size_t i;
 
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 	for (i = 0; i < 8 * MB; i += 4096)
 		p[i] = (uint8_t)((i >> 12) + 5);
 	/* punch a 4 KiB hole into the middle of a 2 MiB page */
-	CHECK(munmap(p + 3 * MB, 4096) == 0);
-	CHECK(stat_get("mapped_vmas") == 2);
-	CHECK(probe_read(p + 3 * MB) == SIGSEGV);
+	ASSERT(munmap(p + 3 * MB, 4096) == 0);
+	ASSERT(stat_get("mapped_vmas") == 2);
+	ASSERT(probe_read(p + 3 * MB) == SIGSEGV);
 	for (i = 0; i < 8 * MB; i += 4096)
 		if (i != 3 * MB)
-			CHECK(p[i] == (uint8_t)((i >> 12) + 5));
-	CHECK(mprotect(p + 6 * MB, 2 * MB, PROT_READ) == 0);
-	CHECK(stat_get("mapped_vmas") == 3);
-	CHECK(munmap(p, 8 * MB) == 0);
-	CHECK(stat_get("mapped_vmas") == 0);
+			ASSERT(p[i] == (uint8_t)((i >> 12) + 5));
+	ASSERT(mprotect(p + 6 * MB, 2 * MB, PROT_READ) == 0);
+	ASSERT(stat_get("mapped_vmas") == 3);
+	ASSERT(munmap(p, 8 * MB) == 0);
+	ASSERT(stat_get("mapped_vmas") == 0);
 	close(fd);
 }
 
@@ -1215,41 +1168,41 @@ static void test_pte_aligned(void)
 	long pmd;
 	size_t i;
 
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	area = mmap(NULL, 10 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
-	CHECK(area != MAP_FAILED);
+	ASSERT(area != MAP_FAILED);
 	p = (uint8_t *)(((uintptr_t)area + HP - 1) & ~(HP - 1));
-	CHECK(mmap(p, 8 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+	ASSERT(mmap(p, 8 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		   fd, 0) == p);
 	for (i = 0; i < 8 * MB; i += 4096)
 		p[i] = (uint8_t)((i >> 12) + 7);
 	pmd = stat_get("pmd_mapped");
 	printf("  pte_aligned: %ld of 4 pages mapped by a PMD\n", pmd);
-	CHECK(pmd == 4);
+	ASSERT(pmd == 4);
 
 	/* GUP (vmsplice takes page references) sees the bytes. */
-	CHECK(pipe(pp) == 0);
+	ASSERT(pipe(pp) == 0);
 	iov = (struct iovec){ .iov_base = p + HP + 4096, .iov_len = 4096 };
-	CHECK(vmsplice(pp[1], &iov, 1, 0) == 4096);
-	CHECK(read(pp[0], buf, sizeof(buf)) == 4096);
-	CHECK(buf[0] == (uint8_t)(((HP + 4096) >> 12) + 7));
+	ASSERT(vmsplice(pp[1], &iov, 1, 0) == 4096);
+	ASSERT(read(pp[0], buf, sizeof(buf)) == 4096);
+	ASSERT(buf[0] == (uint8_t)(((HP + 4096) >> 12) + 7));
 	close(pp[0]);
 	close(pp[1]);
 
 	/* A 4 KiB hole splits that page's PMD only. */
-	CHECK(munmap(p + 3 * MB, 4096) == 0);
-	CHECK(stat_get("pmd_mapped") == 3);
+	ASSERT(munmap(p + 3 * MB, 4096) == 0);
+	ASSERT(stat_get("pmd_mapped") == 3);
 	for (i = 0; i < 8 * MB; i += 4096)
 		if (i != 3 * MB)
-			CHECK(p[i] == (uint8_t)((i >> 12) + 7));
+			ASSERT(p[i] == (uint8_t)((i >> 12) + 7));
 
 	/* RELEASE zaps PMD-mapped pages like PTE-mapped ones. */
-	CHECK(release(fd, 0, 2 * MB) == 0);
-	CHECK(probe_read(p) == SIGBUS);
-	CHECK(stat_get("pmd_mapped") == 2);
-	CHECK(munmap(area, 10 * MB) == 0);
-	CHECK(stat_get("pmd_mapped") == 0);
+	ASSERT(release(fd, 0, 2 * MB) == 0);
+	ASSERT(probe_read(p) == SIGBUS);
+	ASSERT(stat_get("pmd_mapped") == 2);
+	ASSERT(munmap(area, 10 * MB) == 0);
+	ASSERT(stat_get("pmd_mapped") == 0);
 	close(fd);
 }
 
@@ -1278,8 +1231,8 @@ static void write_file(const char *path, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fd = open(path, O_WRONLY);
-	CHECK(fd >= 0);
-	CHECK(write(fd, buf, n) == n);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, buf, n) == n);
 	close(fd);
 }
 
@@ -1288,8 +1241,8 @@ static long read_long(const char *path)
 	long v = -1;
 	FILE *f = fopen(path, "r");
 
-	CHECK(f);
-	CHECK(fscanf(f, "%ld", &v) == 1);
+	ASSERT(f);
+	ASSERT(fscanf(f, "%ld", &v) == 1);
 	fclose(f);
 	return v;
 }
@@ -1307,36 +1260,36 @@ static void test_memcg_charge(void)
 	int fd;
 
 	if (access(CG "/cgroup.controllers", F_OK))
-		CHECK(mount("none", CG, "cgroup2", 0, NULL) == 0);
+		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
 	write_file(CG "/cgroup.subtree_control", "+memory");
 	rmdir(CGT);
-	CHECK(mkdir(CGT, 0755) == 0);
+	ASSERT(mkdir(CGT, 0755) == 0);
 	write_file(CGT "/cgroup.procs", "%d", getpid());
 	/* recycled pages keep their first charge: start from fresh pages */
 	write_file("/proc/sys/vm/drop_caches", "2");
-	CHECK(stat_get("recycle_wc") == 0);
+	ASSERT(stat_get("recycle_wc") == 0);
 
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
 	before = read_long(CGT "/memory.current");
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	after = read_long(CGT "/memory.current");
-	CHECK(after - before >= (long)(8 * MB));
+	ASSERT(after - before >= (long)(8 * MB));
 	write_file(CGT "/memory.max", "%ld", after + 4 * MB);
-	CHECK_ERR(grow(fd, 8 * MB, 8 * MB), ENOMEM);
-	CHECK(info(fd).grown_size == 8 * MB);
+	ASSERT_ERR(grow(fd, 8 * MB, 8 * MB), ENOMEM);
+	ASSERT(info(fd).grown_size == 8 * MB);
 	close(fd);
 	/*
 	 * The freed pages sit in the recycle pool, still charged to this
 	 * cgroup (no exported API moves a kmem charge); the shrinker frees
 	 * them and the charge goes away.
 	 */
-	CHECK(stat_get("recycle_wc") >= 4);
-	CHECK(read_long(CGT "/memory.current") >= after - (long)(MB));
+	ASSERT(stat_get("recycle_wc") >= 4);
+	ASSERT(read_long(CGT "/memory.current") >= after - (long)(MB));
 	write_file("/proc/sys/vm/drop_caches", "2");
-	CHECK(read_long(CGT "/memory.current") < after - (long)(6 * MB));
+	ASSERT(read_long(CGT "/memory.current") < after - (long)(6 * MB));
 
 	write_file(CG "/cgroup.procs", "%d", getpid());
-	CHECK(rmdir(CGT) == 0);
+	ASSERT(rmdir(CGT) == 0);
 }
 
 #define CGA CG "/wcpool-a"
@@ -1354,43 +1307,43 @@ static void test_memcg_recycle(void)
 	int fd;
 
 	if (access(CG "/cgroup.controllers", F_OK))
-		CHECK(mount("none", CG, "cgroup2", 0, NULL) == 0);
+		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
 	write_file(CG "/cgroup.subtree_control", "+memory");
 	rmdir(CGA);
 	rmdir(CGB);
-	CHECK(mkdir(CGA, 0755) == 0 && mkdir(CGB, 0755) == 0);
+	ASSERT(mkdir(CGA, 0755) == 0 && mkdir(CGB, 0755) == 0);
 	write_file("/proc/sys/vm/drop_caches", "2");
-	CHECK(stat_get("recycle_wc") == 0);
+	ASSERT(stat_get("recycle_wc") == 0);
 
 	/* A grows n + 2 pages and frees them: n stay recycled, on A. */
 	write_file(CGA "/cgroup.procs", "%d", getpid());
 	a0 = read_long(CGA "/memory.current");
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
-	CHECK(grow(fd, 0, (n + 2) * HP) == 0);
+	ASSERT(grow(fd, 0, (n + 2) * HP) == 0);
 	close(fd);
-	CHECK(stat_get("recycle_wc") == n);
+	ASSERT(stat_get("recycle_wc") == n);
 	a1 = read_long(CGA "/memory.current");
-	CHECK(a1 - a0 > n * (long)HP - (long)MB);
+	ASSERT(a1 - a0 > n * (long)HP - (long)MB);
 
 	/* B grows as many: only the 2 fresh pages are charged to B. */
 	write_file(CGB "/cgroup.procs", "%d", getpid());
 	b0 = read_long(CGB "/memory.current");
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
-	CHECK(grow(fd, 0, (n + 2) * HP) == 0);
+	ASSERT(grow(fd, 0, (n + 2) * HP) == 0);
 	b1 = read_long(CGB "/memory.current");
 	a2 = read_long(CGA "/memory.current");
 	printf("  memcg_recycle: B grew %ld MiB, charged %.1f MiB; A still charged %.1f MiB for B's %ld recycled pages\n",
 	       (n + 2) * 2, (b1 - b0) / (double)MB, (a2 - a0) / (double)MB, n);
 	/* 1 MiB of slack: charges are batched per CPU */
-	CHECK(labs(b1 - b0 - 2 * (long)HP) < (long)MB);
-	CHECK(a2 - a0 > n * (long)HP - (long)MB);
+	ASSERT(labs(b1 - b0 - 2 * (long)HP) < (long)MB);
+	ASSERT(a2 - a0 > n * (long)HP - (long)MB);
 	close(fd);
 
 	/* The shrinker frees the recycled pages and A's charge with them. */
 	write_file("/proc/sys/vm/drop_caches", "2");
-	CHECK(read_long(CGA "/memory.current") - a0 < (long)MB);
+	ASSERT(read_long(CGA "/memory.current") - a0 < (long)MB);
 	write_file(CG "/cgroup.procs", "%d", getpid());
-	CHECK(rmdir(CGA) == 0 && rmdir(CGB) == 0);
+	ASSERT(rmdir(CGA) == 0 && rmdir(CGB) == 0);
 }
 
 /* ---- registration (WCPOOL_IOC_REGISTER, dma-buf export) ---- */
@@ -1460,7 +1413,7 @@ static void dmabuf_sync(int dfd, uint64_t flags)
 {
 	struct dma_buf_sync s = { .flags = flags };
 
-	CHECK(ioctl(dfd, DMA_BUF_IOCTL_SYNC, &s) == 0);
+	ASSERT(ioctl(dfd, DMA_BUF_IOCTL_SYNC, &s) == 0);
 }
 
 /*
@@ -1478,66 +1431,66 @@ static void test_reg_basic(void)
 	uint8_t *p, *d;
 	pid_t pid;
 
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 	fill_pattern(p, 8 * MB, 3);
 	dfd = reg_ioctl(fd, p + MB, 4 * MB, RW, 4096,
 			WCPOOL_REG_POLICY(WCPOOL_POLICY_WC), &nsegs);
-	CHECK(dfd >= 0);
-	CHECK(nsegs >= 1 && nsegs <= 3);
-	CHECK(stat_get("registrations") == 1);
-	CHECK(stat_get("registered_bytes") == (long)(4 * MB));
-	CHECK(stat_get("pinned_pages") == 3);
+	ASSERT(dfd >= 0);
+	ASSERT(nsegs >= 1 && nsegs <= 3);
+	ASSERT(stat_get("registrations") == 1);
+	ASSERT(stat_get("registered_bytes") == (long)(4 * MB));
+	ASSERT(stat_get("pinned_pages") == 3);
 
 	/* Segments: contiguous, cover the range, break only at 2 MiB. */
 	count = 0;
-	CHECK(segments(fd, dfd, NULL, &count) == 0 && count == nsegs);
+	ASSERT(segments(fd, dfd, NULL, &count) == 0 && count == nsegs);
 	count = 1;
 	memset(s, 0xff, sizeof(s));
-	CHECK(segments(fd, dfd, s, &count) == 0 && count == nsegs);
-	CHECK(s[0].offset == 0 && s[1].offset == UINT64_MAX);
+	ASSERT(segments(fd, dfd, s, &count) == 0 && count == nsegs);
+	ASSERT(s[0].offset == 0 && s[1].offset == UINT64_MAX);
 	count = 8;
-	CHECK(segments(fd, dfd, s, &count) == 0 && count == nsegs);
+	ASSERT(segments(fd, dfd, s, &count) == 0 && count == nsegs);
 	for (i = 0, off = 0; i < count; i++) {
-		CHECK(s[i].offset == off && s[i].length > 0);
+		ASSERT(s[i].offset == off && s[i].length > 0);
 		off += s[i].length;
-		CHECK(off == 4 * MB || (off + MB) % HP == 0);
+		ASSERT(off == 4 * MB || (off + MB) % HP == 0);
 	}
-	CHECK(off == 4 * MB);
+	ASSERT(off == 4 * MB);
 	printf("  reg_basic: 4 MiB over 3 huge pages: %u segment(s)\n", nsegs);
 
 	/* RELEASE of any huge page holding registered bytes: EBUSY. */
-	CHECK_ERR(release(fd, 0, HP), EBUSY);
-	CHECK_ERR(release(fd, 4 * MB, HP), EBUSY);
-	CHECK_ERR(release(fd, 0, 8 * MB), EBUSY);
-	CHECK(info(fd).grown_size == 8 * MB);
-	CHECK(release(fd, 6 * MB, HP) == 0);
+	ASSERT_ERR(release(fd, 0, HP), EBUSY);
+	ASSERT_ERR(release(fd, 4 * MB, HP), EBUSY);
+	ASSERT_ERR(release(fd, 0, 8 * MB), EBUSY);
+	ASSERT(info(fd).grown_size == 8 * MB);
+	ASSERT(release(fd, 6 * MB, HP) == 0);
 
 	/* The dma-buf's own mapping shows the pool's bytes, both ways. */
 	d = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
-	CHECK(d != MAP_FAILED);
+	ASSERT(d != MAP_FAILED);
 	dmabuf_sync(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
-	CHECK(check_pattern(d, 4 * MB, MB, 3));
+	ASSERT(check_pattern(d, 4 * MB, MB, 3));
 	d[5] = 0xa5;
 	dmabuf_sync(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
-	CHECK(p[MB + 5] == 0xa5);
-	CHECK_ERR(mmap(NULL, 8 * MB, PROT_READ, MAP_SHARED, dfd, 0), EINVAL);
-	CHECK_ERR(mmap(NULL, 4 * MB, PROT_READ, MAP_PRIVATE, dfd, 0), EINVAL);
+	ASSERT(p[MB + 5] == 0xa5);
+	ASSERT_ERR(mmap(NULL, 8 * MB, PROT_READ, MAP_SHARED, dfd, 0), EINVAL);
+	ASSERT_ERR(mmap(NULL, 4 * MB, PROT_READ, MAP_PRIVATE, dfd, 0), EINVAL);
 	/* A 2 MiB aligned mapping of it, and one at an offset. */
 	{
 		uint8_t *res = mmap(NULL, 8 * MB, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a2;
 
-		CHECK(res != MAP_FAILED);
+		ASSERT(res != MAP_FAILED);
 		a2 = (uint8_t *)(((uintptr_t)res + HP - 1) & ~(HP - 1));
-		CHECK(mmap(a2, 4 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
+		ASSERT(mmap(a2, 4 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
 			   0) == a2);
-		CHECK(check_pattern(a2 + 64, 4 * MB - 64, MB + 64, 3));
-		CHECK(a2[5] == 0xa5);
-		CHECK(mmap(a2, 2 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
+		ASSERT(check_pattern(a2 + 64, 4 * MB - 64, MB + 64, 3));
+		ASSERT(a2[5] == 0xa5);
+		ASSERT(mmap(a2, 2 * MB, PROT_READ, MAP_SHARED | MAP_FIXED, dfd,
 			   MB) == a2);
-		CHECK(check_pattern(a2, 2 * MB, 2 * MB, 3));
-		CHECK(munmap(res, 8 * MB) == 0);
+		ASSERT(check_pattern(a2, 2 * MB, 2 * MB, 3));
+		ASSERT(munmap(res, 8 * MB) == 0);
 	}
 	/* Its pages are normal ones: GUP (vmsplice) takes them. */
 	{
@@ -1545,24 +1498,24 @@ static void test_reg_basic(void)
 		uint8_t buf[4096];
 		int pp[2];
 
-		CHECK(pipe(pp) == 0);
-		CHECK(vmsplice(pp[1], &iov, 1, 0) == 4096);
-		CHECK(read(pp[0], buf, 4096) == 4096);
-		CHECK(check_pattern(buf, 4096, MB + 4096, 3));
+		ASSERT(pipe(pp) == 0);
+		ASSERT(vmsplice(pp[1], &iov, 1, 0) == 4096);
+		ASSERT(read(pp[0], buf, 4096) == 4096);
+		ASSERT(check_pattern(buf, 4096, MB + 4096, 3));
 		close(pp[0]);
 		close(pp[1]);
 	}
 
 	/* The dma-buf outlives the pool fd and the pool mapping. */
-	CHECK(munmap(p, 8 * MB) == 0);
+	ASSERT(munmap(p, 8 * MB) == 0);
 	close(fd);
-	CHECK(stat_get("pools") == 1);
-	CHECK(check_pattern(d + 64, 4 * MB - 64, MB + 64, 3));
+	ASSERT(stat_get("pools") == 1);
+	ASSERT(check_pattern(d + 64, 4 * MB - 64, MB + 64, 3));
 
 	/* A child gets the dma-buf over a socket and maps it. */
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	ASSERT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	pid = fork();
-	CHECK(pid >= 0);
+	ASSERT(pid >= 0);
 	if (pid == 0) {
 		int cfd;
 		uint8_t *q;
@@ -1570,29 +1523,29 @@ static void test_reg_basic(void)
 		close(sv[0]);
 		close(dfd);
 		cfd = recv_fd(sv[1]);
-		CHECK(cfd >= 0);
+		ASSERT(cfd >= 0);
 		q = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 cfd, 0);
-		CHECK(q != MAP_FAILED);
-		CHECK(q[5] == 0xa5);
-		CHECK(check_pattern(q + 64, 4 * MB - 64, MB + 64, 3));
+		ASSERT(q != MAP_FAILED);
+		ASSERT(q[5] == 0xa5);
+		ASSERT(check_pattern(q + 64, 4 * MB - 64, MB + 64, 3));
 		q[4 * MB - 1] = 0x5a;
 		_exit(0);
 	}
 	close(sv[1]);
-	CHECK(send_fd(sv[0], dfd) == 0);
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT(send_fd(sv[0], dfd) == 0);
+	ASSERT(waitpid(pid, &status, 0) == pid);
+	ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	close(sv[0]);
-	CHECK(d[4 * MB - 1] == 0x5a);
+	ASSERT(d[4 * MB - 1] == 0x5a);
 
 	/* The mapping alone keeps the registration. */
 	close(dfd);
-	CHECK(stat_get("registrations") == 1);
-	CHECK(munmap(d, 4 * MB) == 0);
-	CHECK(stat_get("registrations") == 0);
-	CHECK(stat_get("pinned_pages") == 0);
-	CHECK(stat_get("registered_bytes") == 0);
+	ASSERT(stat_get("registrations") == 1);
+	ASSERT(munmap(d, 4 * MB) == 0);
+	ASSERT(stat_get("registrations") == 0);
+	ASSERT(stat_get("pinned_pages") == 0);
+	ASSERT(stat_get("registered_bytes") == 0);
 }
 
 /* RELEASE is refused while registered and allowed once the dma-buf is gone. */
@@ -1601,33 +1554,33 @@ static void test_reg_release_busy(void)
 	int fd = pool(WCPOOL_POLICY_WB, 4 * MB), dfd, dfd2;
 	uint8_t *p;
 
-	CHECK(grow(fd, 0, 4 * MB) == 0);
+	ASSERT(grow(fd, 0, 4 * MB) == 0);
 	p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 	dfd = reg(fd, p + HP - 4096, 8192, WCPOOL_REG_READ);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	dfd2 = reg(fd, p + HP, 4096, WCPOOL_REG_WRITE | WCPOOL_REG_CLOEXEC);
-	CHECK(dfd2 >= 0);
-	CHECK((fcntl(dfd2, F_GETFD) & FD_CLOEXEC) && !(fcntl(dfd, F_GETFD) & FD_CLOEXEC));
-	CHECK((fcntl(dfd, F_GETFL) & O_ACCMODE) == O_RDONLY);
-	CHECK((fcntl(dfd2, F_GETFL) & O_ACCMODE) == O_RDWR);
+	ASSERT(dfd2 >= 0);
+	ASSERT((fcntl(dfd2, F_GETFD) & FD_CLOEXEC) && !(fcntl(dfd, F_GETFD) & FD_CLOEXEC));
+	ASSERT((fcntl(dfd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+	ASSERT((fcntl(dfd2, F_GETFL) & O_ACCMODE) == O_RDWR);
 	/* READ-only registration: its dma-buf cannot be mapped writable. */
-	CHECK_ERR(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0),
+	ASSERT_ERR(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0),
 		  EACCES);
-	CHECK(stat_get("registrations") == 2);
-	CHECK(stat_get("pinned_pages") == 3);
-	CHECK_ERR(release(fd, 0, HP), EBUSY);
-	CHECK_ERR(release(fd, HP, HP), EBUSY);
+	ASSERT(stat_get("registrations") == 2);
+	ASSERT(stat_get("pinned_pages") == 3);
+	ASSERT_ERR(release(fd, 0, HP), EBUSY);
+	ASSERT_ERR(release(fd, HP, HP), EBUSY);
 	close(dfd);
-	CHECK(stat_get("registrations") == 1);
-	CHECK(stat_get("pinned_pages") == 1);
-	CHECK(release(fd, 0, HP) == 0);		/* dfd2 is in the second */
-	CHECK_ERR(release(fd, 0, 4 * MB), EBUSY);
-	CHECK(info(fd).grown_size == HP);
+	ASSERT(stat_get("registrations") == 1);
+	ASSERT(stat_get("pinned_pages") == 1);
+	ASSERT(release(fd, 0, HP) == 0);		/* dfd2 is in the second */
+	ASSERT_ERR(release(fd, 0, 4 * MB), EBUSY);
+	ASSERT(info(fd).grown_size == HP);
 	close(dfd2);
-	CHECK(stat_get("registrations") == 0);
-	CHECK(release(fd, 0, 4 * MB) == 0);
-	CHECK(info(fd).grown_size == 0);
-	CHECK(munmap(p, 4 * MB) == 0);
+	ASSERT(stat_get("registrations") == 0);
+	ASSERT(release(fd, 0, 4 * MB) == 0);
+	ASSERT(info(fd).grown_size == 0);
+	ASSERT(munmap(p, 4 * MB) == 0);
 	close(fd);
 }
 
@@ -1641,7 +1594,7 @@ static void test_reg_bad(void)
 	uint32_t count;
 	uintptr_t x;
 
-	CHECK(grow(fd, 0, 6 * MB) == 0);	/* 6-8 MiB not grown */
+	ASSERT(grow(fd, 0, 6 * MB) == 0);	/* 6-8 MiB not grown */
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 
 	/* Struct size (common rules). */
@@ -1650,66 +1603,66 @@ static void test_reg_bad(void)
 	r.flags = RW;
 	r.addr = (uintptr_t)p;
 	r.length = 4096;
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
 	r.size = sizeof(r);
 	r.reserved0 = 1;
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
 	r.reserved0 = 0;
 	r.reserved[1] = 1;
-	CHECK_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
 
 	/* flags */
-	CHECK_ERR(reg(fd, p, 4096, 0), EINVAL);
-	CHECK_ERR(reg(fd, p, 4096, WCPOOL_REG_CLOEXEC), EINVAL);
-	CHECK_ERR(reg(fd, p, 4096, RW | (1U << 3)), EINVAL);
-	CHECK_ERR(reg(fd, p, 4096, RW | (1U << 31)), EINVAL);
+	ASSERT_ERR(reg(fd, p, 4096, 0), EINVAL);
+	ASSERT_ERR(reg(fd, p, 4096, WCPOOL_REG_CLOEXEC), EINVAL);
+	ASSERT_ERR(reg(fd, p, 4096, RW | (1U << 3)), EINVAL);
+	ASSERT_ERR(reg(fd, p, 4096, RW | (1U << 31)), EINVAL);
 	/* length and addr */
-	CHECK_ERR(reg(fd, p, 0, RW), EINVAL);
-	CHECK_ERR(reg(fd, p, 100, RW), EINVAL);
-	CHECK_ERR(reg(fd, p, 4096 + 1, RW), EINVAL);
-	CHECK_ERR(reg(fd, p + 1, 4096, RW), EINVAL);
-	CHECK_ERR(reg(fd, p + 2048, 4096, RW), EINVAL);
-	CHECK_ERR(reg(fd, p, -4096ULL, RW), EOVERFLOW);
-	CHECK_ERR(reg(fd, (void *)-4096ULL, 8192, RW), EOVERFLOW);
+	ASSERT_ERR(reg(fd, p, 0, RW), EINVAL);
+	ASSERT_ERR(reg(fd, p, 100, RW), EINVAL);
+	ASSERT_ERR(reg(fd, p, 4096 + 1, RW), EINVAL);
+	ASSERT_ERR(reg(fd, p + 1, 4096, RW), EINVAL);
+	ASSERT_ERR(reg(fd, p + 2048, 4096, RW), EINVAL);
+	ASSERT_ERR(reg(fd, p, -4096ULL, RW), EOVERFLOW);
+	ASSERT_ERR(reg(fd, (void *)-4096ULL, 8192, RW), EOVERFLOW);
 	/* align */
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 3, 0, NULL), EINVAL);
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 4096 + 8192, 0, NULL), EINVAL);
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 3, 0, NULL), EINVAL);
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 4096 + 8192, 0, NULL), EINVAL);
 	x = (uintptr_t)p + 4096;
 	if (x % 8192 == 0)
 		x += 4096;
-	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 8192, 0, NULL), EINVAL);
+	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 8192, 0, NULL), EINVAL);
 	for (x = (uintptr_t)p + 4096; x % (4 * MB) != 2 * MB; x += 4096)
 		;
-	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 4 * MB, 0, NULL), EINVAL);
-	CHECK_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 1ULL << 63, 0, NULL),
+	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 4 * MB, 0, NULL), EINVAL);
+	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 1ULL << 63, 0, NULL),
 		  EINVAL);
 	dfd = reg_ioctl(fd, (void *)x, 4096, RW, 2 * MB, 0, NULL);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
 	dfd = reg_ioctl(fd, (void *)(x + 4096), 4096, RW, 4096, 0, NULL);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
 	/* policy */
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_POLICY_COUNT + 1, NULL),
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_POLICY_COUNT + 1, NULL),
 		  EINVAL);
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0, 100, NULL), EINVAL);
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0, 100, NULL), EINVAL);
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
 			    WCPOOL_REG_POLICY(WCPOOL_POLICY_WB), NULL), EACCES);
-	CHECK_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
 			    WCPOOL_REG_POLICY(WCPOOL_POLICY_UC), NULL), EACCES);
 	dfd = reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_REG_POLICY(WCPOOL_POLICY_WC),
 			NULL);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
 
 	/* Pages that are not grown; a range crossing the end of the mapping. */
-	CHECK_ERR(reg(fd, p + 6 * MB, 4096, RW), ENXIO);
-	CHECK_ERR(reg(fd, p + 6 * MB - 4096, 8192, RW), ENXIO);
+	ASSERT_ERR(reg(fd, p + 6 * MB, 4096, RW), ENXIO);
+	ASSERT_ERR(reg(fd, p + 6 * MB - 4096, 8192, RW), ENXIO);
 	q = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK_ERR(reg(fd, q + 2 * MB, 4 * MB, RW), ENXIO);
-	CHECK_ERR(reg(fd, q + 4 * MB - 4096, 8192, RW), ENXIO);
+	ASSERT_ERR(reg(fd, q + 2 * MB, 4 * MB, RW), ENXIO);
+	ASSERT_ERR(reg(fd, q + 4 * MB - 4096, 8192, RW), ENXIO);
 	dfd = reg(fd, q + 2 * MB, 2 * MB, RW);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
 
 	/*
@@ -1717,134 +1670,134 @@ static void test_reg_bad(void)
 	 * a range across them; other offsets, or a gap, do not.
 	 */
 	a = mmap(NULL, 6 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(a != MAP_FAILED);
-	CHECK(mmap(a, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+	ASSERT(a != MAP_FAILED);
+	ASSERT(mmap(a, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		   fd, 0) == a);
-	CHECK(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+	ASSERT(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_FIXED, fd, 2 * MB) == a + 2 * MB);
 	dfd = reg(fd, a + MB, 2 * MB, RW);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
 	dfd = reg(fd, a + 2 * MB, 2 * MB, RW);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	close(dfd);
-	CHECK(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
+	ASSERT(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_FIXED, fd, 0) == a + 2 * MB);
-	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
-	CHECK(munmap(a + 2 * MB, 2 * MB) == 0);
-	CHECK_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
-	CHECK(munmap(a, 6 * MB) == 0);
+	ASSERT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	ASSERT(munmap(a + 2 * MB, 2 * MB) == 0);
+	ASSERT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	ASSERT(munmap(a, 6 * MB) == 0);
 
 	/* Memory that is not this pool's: anonymous, unmapped, another pool. */
 	anon = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(anon != MAP_FAILED);
+	ASSERT(anon != MAP_FAILED);
 	anon[0] = 1;
-	CHECK_ERR(reg(fd, anon, 4096, RW), ENXIO);
-	CHECK(munmap(anon, 2 * MB) == 0);
-	CHECK_ERR(reg(fd, anon, 4096, RW), EFAULT);
-	CHECK_ERR(reg(fd, (void *)4096, 4096, RW), EFAULT);
+	ASSERT_ERR(reg(fd, anon, 4096, RW), ENXIO);
+	ASSERT(munmap(anon, 2 * MB) == 0);
+	ASSERT_ERR(reg(fd, anon, 4096, RW), EFAULT);
+	ASSERT_ERR(reg(fd, (void *)4096, 4096, RW), EFAULT);
 	other = pool(WCPOOL_POLICY_WC, 2 * MB);
-	CHECK(grow(other, 0, 2 * MB) == 0);
+	ASSERT(grow(other, 0, 2 * MB) == 0);
 	o = map(other, 2 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK_ERR(reg(fd, o, 4096, RW), ENXIO);
+	ASSERT_ERR(reg(fd, o, 4096, RW), ENXIO);
 	odfd = reg(other, o, 4096, RW);
-	CHECK(odfd >= 0);
-	CHECK_ERR(reg(other, p, 4096, RW), ENXIO);
+	ASSERT(odfd >= 0);
+	ASSERT_ERR(reg(other, p, 4096, RW), ENXIO);
 
 	/* A dma-buf's own mapping is not pool memory. */
 	dfd = reg(fd, p, 2 * MB, RW);
-	CHECK(dfd >= 0);
+	ASSERT(dfd >= 0);
 	dm = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
-	CHECK(dm != MAP_FAILED);
-	CHECK_ERR(reg(fd, dm, 4096, RW), ENXIO);
+	ASSERT(dm != MAP_FAILED);
+	ASSERT_ERR(reg(fd, dm, 4096, RW), ENXIO);
 
 	/* Write access through a read-only mapping; a read-only pool fd. */
 	ropm = map(fd, 2 * MB, PROT_READ, 0);
-	CHECK_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
-	CHECK_ERR(reg(fd, ropm, 4096, RW), EACCES);
-	CHECK(mprotect(ropm, 2 * MB, PROT_NONE) == 0);
-	CHECK_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
-	CHECK(mprotect(ropm, 2 * MB, PROT_READ) == 0);
+	ASSERT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	ASSERT_ERR(reg(fd, ropm, 4096, RW), EACCES);
+	ASSERT(mprotect(ropm, 2 * MB, PROT_NONE) == 0);
+	ASSERT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	ASSERT(mprotect(ropm, 2 * MB, PROT_READ) == 0);
 	{
 		int rd = reg(fd, ropm, 4096, WCPOOL_REG_READ);
 
-		CHECK(rd >= 0);
+		ASSERT(rd >= 0);
 		close(rd);
 	}
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
-	CHECK(ro >= 0);
+	ASSERT(ro >= 0);
 	/* A read-only fd registers for device reads only. */
-	CHECK_ERR(reg(ro, p, 4096, RW), EACCES);
-	CHECK_ERR(reg(ro, p, 4096, WCPOOL_REG_WRITE), EACCES);
+	ASSERT_ERR(reg(ro, p, 4096, RW), EACCES);
+	ASSERT_ERR(reg(ro, p, 4096, WCPOOL_REG_WRITE), EACCES);
 	{
 		int rd = reg(ro, p, 4096, WCPOOL_REG_READ);
 
-		CHECK(rd >= 0);
-		CHECK_ERR(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+		ASSERT(rd >= 0);
+		ASSERT_ERR(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       rd, 0), EACCES);
 		dm2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, rd, 0);
-		CHECK(dm2 != MAP_FAILED);
-		CHECK(mprotect(dm2, 4096, PROT_READ | PROT_WRITE) == -1);
-		CHECK(munmap(dm2, 4096) == 0);
+		ASSERT(dm2 != MAP_FAILED);
+		ASSERT(mprotect(dm2, 4096, PROT_READ | PROT_WRITE) == -1);
+		ASSERT(munmap(dm2, 4096) == 0);
 		close(rd);
 	}
 	{
 		uint8_t *rom = map(ro, 2 * MB, PROT_READ, 0);
 		int rd;
 
-		CHECK_ERR(reg(fd, rom, 4096, RW), EACCES);
+		ASSERT_ERR(reg(fd, rom, 4096, RW), EACCES);
 		rd = reg(fd, rom, 4096, WCPOOL_REG_READ);
-		CHECK(rd >= 0);
+		ASSERT(rd >= 0);
 		close(rd);
-		CHECK(munmap(rom, 2 * MB) == 0);
+		ASSERT(munmap(rom, 2 * MB) == 0);
 	}
 
 	/* SEGMENTS: any pool fd of the same pool, only our dma-bufs. */
 	count = 4;
-	CHECK(segments(ro, dfd, s, &count) == 0 && count == 1);
-	CHECK(s[0].offset == 0 && s[0].length == 2 * MB);
+	ASSERT(segments(ro, dfd, s, &count) == 0 && count == 1);
+	ASSERT(s[0].offset == 0 && s[0].length == 2 * MB);
 	count = 4;
-	CHECK_ERR(segments(fd, odfd, s, &count), EINVAL);
-	CHECK_ERR(segments(other, dfd, s, &count), EINVAL);
-	CHECK_ERR(segments(fd, -1, s, &count), EBADF);
-	CHECK_ERR(segments(fd, 1000, s, &count), EBADF);
-	CHECK_ERR(segments(fd, fd, s, &count), EINVAL);
-	CHECK_ERR(segments(fd, dfd, (void *)8, &count), EFAULT);
+	ASSERT_ERR(segments(fd, odfd, s, &count), EINVAL);
+	ASSERT_ERR(segments(other, dfd, s, &count), EINVAL);
+	ASSERT_ERR(segments(fd, -1, s, &count), EBADF);
+	ASSERT_ERR(segments(fd, 1000, s, &count), EBADF);
+	ASSERT_ERR(segments(fd, fd, s, &count), EINVAL);
+	ASSERT_ERR(segments(fd, dfd, (void *)8, &count), EFAULT);
 	{
 		struct wcpool_segments sq = {
 			.size = sizeof(sq), .flags = 1, .dmabuf = dfd,
 		};
 
-		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
 		sq.flags = 0;
 		sq.reserved[0] = 1;
-		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
 		sq.reserved[0] = 0;
 		sq.size = 8;
-		CHECK_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
 	}
 	/* Neither ioctl exists on /dev/wcpool. */
 	{
 		int dev = dev_open();
 
-		CHECK_ERR(reg(dev, p, 4096, RW), ENOTTY);
-		CHECK_ERR(segments(dev, dfd, s, &count), ENOTTY);
+		ASSERT_ERR(reg(dev, p, 4096, RW), ENOTTY);
+		ASSERT_ERR(segments(dev, dfd, s, &count), ENOTTY);
 		close(dev);
 	}
 
-	CHECK(stat_get("registrations") == 2);
+	ASSERT(stat_get("registrations") == 2);
 	close(ro);
 	close(odfd);
 	close(dfd);
-	CHECK(stat_get("registrations") == 1);	/* dm still maps it */
-	CHECK(munmap(dm, 2 * MB) == 0);
-	CHECK(stat_get("registrations") == 0);
-	CHECK(munmap(ropm, 2 * MB) == 0);
-	CHECK(munmap(o, 2 * MB) == 0);
-	CHECK(munmap(a, 4 * MB) == 0);
-	CHECK(munmap(q, 4 * MB) == 0);
-	CHECK(munmap(p, 8 * MB) == 0);
+	ASSERT(stat_get("registrations") == 1);	/* dm still maps it */
+	ASSERT(munmap(dm, 2 * MB) == 0);
+	ASSERT(stat_get("registrations") == 0);
+	ASSERT(munmap(ropm, 2 * MB) == 0);
+	ASSERT(munmap(o, 2 * MB) == 0);
+	ASSERT(munmap(a, 4 * MB) == 0);
+	ASSERT(munmap(q, 4 * MB) == 0);
+	ASSERT(munmap(p, 8 * MB) == 0);
 	close(other);
 	close(fd);
 }
@@ -1857,31 +1810,31 @@ static void test_reg_killed(void)
 
 	for (i = 0; i < 3; i++) {
 		pid = fork();
-		CHECK(pid >= 0);
+		ASSERT(pid >= 0);
 		if (pid == 0) {
 			int fd = pool(i == 1 ? WCPOOL_POLICY_UC : WCPOOL_POLICY_WB,
 				      4 * MB), dfd;
 			uint8_t *p, *d;
 
-			CHECK(grow(fd, 0, 4 * MB) == 0);
+			ASSERT(grow(fd, 0, 4 * MB) == 0);
 			p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 			dfd = reg(fd, p, 4 * MB, RW);
-			CHECK(dfd >= 0);
+			ASSERT(dfd >= 0);
 			if (i == 2) {
 				d = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE,
 					 MAP_SHARED, dfd, 0);
-				CHECK(d != MAP_FAILED);
+				ASSERT(d != MAP_FAILED);
 				d[0] = 1;
-				CHECK(p[0] == 1);
+				ASSERT(p[0] == 1);
 			}
 			if (i == 0)
 				close(fd);
 			kill(getpid(), SIGKILL);
 			_exit(1);
 		}
-		CHECK(waitpid(pid, &status, 0) == pid);
-		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-		CHECK(stat_get("registrations") == 0);
+		ASSERT(waitpid(pid, &status, 0) == pid);
+		ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		ASSERT(stat_get("registrations") == 0);
 	}
 }
 
@@ -1946,7 +1899,7 @@ static uint32_t vgem_import(int drm, int dfd)
 {
 	struct t_drm_prime_handle h = { .fd = dfd };
 
-	CHECK(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
+	ASSERT(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
 	return h.handle;
 }
 
@@ -1954,7 +1907,7 @@ static void vgem_close(int drm, uint32_t handle)
 {
 	struct t_drm_gem_close c = { .handle = handle };
 
-	CHECK(ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c) == 0);
+	ASSERT(ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c) == 0);
 }
 
 /*
@@ -1974,7 +1927,7 @@ static void test_vgem_prime(void)
 	unsigned int o;
 	int drm = vgem_open();
 
-	CHECK(drm >= 0);
+	ASSERT(drm >= 0);
 	for (o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
 		int fd = pool(o & 1 ? WCPOOL_POLICY_WB : WCPOOL_POLICY_WC,
 			      4 * MB), dfd, d2 = drm;
@@ -1983,41 +1936,41 @@ static void test_vgem_prime(void)
 		uint8_t *p, *m;
 		const char *c;
 
-		CHECK(grow(fd, 0, 4 * MB) == 0);
+		ASSERT(grow(fd, 0, 4 * MB) == 0);
 		p = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
 		fill_pattern(p, 4 * MB, o);
 		dfd = reg(fd, p + HP / 2, 3 * MB, RW);
-		CHECK(dfd >= 0);
+		ASSERT(dfd >= 0);
 		if (strchr(orders[o], 'D')) {
 			d2 = vgem_open();
-			CHECK(d2 >= 0);
+			ASSERT(d2 >= 0);
 		}
 		handle = vgem_import(d2, dfd);
-		CHECK(stat_get("dma_mapped") == 1);
+		ASSERT(stat_get("dma_mapped") == 1);
 		/* CPU access brackets: syncs vgem's mapping on a WB pool. */
 		dmabuf_sync(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
 		dmabuf_sync(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
 		h2 = vgem_import(d2, dfd);
-		CHECK(h2 == handle);
-		CHECK(stat_get("dma_mapped") == 1);
+		ASSERT(h2 == handle);
+		ASSERT(stat_get("dma_mapped") == 1);
 		memset(&md, 0, sizeof(md));
 		md.handle = handle;
 		if (ioctl(d2, T_DRM_IOCTL_MODE_MAP_DUMB, &md) == 0) {
 			m = mmap(NULL, 3 * MB, PROT_READ, MAP_SHARED, d2,
 				 md.offset);
-			CHECK(m != MAP_FAILED);
-			CHECK(check_pattern(m, 3 * MB, HP / 2, o));
-			CHECK(munmap(m, 3 * MB) == 0);
+			ASSERT(m != MAP_FAILED);
+			ASSERT(check_pattern(m, 3 * MB, HP / 2, o));
+			ASSERT(munmap(m, 3 * MB) == 0);
 			if (!o)
 				printf("  vgem_prime: MAP_DUMB of the import works\n");
 		} else {
-			CHECK(errno == EINVAL);
+			ASSERT(errno == EINVAL);
 			if (!o)
 				printf("  vgem_prime: MAP_DUMB of an imported object: EINVAL (DRM core refuses)\n");
 		}
-		CHECK(munmap(p, 4 * MB) == 0);
+		ASSERT(munmap(p, 4 * MB) == 0);
 		for (c = orders[o]; *c; c++) {
-			CHECK(stat_get("registrations") == (held || dopen));
+			ASSERT(stat_get("registrations") == (held || dopen));
 			switch (*c) {
 			case 'h':
 				vgem_close(d2, handle);
@@ -2036,9 +1989,9 @@ static void test_vgem_prime(void)
 				break;
 			}
 		}
-		CHECK(stat_get("registrations") == 0);
-		CHECK(stat_get("dma_mapped") == 0);
-		CHECK(stat_get("pools") == 0);
+		ASSERT(stat_get("registrations") == 0);
+		ASSERT(stat_get("dma_mapped") == 0);
+		ASSERT(stat_get("pools") == 0);
 	}
 	close(drm);
 }
@@ -2061,35 +2014,35 @@ static void vivid_mmap_capture(int v, uint8_t *out, size_t size,
 	size_t blen[8];
 	void *m[8];
 
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
-	CHECK(rb.count >= 2 && rb.count <= 8);
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(rb.count >= 2 && rb.count <= 8);
 	for (n = 0; n < rb.count; n++) {
 		memset(&b, 0, sizeof(b));
 		b.type = type;
 		b.memory = V4L2_MEMORY_MMAP;
 		b.index = n;
-		CHECK(ioctl(v, VIDIOC_QUERYBUF, &b) == 0);
+		ASSERT(ioctl(v, VIDIOC_QUERYBUF, &b) == 0);
 		blen[n] = b.length;
 		m[n] = mmap(NULL, b.length, PROT_READ, MAP_SHARED, v,
 			    b.m.offset);
-		CHECK(m[n] != MAP_FAILED);
-		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+		ASSERT(m[n] != MAP_FAILED);
+		ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
 	}
-	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
+	ASSERT(ioctl(v, VIDIOC_STREAMON, &type) == 0);
 	for (f = 0; f < frames; f++) {
 		memset(&b, 0, sizeof(b));
 		b.type = type;
 		b.memory = V4L2_MEMORY_MMAP;
-		CHECK(ioctl(v, VIDIOC_DQBUF, &b) == 0);
-		CHECK(b.bytesused == size);
+		ASSERT(ioctl(v, VIDIOC_DQBUF, &b) == 0);
+		ASSERT(b.bytesused == size);
 		memcpy(out + f * size, m[b.index], size);
-		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+		ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
 	}
-	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
+	ASSERT(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
 	for (n = 0; n < rb.count; n++)
-		CHECK(munmap(m[n], blen[n]) == 0);
+		ASSERT(munmap(m[n], blen[n]) == 0);
 	rb.count = 0;
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
 }
 
 #define NREF 4
@@ -2124,66 +2077,66 @@ static void test_vivid_dmabuf(void)
 	uint8_t *p, *ref, *got;
 	unsigned int n, frames;
 
-	CHECK(v >= 0);
-	CHECK(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
+	ASSERT(v >= 0);
+	ASSERT(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
 	fmt.fmt.pix.width = 320;
 	fmt.fmt.pix.height = 240;
 	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
 	fmt.fmt.pix.field = V4L2_FIELD_NONE;
-	CHECK(ioctl(v, VIDIOC_S_FMT, &fmt) == 0);
+	ASSERT(ioctl(v, VIDIOC_S_FMT, &fmt) == 0);
 	/* No OSD text (frame counters, time): 2 is "None". */
-	CHECK(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 2));
+	ASSERT(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 2));
 	size = fmt.fmt.pix.sizeimage;
 	len = (size + 4095) & ~4095UL;
 	ref = malloc(NREF * size);
 	got = malloc(size);
-	CHECK(ref && got);
+	ASSERT(ref && got);
 	vivid_mmap_capture(v, ref, size, NREF);
 
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
-	CHECK(rb.count >= 2 && rb.count <= 4);
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(rb.count >= 2 && rb.count <= 4);
 	fd = pool(WCPOOL_POLICY_WC, HP);
-	CHECK(rb.count * len <= HP);
-	CHECK(grow(fd, 0, HP) == 0);
+	ASSERT(rb.count * len <= HP);
+	ASSERT(grow(fd, 0, HP) == 0);
 	p = map(fd, HP, PROT_READ | PROT_WRITE, 0);
 	for (n = 0; n < rb.count; n++) {
 		dfd[n] = reg(fd, p + n * len, len, RW);
-		CHECK(dfd[n] >= 0);
+		ASSERT(dfd[n] >= 0);
 		memset(&b, 0, sizeof(b));
 		b.type = type;
 		b.memory = V4L2_MEMORY_DMABUF;
 		b.index = n;
 		b.m.fd = dfd[n];
 		b.length = len;
-		CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+		ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
 	}
-	CHECK(ioctl(v, VIDIOC_STREAMON, &type) == 0);
+	ASSERT(ioctl(v, VIDIOC_STREAMON, &type) == 0);
 	for (frames = 0; frames < 2; frames++) {
 		memset(&b, 0, sizeof(b));
 		b.type = type;
 		b.memory = V4L2_MEMORY_DMABUF;
-		CHECK(ioctl(v, VIDIOC_DQBUF, &b) == 0);
-		CHECK(b.bytesused == size && b.index < rb.count);
+		ASSERT(ioctl(v, VIDIOC_DQBUF, &b) == 0);
+		ASSERT(b.bytesused == size && b.index < rb.count);
 		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 		memcpy(got, p + b.index * len, size);
 		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
-		CHECK(!all_zero(got, size & ~7UL));
+		ASSERT(!all_zero(got, size & ~7UL));
 		if (!frames) {
 			b.m.fd = dfd[b.index];
 			b.bytesused = 0;
-			CHECK(ioctl(v, VIDIOC_QBUF, &b) == 0);
+			ASSERT(ioctl(v, VIDIOC_QBUF, &b) == 0);
 		}
 	}
 	/* Closing our fds while vb2 holds the dma-bufs is fine. */
 	for (n = 0; n < rb.count; n++)
 		close(dfd[n]);
-	CHECK(stat_get("registrations") == rb.count);
-	CHECK(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
+	ASSERT(stat_get("registrations") == rb.count);
+	ASSERT(ioctl(v, VIDIOC_STREAMOFF, &type) == 0);
 	rb.count = 0;
-	CHECK(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
-	CHECK(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 0));
+	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
+	ASSERT(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 0));
 	close(v);
-	CHECK(stat_get("registrations") == 0);
+	ASSERT(stat_get("registrations") == 0);
 
 	/*
 	 * Compare the bytes that are equal in all NREF reference frames
@@ -2206,9 +2159,9 @@ static void test_vivid_dmabuf(void)
 	printf("  vivid_dmabuf: %ux%u: %zu of %zu bytes stable across %u MMAP frames, %zu differ in the DMABUF frame\n",
 	       fmt.fmt.pix.width, fmt.fmt.pix.height, stable, size, NREF,
 	       diff);
-	CHECK(stable >= size * 9 / 10);
-	CHECK(diff == 0);
-	CHECK(munmap(p, HP) == 0);
+	ASSERT(stable >= size * 9 / 10);
+	ASSERT(diff == 0);
+	ASSERT(munmap(p, HP) == 0);
 	close(fd);
 	free(ref);
 	free(got);
@@ -2230,34 +2183,34 @@ static void test_reg_pmd_pool(void)
 	uint8_t *p, *d;
 
 	if (ioctl(dev, WCPOOL_IOC_CREATE, &c)) {
-		CHECK(errno == EOPNOTSUPP);
+		ASSERT(errno == EOPNOTSUPP);
 		printf("  reg_pmd_pool: no PMD mode on this kernel (EOPNOTSUPP)\n");
 		close(dev);
 		return;
 	}
 	close(dev);
 	fd = c.fd;
-	CHECK(grow(fd, 0, 8 * MB) == 0);
+	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 	fill_pattern(p, 8 * MB, 9);
 	dfd = reg_ioctl(fd, p + HP - 8192, 2 * HP, RW, 0,
 			WCPOOL_REG_POLICY(WCPOOL_POLICY_WC), &nsegs);
-	CHECK(dfd >= 0 && nsegs >= 1 && nsegs <= 3);
-	CHECK(stat_get("pinned_pages") == 3);
-	CHECK_ERR(release(fd, 0, HP), EBUSY);
+	ASSERT(dfd >= 0 && nsegs >= 1 && nsegs <= 3);
+	ASSERT(stat_get("pinned_pages") == 3);
+	ASSERT_ERR(release(fd, 0, HP), EBUSY);
 	d = mmap(NULL, 2 * HP, PROT_READ, MAP_SHARED, dfd, 0);
-	CHECK(d != MAP_FAILED);
-	CHECK(check_pattern(d, 2 * HP, HP - 8192, 9));
+	ASSERT(d != MAP_FAILED);
+	ASSERT(check_pattern(d, 2 * HP, HP - 8192, 9));
 	drm = vgem_open();
-	CHECK(drm >= 0);
+	ASSERT(drm >= 0);
 	vgem_import(drm, dfd);
-	CHECK(stat_get("dma_mapped") == 1);
+	ASSERT(stat_get("dma_mapped") == 1);
 	close(drm);
-	CHECK(munmap(d, 2 * HP) == 0);
-	CHECK(munmap(p, 8 * MB) == 0);
+	ASSERT(munmap(d, 2 * HP) == 0);
+	ASSERT(munmap(p, 8 * MB) == 0);
 	close(dfd);
-	CHECK(stat_get("registrations") == 0);
-	CHECK(release(fd, 0, 8 * MB) == 0);
+	ASSERT(stat_get("registrations") == 0);
+	ASSERT(release(fd, 0, 8 * MB) == 0);
 	close(fd);
 }
 
@@ -2283,7 +2236,7 @@ static void *reg_race_thread(void *data)
 			r->ok++;
 			close(dfd);
 		} else {
-			CHECK(errno == ENXIO);
+			ASSERT(errno == ENXIO);
 		}
 	}
 	return NULL;
@@ -2295,32 +2248,27 @@ static void test_reg_race_release(void)
 	pthread_t t;
 	int i;
 
-	CHECK(grow(r.fd, 0, 4 * MB) == 0);
+	ASSERT(grow(r.fd, 0, 4 * MB) == 0);
 	r.p = map(r.fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
-	CHECK(pthread_create(&t, NULL, reg_race_thread, &r) == 0);
+	ASSERT(pthread_create(&t, NULL, reg_race_thread, &r) == 0);
 	for (i = 0; i < 400; i++) {
 		uint64_t off = (uint64_t)(i & 1) * HP;
 
 		if (release(r.fd, off, HP)) {
-			CHECK(errno == EBUSY);
+			ASSERT(errno == EBUSY);
 			r.busy++;
 		} else {
-			CHECK(grow(r.fd, off, HP) == 0);
+			ASSERT(grow(r.fd, off, HP) == 0);
 		}
 	}
 	r.stop = true;
-	CHECK(pthread_join(t, NULL) == 0);
+	ASSERT(pthread_join(t, NULL) == 0);
 	printf("  reg_race_release: %lu registrations, %lu RELEASE refused\n",
 	       r.ok, r.busy);
-	CHECK(stat_get("registrations") == 0);
-	CHECK(munmap(r.p, 4 * MB) == 0);
+	ASSERT(stat_get("registrations") == 0);
+	ASSERT(munmap(r.p, 4 * MB) == 0);
 	close(r.fd);
 }
-
-struct test {
-	const char *name;
-	void (*fn)(void);
-};
 
 static const struct test tests[] = {
 	{ "create_default", test_create_default },
@@ -2360,155 +2308,12 @@ static const struct test tests[] = {
 	{ "vivid_dmabuf", test_vivid_dmabuf },
 	{ "reg_pmd_pool", test_reg_pmd_pool },
 	{ "reg_race_release", test_reg_race_release },
+	{ NULL }
 };
 
-/* ---- runner ---- */
-
-static int kmsg_fd = -1;
-
-/* Returns the number of bad kernel log lines since the last call. */
-static int kmsg_check(const char *test)
-{
-	static const char * const bad[] = {
-		"WARNING:", "BUG", "Oops", "general protection", "Call Trace",
-		"x86/PAT", "conflicting memory types", "wcpool:", "refcount_t",
-		"bad page", "Bad page", "list_add corruption",
-		"list_del corruption",
-	};
-	char rec[8192];
-	ssize_t n;
-	unsigned int i;
-	int nbad = 0;
-
-	if (kmsg_fd < 0)
-		return 0;
-	for (;;) {
-		n = read(kmsg_fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			if (strstr(rec, bad[i])) {
-				fprintf(stderr, "  %s: kernel log: %s", test,
-					strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
-				nbad++;
-				break;
-			}
-		}
-	}
-	return nbad;
-}
-
-static int counters_check(const char *test)
-{
-	static const char * const zero[] = {
-		"pools", "pages_wc", "pages_uc", "pages_wb", "deferred",
-		"mapped_vmas", "in_use", "registrations", "registered_bytes",
-		"pinned_pages", "dma_mapped", "gup_pinned", "pmd_mapped",
-	};
-	unsigned int i, tries;
-	int nbad = 0;
-	long v;
-
-	for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
-		/* Deferred pages are reaped once a second. */
-		for (tries = 0; (v = stat_get(zero[i])) != 0 && tries < 30; tries++)
-			usleep(100000);
-		if (v) {
-			fprintf(stderr, "  %s: counter %s is %ld after the test\n",
-				test, zero[i], v);
-			nbad++;
-		}
-	}
-	return nbad;
-}
-
-static bool run_one(const struct test *t)
-{
-	struct timespec t0, t1;
-	int status, bad;
-	pid_t pid;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		cur_test = t->name;
-		alarm(120);
-		t->fn();
-		exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-		perror("fork/waitpid");
-		return false;
-	}
-	bad = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		if (WIFSIGNALED(status))
-			fprintf(stderr, "  %s: killed by signal %d\n", t->name,
-				WTERMSIG(status));
-		bad++;
-	}
-	bad += counters_check(t->name);
-	bad += kmsg_check(t->name);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%s %s (%.0f ms)\n", bad ? "FAIL" : "PASS", t->name,
-	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-	return !bad;
-}
-
-static bool run_rmmod(void)
-{
-	int rc, bad;
-
-	fflush(NULL);
-	rc = system("rmmod wcpool");
-	bad = rc != 0 || access("/dev/wcpool", F_OK) == 0;
-	bad += kmsg_check("rmmod");
-	printf("%s rmmod\n", bad ? "FAIL" : "PASS");
-	return !bad;
-}
+static const struct test *const suites[] = { tests, NULL };
 
 int main(int argc, char **argv)
 {
-	unsigned int i, passed = 0, failed = 0;
-	bool keep = false, ran;
-	int a, first = 1;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1 && !strcmp(argv[1], "-k")) {
-		keep = true;
-		first = 2;
-	}
-	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kmsg_fd >= 0)
-		lseek(kmsg_fd, 0, SEEK_END);
-	if (access("/dev/wcpool", R_OK | W_OK)) {
-		perror("/dev/wcpool");
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		ran = first >= argc;
-		for (a = first; a < argc; a++)
-			if (!strcmp(argv[a], tests[i].name))
-				ran = true;
-		if (!ran)
-			continue;
-		if (run_one(&tests[i]))
-			passed++;
-		else
-			failed++;
-	}
-	if (!keep && first >= argc) {
-		if (run_rmmod())
-			passed++;
-		else
-			failed++;
-	}
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_main(argc, argv, suites);
 }
