@@ -424,22 +424,14 @@ static void test_vivid_dmabuf(void)
  */
 static void test_reg_pmd_pool(void)
 {
-	struct wcpool_create c = {
-		.size = sizeof(c), .max_size = 8 * MB,
-		.map_mode = WCPOOL_MAP_PMD,
-	};
-	int dev = dev_open(), fd, dfd, drm;
+	int fd = pmd_pool(8 * MB), dfd, drm;
 	uint32_t nsegs;
 	uint8_t *p, *d;
 
-	if (ioctl(dev, WCPOOL_IOC_CREATE, &c)) {
-		ASSERT(errno == EOPNOTSUPP);
+	if (fd < 0) {
 		printf("  reg_pmd_pool: no PMD mode on this kernel (EOPNOTSUPP)\n");
-		close(dev);
 		return;
 	}
-	close(dev);
-	fd = c.fd;
 	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 	fill_pattern(p, 8 * MB, 9);

@@ -131,24 +131,16 @@ static void test_release_while_mapped(void)
  */
 static void test_pmd_mode(void)
 {
-	struct wcpool_create c = {
-		.size = sizeof(c), .max_size = 8 * MB,
-		.map_mode = WCPOOL_MAP_PMD,
-	};
-	int dev = dev_open(), fd, ro, pp[2];
+	int fd = pmd_pool(8 * MB), ro, pp[2];
 	uint8_t *p, *q, *area;
 	struct iovec iov;
 	long before;
 	size_t i;
 
-	if (ioctl(dev, WCPOOL_IOC_CREATE, &c)) {
-		ASSERT(errno == EOPNOTSUPP);
+	if (fd < 0) {
 		printf("  pmd_mode: not supported by this kernel (EOPNOTSUPP)\n");
-		close(dev);
 		return;
 	}
-	close(dev);
-	fd = c.fd;
 	ASSERT(info(fd).map_mode == WCPOOL_MAP_PMD);
 	ASSERT(grow(fd, 0, 8 * MB) == 0);
 	before = stat_get("pmd_maps");
@@ -252,16 +244,12 @@ static void race_run(int fd, bool pfnmap)
  */
 static void test_race_fault_release(void)
 {
-	struct wcpool_create c = {
-		.size = sizeof(c), .max_size = 8 * MB,
-		.map_mode = WCPOOL_MAP_PMD,
-	};
-	int dev = dev_open();
+	int fd;
 
 	race_run(pool(WCPOOL_POLICY_WC, 8 * MB), false);
-	if (ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0)
-		race_run(c.fd, true);
-	close(dev);
+	fd = pmd_pool(8 * MB);
+	if (fd >= 0)
+		race_run(fd, true);
 }
 
 static void partial_munmap_run(int fd)
@@ -345,16 +333,12 @@ static void test_pte_aligned(void)
 /* Splitting mappings (munmap, mprotect of a part): PTE and PMD mode. */
 static void test_partial_munmap(void)
 {
-	struct wcpool_create c = {
-		.size = sizeof(c), .max_size = 8 * MB,
-		.map_mode = WCPOOL_MAP_PMD,
-	};
-	int dev = dev_open();
+	int fd;
 
 	partial_munmap_run(pool(WCPOOL_POLICY_WC, 8 * MB));
-	if (ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0)
-		partial_munmap_run(c.fd);
-	close(dev);
+	fd = pmd_pool(8 * MB);
+	if (fd >= 0)
+		partial_munmap_run(fd);
 }
 
 const struct test mmap_tests[] = {

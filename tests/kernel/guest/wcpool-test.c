@@ -31,16 +31,36 @@ int dev_open(void)
 	return fd;
 }
 
-int pool(uint32_t policy, uint64_t max)
+static int create(uint32_t policy, uint64_t max, uint32_t map_mode)
 {
 	struct wcpool_create c = {
 		.size = sizeof(c), .policy = policy, .max_size = max,
+		.map_mode = map_mode,
 	};
-	int dev = dev_open();
+	int dev = dev_open(), ret, err;
 
-	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
+	ret = ioctl(dev, WCPOOL_IOC_CREATE, &c);
+	err = errno;
 	close(dev);
-	return c.fd;
+	errno = err;
+	return ret ? -1 : c.fd;
+}
+
+int pool(uint32_t policy, uint64_t max)
+{
+	int fd = create(policy, max, WCPOOL_MAP_PTE);
+
+	ASSERT(fd >= 0);
+	return fd;
+}
+
+int pmd_pool(uint64_t max)
+{
+	int fd = create(WCPOOL_POLICY_WC, max, WCPOOL_MAP_PMD);
+
+	if (fd < 0)
+		ASSERT(errno == EOPNOTSUPP);
+	return fd;
 }
 
 static int range_ioctl(int fd, unsigned long cmd, uint64_t off, uint64_t len)

@@ -33,6 +33,8 @@
  */
 int dev_open(void);
 int pool(uint32_t policy, uint64_t max);
+/* A WC pool in PMD mode (WCPOOL_MAP_PMD); -1 where the kernel has none. */
+int pmd_pool(uint64_t max);
 int grow(int fd, uint64_t off, uint64_t len);
 int release(int fd, uint64_t off, uint64_t len);
 struct wcpool_info info(int fd);
