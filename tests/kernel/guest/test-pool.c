@@ -45,33 +45,29 @@ static void test_create_bad(void)
 	struct wcpool_create c, good = { .size = sizeof(c), .max_size = HP };
 	int dev = dev_open(), pfd;
 
-#define BAD(field, value, e)						\
-	do {								\
-		c = good;						\
-		c.field = value;					\
-		ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &c), e);	\
-	} while (0)
-	BAD(size, 0, EINVAL);
-	BAD(size, 4, EINVAL);
-	BAD(size, WCPOOL_CREATE_SIZE_VER0 - 8, EINVAL);
-	BAD(size, 4097, EINVAL);
-	BAD(flags, 1U << 1, EINVAL);
-	BAD(flags, 1U << 31, EINVAL);
-	BAD(policy, WCPOOL_POLICY_COUNT, EINVAL);
-	BAD(policy, ~0U, EINVAL);
-	BAD(page_shift, 12, EINVAL);
-	BAD(page_shift, 30, EINVAL);
-	BAD(max_size, 0, EINVAL);
-	BAD(max_size, HP + 4096, EINVAL);
-	BAD(max_size, 4096, EINVAL);
-	BAD(max_size, 1ULL << 63, EINVAL);
-	BAD(max_size, ~0ULL << 21, EINVAL);
-	BAD(map_mode, 2, EINVAL);
-	BAD(reserved[0], 1, EINVAL);
-	BAD(reserved[1], 1ULL << 63, EINVAL);
+#define BAD(field, value) \
+	EXPECT_BAD(dev, WCPOOL_IOC_CREATE, good, field, value, EINVAL)
+	BAD(size, 0);
+	BAD(size, 4);
+	BAD(size, WCPOOL_CREATE_SIZE_VER0 - 8);
+	BAD(size, 4097);
+	BAD(flags, 1U << 1);
+	BAD(flags, 1U << 31);
+	BAD(policy, WCPOOL_POLICY_COUNT);
+	BAD(policy, ~0U);
+	BAD(page_shift, 12);
+	BAD(page_shift, 30);
+	BAD(max_size, 0);
+	BAD(max_size, HP + 4096);
+	BAD(max_size, 4096);
+	BAD(max_size, 1ULL << 63);
+	BAD(max_size, ~0ULL << 21);
+	BAD(map_mode, 2);
+	BAD(reserved[0], 1);
+	BAD(reserved[1], 1ULL << 63);
 #undef BAD
-	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, NULL), EFAULT);
-	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, (void *)16), EFAULT);
+	EXPECT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, NULL), EFAULT);
+	EXPECT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, (void *)16), EFAULT);
 
 	/* fd is output only: whatever it holds on input is ignored. */
 	c = good;
@@ -86,15 +82,15 @@ static void test_create_bad(void)
 	pfd = open("/dev/wcpool", O_RDONLY | O_CLOEXEC);
 	ASSERT(pfd >= 0);
 	c = good;
-	ASSERT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), EBADF);
+	EXPECT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), EBADF);
 	close(pfd);
 	pfd = open("/dev/wcpool", O_WRONLY | O_CLOEXEC);
 	ASSERT(pfd >= 0);
 	ASSERT(ioctl(pfd, WCPOOL_IOC_CREATE, &c) == 0);
 	close(c.fd);
 	close(pfd);
-	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_GROW, &good), ENOTTY);
-	ASSERT_ERR(ioctl(dev, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
+	EXPECT_ERR(ioctl(dev, WCPOOL_IOC_GROW, &good), ENOTTY);
+	EXPECT_ERR(ioctl(dev, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
 
 	/* A larger struct from a newer userspace: zero tail accepted. */
 	memset(&big, 0, sizeof(big));
@@ -103,7 +99,7 @@ static void test_create_bad(void)
 	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &big) == 0);
 	close(big.c.fd);
 	big.extra[1] = 1;
-	ASSERT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &big), E2BIG);
+	EXPECT_ERR(ioctl(dev, WCPOOL_IOC_CREATE, &big), E2BIG);
 
 	/* PMD mode: supported or a clean EOPNOTSUPP. */
 	c = good;
@@ -118,8 +114,8 @@ static void test_create_bad(void)
 	/* Device ioctls are not pool ioctls. */
 	pfd = pool(WCPOOL_POLICY_WC, HP);
 	c = good;
-	ASSERT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), ENOTTY);
-	ASSERT_ERR(ioctl(pfd, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
+	EXPECT_ERR(ioctl(pfd, WCPOOL_IOC_CREATE, &c), ENOTTY);
+	EXPECT_ERR(ioctl(pfd, _IO(WCPOOL_IOC_MAGIC, 0x7f)), ENOTTY);
 	close(pfd);
 	ASSERT(stat_get("pools") == 0);
 	close(dev);
@@ -155,31 +151,28 @@ static void test_grow_release(void)
 static void test_grow_bad(void)
 {
 	int fd = pool(WCPOOL_POLICY_WC, 8 * MB);
-	struct wcpool_range r;
+	struct wcpool_range good = { .size = sizeof(good), .length = HP };
 
-	ASSERT_ERR(grow(fd, 4096, HP), EINVAL);
-	ASSERT_ERR(grow(fd, MB, HP), EINVAL);
-	ASSERT_ERR(grow(fd, 0, 0), EINVAL);
-	ASSERT_ERR(grow(fd, 0, 4096), EINVAL);
-	ASSERT_ERR(grow(fd, 0, HP + 4096), EINVAL);
-	ASSERT_ERR(grow(fd, ~0ULL << 21, 4 * MB), EINVAL);
-	ASSERT_ERR(grow(fd, 2 * MB, ~0ULL << 21), EINVAL);
-	ASSERT_ERR(grow(fd, 8 * MB, HP), EFBIG);
-	ASSERT_ERR(grow(fd, 6 * MB, 4 * MB), EFBIG);
-	ASSERT_ERR(grow(fd, 1ULL << 50, HP), EFBIG);
-	ASSERT_ERR(release(fd, 4096, HP), EINVAL);
-	ASSERT_ERR(release(fd, 0, 0), EINVAL);
-	ASSERT_ERR(release(fd, 8 * MB, HP), EFBIG);
-	r = (struct wcpool_range){ .size = sizeof(r), .length = HP, .flags = 1 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_RELEASE, &r), EINVAL);
-	r = (struct wcpool_range){ .size = sizeof(r), .length = HP, .reserved = { 0, 1 } };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
-	r = (struct wcpool_range){ .size = 8, .length = HP };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, &r), EINVAL);
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_GROW, NULL), EFAULT);
-	ASSERT(info(fd).grown_size == 0);
-	ASSERT(stat_get("in_use") == 0);
+	EXPECT_ERR(grow(fd, 4096, HP), EINVAL);
+	EXPECT_ERR(grow(fd, MB, HP), EINVAL);
+	EXPECT_ERR(grow(fd, 0, 0), EINVAL);
+	EXPECT_ERR(grow(fd, 0, 4096), EINVAL);
+	EXPECT_ERR(grow(fd, 0, HP + 4096), EINVAL);
+	EXPECT_ERR(grow(fd, ~0ULL << 21, 4 * MB), EINVAL);
+	EXPECT_ERR(grow(fd, 2 * MB, ~0ULL << 21), EINVAL);
+	EXPECT_ERR(grow(fd, 8 * MB, HP), EFBIG);
+	EXPECT_ERR(grow(fd, 6 * MB, 4 * MB), EFBIG);
+	EXPECT_ERR(grow(fd, 1ULL << 50, HP), EFBIG);
+	EXPECT_ERR(release(fd, 4096, HP), EINVAL);
+	EXPECT_ERR(release(fd, 0, 0), EINVAL);
+	EXPECT_ERR(release(fd, 8 * MB, HP), EFBIG);
+	EXPECT_BAD(fd, WCPOOL_IOC_GROW, good, flags, 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_RELEASE, good, flags, 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_GROW, good, reserved[1], 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_GROW, good, size, 8, EINVAL);
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_GROW, NULL), EFAULT);
+	EXPECT(info(fd).grown_size == 0);
+	EXPECT(stat_get("in_use") == 0);
 	close(fd);
 }
 
@@ -202,24 +195,20 @@ static void test_grow_limit(void)
 static void test_info_bad(void)
 {
 	int fd = pool(WCPOOL_POLICY_WB, HP);
-	struct wcpool_info i;
+	struct wcpool_info good = { .size = sizeof(good) };
 	struct {
 		struct wcpool_info i;
 		uint64_t extra;
 	} big;
 
-	i = (struct wcpool_info){ .size = sizeof(i), .flags = 1 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
-	i = (struct wcpool_info){ .size = sizeof(i), .reserved0 = 1 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
-	i = (struct wcpool_info){ .size = sizeof(i), .reserved = { 0, 0, 0, 1 } };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
-	i = (struct wcpool_info){ .size = 16 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &i), EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_INFO, good, flags, 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_INFO, good, reserved0, 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_INFO, good, reserved[3], 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_INFO, good, size, 16, EINVAL);
 	memset(&big, 0, sizeof(big));
 	big.i.size = sizeof(big);
 	big.extra = 0x5a5a;
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &big), E2BIG);
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_INFO, &big), E2BIG);
 	big.extra = 0;
 	ASSERT(ioctl(fd, WCPOOL_IOC_INFO, &big) == 0);
 	ASSERT(big.i.policy == WCPOOL_POLICY_WB && big.i.max_size == HP);
@@ -243,23 +232,20 @@ static void test_readonly_fd(void)
 	ASSERT((fcntl(ro, F_GETFL) & O_ACCMODE) == O_RDONLY);
 	ASSERT(info(ro).flags == WCPOOL_INFO_READONLY);
 	ASSERT(info(ro).grown_size == 2 * MB);
-	ASSERT_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
-	ASSERT_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	EXPECT_ERR(mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	EXPECT_ERR(mmap(NULL, HP, PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
 	r = map(ro, HP, PROT_READ, 0);
 	ASSERT(r[12345] == 0x42);
-	ASSERT_ERR(mprotect(r, HP, PROT_READ | PROT_WRITE), EACCES);
-	ASSERT_ERR(grow(ro, 2 * MB, 2 * MB), EBADF);
-	ASSERT_ERR(release(ro, 0, 2 * MB), EBADF);
+	EXPECT_ERR(mprotect(r, HP, PROT_READ | PROT_WRITE), EACCES);
+	EXPECT_ERR(grow(ro, 2 * MB, 2 * MB), EBADF);
+	EXPECT_ERR(release(ro, 0, 2 * MB), EBADF);
 	ASSERT(info(fd).grown_size == 2 * MB);
 
-	d = (struct wcpool_dup){ .size = sizeof(d) };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
-	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1U << 5 | 1 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
-	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1, .reserved = { 1 } };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
-	d = (struct wcpool_dup){ .size = 4, .flags = 1 };
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_DUP, &d), EINVAL);
+	d = (struct wcpool_dup){ .size = sizeof(d), .flags = 1 };
+	EXPECT_BAD(fd, WCPOOL_IOC_DUP, d, flags, 0, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_DUP, d, flags, 1U << 5 | 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_DUP, d, reserved[0], 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_DUP, d, size, 4, EINVAL);
 	ro2 = dup_ro(ro, WCPOOL_DUP_READONLY | WCPOOL_DUP_CLOEXEC);
 	ASSERT(ro2 >= 0);
 	ASSERT(fcntl(ro2, F_GETFD) & FD_CLOEXEC);

@@ -186,44 +186,40 @@ static void test_reg_bad(void)
 	ASSERT(grow(fd, 0, 6 * MB) == 0);	/* 6-8 MiB not grown */
 	p = map(fd, 8 * MB, PROT_READ | PROT_WRITE, 0);
 
-	/* Struct size (common rules). */
-	memset(&r, 0, sizeof(r));
-	r.size = WCPOOL_REGISTER_SIZE_VER0 - 8;
-	r.flags = RW;
-	r.addr = (uintptr_t)p;
-	r.length = 4096;
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
-	r.size = sizeof(r);
-	r.reserved0 = 1;
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
-	r.reserved0 = 0;
-	r.reserved[1] = 1;
-	ASSERT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &r), EINVAL);
+	/* Struct size and reserved fields (common rules). */
+	r = (struct wcpool_register){
+		.size = sizeof(r), .flags = RW, .addr = (uintptr_t)p,
+		.length = 4096,
+	};
+	EXPECT_BAD(fd, WCPOOL_IOC_REGISTER, r, size,
+		   WCPOOL_REGISTER_SIZE_VER0 - 8, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_REGISTER, r, reserved0, 1, EINVAL);
+	EXPECT_BAD(fd, WCPOOL_IOC_REGISTER, r, reserved[1], 1, EINVAL);
 
 	/* flags */
-	ASSERT_ERR(reg(fd, p, 4096, 0), EINVAL);
-	ASSERT_ERR(reg(fd, p, 4096, WCPOOL_REG_CLOEXEC), EINVAL);
-	ASSERT_ERR(reg(fd, p, 4096, RW | (1U << 3)), EINVAL);
-	ASSERT_ERR(reg(fd, p, 4096, RW | (1U << 31)), EINVAL);
+	EXPECT_ERR(reg(fd, p, 4096, 0), EINVAL);
+	EXPECT_ERR(reg(fd, p, 4096, WCPOOL_REG_CLOEXEC), EINVAL);
+	EXPECT_ERR(reg(fd, p, 4096, RW | (1U << 3)), EINVAL);
+	EXPECT_ERR(reg(fd, p, 4096, RW | (1U << 31)), EINVAL);
 	/* length and addr */
-	ASSERT_ERR(reg(fd, p, 0, RW), EINVAL);
-	ASSERT_ERR(reg(fd, p, 100, RW), EINVAL);
-	ASSERT_ERR(reg(fd, p, 4096 + 1, RW), EINVAL);
-	ASSERT_ERR(reg(fd, p + 1, 4096, RW), EINVAL);
-	ASSERT_ERR(reg(fd, p + 2048, 4096, RW), EINVAL);
-	ASSERT_ERR(reg(fd, p, -4096ULL, RW), EOVERFLOW);
-	ASSERT_ERR(reg(fd, (void *)-4096ULL, 8192, RW), EOVERFLOW);
+	EXPECT_ERR(reg(fd, p, 0, RW), EINVAL);
+	EXPECT_ERR(reg(fd, p, 100, RW), EINVAL);
+	EXPECT_ERR(reg(fd, p, 4096 + 1, RW), EINVAL);
+	EXPECT_ERR(reg(fd, p + 1, 4096, RW), EINVAL);
+	EXPECT_ERR(reg(fd, p + 2048, 4096, RW), EINVAL);
+	EXPECT_ERR(reg(fd, p, -4096ULL, RW), EOVERFLOW);
+	EXPECT_ERR(reg(fd, (void *)-4096ULL, 8192, RW), EOVERFLOW);
 	/* align */
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 3, 0, NULL), EINVAL);
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 4096 + 8192, 0, NULL), EINVAL);
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 3, 0, NULL), EINVAL);
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 4096 + 8192, 0, NULL), EINVAL);
 	x = (uintptr_t)p + 4096;
 	if (x % 8192 == 0)
 		x += 4096;
-	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 8192, 0, NULL), EINVAL);
+	EXPECT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 8192, 0, NULL), EINVAL);
 	for (x = (uintptr_t)p + 4096; x % (4 * MB) != 2 * MB; x += 4096)
 		;
-	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 4 * MB, 0, NULL), EINVAL);
-	ASSERT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 1ULL << 63, 0, NULL),
+	EXPECT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 4 * MB, 0, NULL), EINVAL);
+	EXPECT_ERR(reg_ioctl(fd, (void *)x, 4096, RW, 1ULL << 63, 0, NULL),
 		  EINVAL);
 	dfd = reg_ioctl(fd, (void *)x, 4096, RW, 2 * MB, 0, NULL);
 	ASSERT(dfd >= 0);
@@ -232,12 +228,12 @@ static void test_reg_bad(void)
 	ASSERT(dfd >= 0);
 	close(dfd);
 	/* policy */
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_POLICY_COUNT + 1, NULL),
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_POLICY_COUNT + 1, NULL),
 		  EINVAL);
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0, 100, NULL), EINVAL);
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 0, 100, NULL), EINVAL);
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
 			    WCPOOL_REG_POLICY(WCPOOL_POLICY_WB), NULL), EACCES);
-	ASSERT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
+	EXPECT_ERR(reg_ioctl(fd, p, 4096, RW, 0,
 			    WCPOOL_REG_POLICY(WCPOOL_POLICY_UC), NULL), EACCES);
 	dfd = reg_ioctl(fd, p, 4096, RW, 0, WCPOOL_REG_POLICY(WCPOOL_POLICY_WC),
 			NULL);
@@ -245,11 +241,11 @@ static void test_reg_bad(void)
 	close(dfd);
 
 	/* Pages that are not grown; a range crossing the end of the mapping. */
-	ASSERT_ERR(reg(fd, p + 6 * MB, 4096, RW), ENXIO);
-	ASSERT_ERR(reg(fd, p + 6 * MB - 4096, 8192, RW), ENXIO);
+	EXPECT_ERR(reg(fd, p + 6 * MB, 4096, RW), ENXIO);
+	EXPECT_ERR(reg(fd, p + 6 * MB - 4096, 8192, RW), ENXIO);
 	q = map(fd, 4 * MB, PROT_READ | PROT_WRITE, 0);
-	ASSERT_ERR(reg(fd, q + 2 * MB, 4 * MB, RW), ENXIO);
-	ASSERT_ERR(reg(fd, q + 4 * MB - 4096, 8192, RW), ENXIO);
+	EXPECT_ERR(reg(fd, q + 2 * MB, 4 * MB, RW), ENXIO);
+	EXPECT_ERR(reg(fd, q + 4 * MB - 4096, 8192, RW), ENXIO);
 	dfd = reg(fd, q + 2 * MB, 2 * MB, RW);
 	ASSERT(dfd >= 0);
 	close(dfd);
@@ -272,9 +268,9 @@ static void test_reg_bad(void)
 	close(dfd);
 	ASSERT(mmap(a + 2 * MB, 2 * MB, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_FIXED, fd, 0) == a + 2 * MB);
-	ASSERT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	EXPECT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
 	ASSERT(munmap(a + 2 * MB, 2 * MB) == 0);
-	ASSERT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
+	EXPECT_ERR(reg(fd, a + MB, 2 * MB, RW), ENXIO);
 	ASSERT(munmap(a, 6 * MB) == 0);
 
 	/* Memory that is not this pool's: anonymous, unmapped, another pool. */
@@ -282,31 +278,31 @@ static void test_reg_bad(void)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT(anon != MAP_FAILED);
 	anon[0] = 1;
-	ASSERT_ERR(reg(fd, anon, 4096, RW), ENXIO);
+	EXPECT_ERR(reg(fd, anon, 4096, RW), ENXIO);
 	ASSERT(munmap(anon, 2 * MB) == 0);
-	ASSERT_ERR(reg(fd, anon, 4096, RW), EFAULT);
-	ASSERT_ERR(reg(fd, (void *)4096, 4096, RW), EFAULT);
+	EXPECT_ERR(reg(fd, anon, 4096, RW), EFAULT);
+	EXPECT_ERR(reg(fd, (void *)4096, 4096, RW), EFAULT);
 	other = pool(WCPOOL_POLICY_WC, 2 * MB);
 	ASSERT(grow(other, 0, 2 * MB) == 0);
 	o = map(other, 2 * MB, PROT_READ | PROT_WRITE, 0);
-	ASSERT_ERR(reg(fd, o, 4096, RW), ENXIO);
+	EXPECT_ERR(reg(fd, o, 4096, RW), ENXIO);
 	odfd = reg(other, o, 4096, RW);
 	ASSERT(odfd >= 0);
-	ASSERT_ERR(reg(other, p, 4096, RW), ENXIO);
+	EXPECT_ERR(reg(other, p, 4096, RW), ENXIO);
 
 	/* A dma-buf's own mapping is not pool memory. */
 	dfd = reg(fd, p, 2 * MB, RW);
 	ASSERT(dfd >= 0);
 	dm = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
 	ASSERT(dm != MAP_FAILED);
-	ASSERT_ERR(reg(fd, dm, 4096, RW), ENXIO);
+	EXPECT_ERR(reg(fd, dm, 4096, RW), ENXIO);
 
 	/* Write access through a read-only mapping; a read-only pool fd. */
 	ropm = map(fd, 2 * MB, PROT_READ, 0);
-	ASSERT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
-	ASSERT_ERR(reg(fd, ropm, 4096, RW), EACCES);
+	EXPECT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	EXPECT_ERR(reg(fd, ropm, 4096, RW), EACCES);
 	ASSERT(mprotect(ropm, 2 * MB, PROT_NONE) == 0);
-	ASSERT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
+	EXPECT_ERR(reg(fd, ropm, 4096, WCPOOL_REG_WRITE), EACCES);
 	ASSERT(mprotect(ropm, 2 * MB, PROT_READ) == 0);
 	{
 		int rd = reg(fd, ropm, 4096, WCPOOL_REG_READ);
@@ -317,13 +313,13 @@ static void test_reg_bad(void)
 	ro = dup_ro(fd, WCPOOL_DUP_READONLY);
 	ASSERT(ro >= 0);
 	/* A read-only fd registers for device reads only. */
-	ASSERT_ERR(reg(ro, p, 4096, RW), EACCES);
-	ASSERT_ERR(reg(ro, p, 4096, WCPOOL_REG_WRITE), EACCES);
+	EXPECT_ERR(reg(ro, p, 4096, RW), EACCES);
+	EXPECT_ERR(reg(ro, p, 4096, WCPOOL_REG_WRITE), EACCES);
 	{
 		int rd = reg(ro, p, 4096, WCPOOL_REG_READ);
 
 		ASSERT(rd >= 0);
-		ASSERT_ERR(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+		EXPECT_ERR(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       rd, 0), EACCES);
 		dm2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, rd, 0);
 		ASSERT(dm2 != MAP_FAILED);
@@ -335,7 +331,7 @@ static void test_reg_bad(void)
 		uint8_t *rom = map(ro, 2 * MB, PROT_READ, 0);
 		int rd;
 
-		ASSERT_ERR(reg(fd, rom, 4096, RW), EACCES);
+		EXPECT_ERR(reg(fd, rom, 4096, RW), EACCES);
 		rd = reg(fd, rom, 4096, WCPOOL_REG_READ);
 		ASSERT(rd >= 0);
 		close(rd);
@@ -347,31 +343,27 @@ static void test_reg_bad(void)
 	ASSERT(segments(ro, dfd, s, &count) == 0 && count == 1);
 	ASSERT(s[0].offset == 0 && s[0].length == 2 * MB);
 	count = 4;
-	ASSERT_ERR(segments(fd, odfd, s, &count), EINVAL);
-	ASSERT_ERR(segments(other, dfd, s, &count), EINVAL);
-	ASSERT_ERR(segments(fd, -1, s, &count), EBADF);
-	ASSERT_ERR(segments(fd, 1000, s, &count), EBADF);
-	ASSERT_ERR(segments(fd, fd, s, &count), EINVAL);
-	ASSERT_ERR(segments(fd, dfd, (void *)8, &count), EFAULT);
+	EXPECT_ERR(segments(fd, odfd, s, &count), EINVAL);
+	EXPECT_ERR(segments(other, dfd, s, &count), EINVAL);
+	EXPECT_ERR(segments(fd, -1, s, &count), EBADF);
+	EXPECT_ERR(segments(fd, 1000, s, &count), EBADF);
+	EXPECT_ERR(segments(fd, fd, s, &count), EINVAL);
+	EXPECT_ERR(segments(fd, dfd, (void *)8, &count), EFAULT);
 	{
 		struct wcpool_segments sq = {
-			.size = sizeof(sq), .flags = 1, .dmabuf = dfd,
+			.size = sizeof(sq), .dmabuf = dfd,
 		};
 
-		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
-		sq.flags = 0;
-		sq.reserved[0] = 1;
-		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
-		sq.reserved[0] = 0;
-		sq.size = 8;
-		ASSERT_ERR(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq), EINVAL);
+		EXPECT_BAD(fd, WCPOOL_IOC_SEGMENTS, sq, flags, 1, EINVAL);
+		EXPECT_BAD(fd, WCPOOL_IOC_SEGMENTS, sq, reserved[0], 1, EINVAL);
+		EXPECT_BAD(fd, WCPOOL_IOC_SEGMENTS, sq, size, 8, EINVAL);
 	}
 	/* Neither ioctl exists on /dev/wcpool. */
 	{
 		int dev = dev_open();
 
-		ASSERT_ERR(reg(dev, p, 4096, RW), ENOTTY);
-		ASSERT_ERR(segments(dev, dfd, s, &count), ENOTTY);
+		EXPECT_ERR(reg(dev, p, 4096, RW), ENOTTY);
+		EXPECT_ERR(segments(dev, dfd, s, &count), ENOTTY);
 		close(dev);
 	}
 

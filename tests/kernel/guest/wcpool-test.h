@@ -45,6 +45,18 @@ int send_fd(int sock, int fd);
 int recv_fd(int sock);
 
 /*
+ * A bad-input case: ioctl @cmd on @fd with the struct @good but for one
+ * field, set to @value, must fail with errno @e.
+ */
+#define EXPECT_BAD(fd, cmd, good, field, value, e)			\
+	do {								\
+		typeof(good) arg_ = (good);				\
+		arg_.field = (value);					\
+		CHECK_ERR_(false, ioctl(fd, cmd, &arg_), e,		\
+			   #cmd " with ." #field " = " #value);		\
+	} while (0)
+
+/*
  * Registration (WCPOOL_IOC_REGISTER, dma-buf export): reg_ioctl(), reg()
  * and segments() return what the ioctl did (reg*: the dma-buf fd).
  */
