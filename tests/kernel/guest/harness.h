@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the in-guest programs share: checks in kselftest's style, the test
+ * runner, and the module's counter and kernel log checks.
+ *
+ * ASSERT(cond) and ASSERT_ERR(expr, e) report a failure and end the test:
+ * for steps that later ones depend on.  EXPECT(cond) and EXPECT_ERR(expr, e)
+ * report it, mark the test failed and go on: for independent checks, so
+ * that one run shows every one that fails.  *_ERR: expr returns -1 with
+ * errno e.  A failed EXPECT counts in the test's own process: a child the
+ * test forks must ASSERT (its exit status is the test's to check).
+ */
+#ifndef WCPOOL_GUEST_HARNESS_H
+#define WCPOOL_GUEST_HARNESS_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MB (1024UL * 1024)
+#define HP (2 * MB)
+#define STATS "/sys/kernel/debug/wcpool/stats"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+extern const char *cur_test;
+extern unsigned int cur_failures;	/* failed EXPECTs of the running test */
+
+#define CHECK_FAILED_(fatal)						\
+	do {								\
+		if (fatal)						\
+			exit(1);					\
+		cur_failures++;						\
+	} while (0)
+
+/* @text: the check as written (stringified before its macros expand). */
+#define CHECK_(fatal, cond, text)					\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "  %s:%d: %s: check failed: %s (errno %d %s)\n", \
+				__FILE__, __LINE__, cur_test, text,	\
+				errno, strerror(errno));		\
+			CHECK_FAILED_(fatal);				\
+		}							\
+	} while (0)
+
+#define CHECK_ERR_(fatal, expr, e, text)				\
+	do {								\
+		errno = 0;						\
+		long r_ = (long)(expr);					\
+		if (r_ != -1 || errno != (e)) {				\
+			fprintf(stderr, "  %s:%d: %s: %s returned %ld errno %d (%s), want -1 errno %d (%s)\n", \
+				__FILE__, __LINE__, cur_test, text, r_,	\
+				errno, strerror(errno), e, strerror(e)); \
+			CHECK_FAILED_(fatal);				\
+		}							\
+	} while (0)
+
+#define ASSERT(cond)		CHECK_(true, cond, #cond)
+#define EXPECT(cond)		CHECK_(false, cond, #cond)
+#define ASSERT_ERR(expr, e)	CHECK_ERR_(true, expr, e, #expr)
+#define EXPECT_ERR(expr, e)	CHECK_ERR_(false, expr, e, #expr)
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/*
+ * Runs the tests of @suites (tables ended by an entry without a name): all
+ * of them, or those named in argv.  Each runs in its own child process;
+ * after each, the module's counters must be back at zero and the kernel
+ * log clean.  Prints "PASS name (N ms)" or "FAIL name (N ms)" per test,
+ * then "N passed, N failed".  After a run of all tests it unloads the
+ * module and checks that too, unless argv[1] is -k.
+ */
+int harness_main(int argc, char **argv, const struct test *const suites[]);
+
+/* The module's counter @name (debugfs), -1 if it cannot be read. */
+long stat_get(const char *name);
+/* Prints each counter that is not back at 0 (waiting a while for the
+ * deferred frees); returns how many. */
+int counters_check(const char *what);
+/* Start watching the kernel log (from now on). */
+void kmsg_open(void);
+/* Prints each bad kernel log line since the last call; returns how many. */
+int kmsg_check(const char *what);
+
+double now_s(void);
+
+#endif
