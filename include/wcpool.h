@@ -266,8 +266,11 @@ int wcp_pool_trim(struct wcp_pool *pool);
  *
  * Alignment is that of malloc() (16 bytes) or better; a size of 0 gives a
  * unique minimal allocation.  Return: the allocation, or NULL with errno
- * ENOMEM (pool max_size or system memory exhausted) or EPERM (imported pool,
- * or the parent's pool in a fork() child).
+ * ENOMEM (pool max_size or system memory exhausted; also for anything but
+ * whole-page frames when called while the thread exits, from a
+ * thread-specific-data destructor that runs after jemalloc's own cleanup
+ * of the thread: jemalloc then serves only its default arena) or EPERM
+ * (imported pool, or the parent's pool in a fork() child).
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 	WCP_MALLOC_LIKE WCP_ALLOC_SIZE(2) WCP_FREED_BY_WCP_FREE;
