@@ -180,8 +180,21 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	return mark_live(pool, p);
 }
 
+/*
+ * The common case, inline: a small block from the bin of the record this
+ * thread found first.  A record there proves the checks pool_alloc()
+ * makes: the pool exists, allocates (not a view) and is this process's
+ * (a fork() child starts without records).
+ */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
+	struct wcpi_tcache *tc;
+	void *p;
+
+	if (size <= wcpi_classes.max &&
+	    (tc = wcpi_tcache_hit(pool)) &&
+	    (p = wcpi_tcache_pop(tc, wcpi_class_of(size))))
+		return mark_live(pool, p);
 	return pool_alloc(pool, size, 0, false);
 }
 
@@ -241,7 +254,10 @@ static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 
 void wcp_free(struct wcp_pool *pool, void *ptr)
 {
+	struct wcpi_tcache *tc;
 	struct wcp_pool *s;
+	unsigned kind;
+	uint64_t off;
 
 	if (!ptr)
 		return;
@@ -249,7 +265,14 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		wcp_free(s, ptr);
 		return;
 	}
-	release_block(pool, ptr, take_live(pool, ptr, "wcp_free"));
+	off = take_live(pool, ptr, "wcp_free");
+	/* The common case: a small block into this thread's bin. */
+	kind = wcpi_livemap_kind(&pool->live, off);
+	if (kind - 1 < wcpi_classes.nr &&
+	    (tc = wcpi_tcache_hit(pool)) &&
+	    wcpi_tcache_push(tc, kind - 1, ptr))
+		return;
+	release_block(pool, ptr, off);
 }
 
 /* A new block of @size (spilled if need be) with @ptr's bytes; @ptr goes. */

@@ -94,6 +94,22 @@ static inline bool wcpi_owns(const struct wcp_pool *pool, const void *ptr)
 	return wcpi_offset(pool, ptr) != WCP_OFFSET_INVALID;
 }
 
+/*
+ * The fast path's record for @pool (tcache.h): the thread's first, if it is
+ * @pool's, alive and not due a flush (a trim happened); else NULL.
+ */
+static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
+{
+	struct wcpi_tcache *tc = wcpi_thread_caches[0];
+
+	if (tc && pool &&
+	    atomic_load_explicit(&tc->pool, memory_order_relaxed) == pool &&
+	    tc->trim_seen == atomic_load_explicit(&pool->tcaches.trim_generation,
+						  memory_order_relaxed))
+		return tc;
+	return NULL;
+}
+
 /* fork.c */
 extern atomic_uint wcpi_fork_generation;
 void wcpi_fork_track(struct wcp_pool *pool);

@@ -41,36 +41,14 @@
 
 #include "pool.h"
 
-/* Pools a thread uses at once before it evicts the least recently found. */
-#define WCP_THREAD_POOLS 4
-
-/* Free blocks of one size class; slot[n - 1] is the most recently freed. */
-struct wcpi_bin {
-	uint16_t n;
-	uint16_t cap;
-	void **slot;
-};
-
-struct wcpi_tcache {
-	alignas(64) const struct wcp_pool *pool;
-	unsigned id;			/* jemalloc's tcache index */
-	int flags;			/* its arena and tcache, for mallocx */
-	atomic_bool dead;		/* the pool destroyed the tcache */
-	bool idle;			/* no thread holds it */
-	unsigned trim_seen;		/* the pool's trim generation, flushed */
-	_Atomic int64_t allocations;
-	_Atomic int64_t bytes;
-	struct wcpi_tcache *next;	/* in the pool's list */
-	struct wcpi_bin bins[WCPI_MAX_CLASSES];
-	void *slots[];			/* the bins' arrays */
-};
-
 static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
 /* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
-static _Thread_local struct wcpi_tcache *thread_caches[WCP_THREAD_POOLS]
+_Thread_local struct wcpi_tcache *wcpi_thread_caches[WCPI_THREAD_POOLS]
 	__attribute__((tls_model("initial-exec")));
+/* What a destroyed pool leaves in its records' pool field. */
+static const struct wcp_pool *const dead_pool = (const struct wcp_pool *)&dead_pool;
 /*
  * Set once thread_exit_records() ran: later pool calls of this thread
  * (another key's destructor, glibc's teardown) go without a cache, since
@@ -85,7 +63,7 @@ static void record_put_back(struct wcpi_tcache *tc)
 	bool dead;
 
 	pthread_mutex_lock(&tcache_lock);
-	dead = atomic_load(&tc->dead);
+	dead = (atomic_load(&tc->pool) == dead_pool);
 	tc->idle = !dead;
 	pthread_mutex_unlock(&tcache_lock);
 	if (dead)
@@ -97,10 +75,10 @@ static void thread_exit_records(void *unused)
 {
 	(void)unused;
 	thread_exiting = true;
-	for (int i = 0; i < WCP_THREAD_POOLS; i++) {
-		if (thread_caches[i])
-			record_put_back(thread_caches[i]);
-		thread_caches[i] = NULL;
+	for (int i = 0; i < WCPI_THREAD_POOLS; i++) {
+		if (wcpi_thread_caches[i])
+			record_put_back(wcpi_thread_caches[i]);
+		wcpi_thread_caches[i] = NULL;
 	}
 }
 
@@ -147,7 +125,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 
 	pthread_once(&tcache_once, make_thread_key);
 	/* Any non-NULL value makes the destructor run at thread exit. */
-	pthread_setspecific(tcache_key, thread_caches);
+	pthread_setspecific(tcache_key, wcpi_thread_caches);
 	pthread_mutex_lock(&tcache_lock);
 	for (tc = pool->tcaches.list; tc && !tc->idle; tc = tc->next)
 		;
@@ -164,7 +142,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 		free(tc);
 		return NULL;
 	}
-	tc->pool = pool;
+	atomic_store(&tc->pool, pool);
 	tc->trim_seen = atomic_load(&pool->tcaches.trim_generation);
 	tc->flags = wcpi_mallocx_arena(wcpi_arena_pick(pool)) |
 		    MALLOCX_TCACHE(tc->id);
@@ -182,21 +160,21 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 static struct wcpi_tcache *record_find(struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc = NULL;
-	int i, free_slot = WCP_THREAD_POOLS - 1;
+	int i, free_slot = WCPI_THREAD_POOLS - 1;
 
-	for (i = 0; i < WCP_THREAD_POOLS; i++) {
-		tc = thread_caches[i];
-		if (tc && atomic_load(&tc->dead)) {
+	for (i = 0; i < WCPI_THREAD_POOLS; i++) {
+		tc = wcpi_thread_caches[i];
+		if (tc && (atomic_load(&tc->pool) == dead_pool)) {
 			/* Its pool is gone and has forgotten it. */
 			free(tc);
-			tc = thread_caches[i] = NULL;
+			tc = wcpi_thread_caches[i] = NULL;
 		}
-		if (!tc && free_slot == WCP_THREAD_POOLS - 1)
+		if (!tc && free_slot == WCPI_THREAD_POOLS - 1)
 			free_slot = i;
-		if (tc && tc->pool == pool)
+		if (tc && atomic_load(&tc->pool) == pool)
 			break;
 	}
-	if (i == WCP_THREAD_POOLS) {
+	if (i == WCPI_THREAD_POOLS) {
 		if (thread_exiting)
 			return NULL;
 		tc = record_take(pool);
@@ -204,13 +182,13 @@ static struct wcpi_tcache *record_find(struct wcp_pool *pool)
 			return NULL;
 		/* Into an empty slot, or the least recently found one's. */
 		i = free_slot;
-		if (thread_caches[i])
-			record_put_back(thread_caches[i]);
+		if (wcpi_thread_caches[i])
+			record_put_back(wcpi_thread_caches[i]);
 	}
 	/* Move to the front: the next search for this pool stops there. */
 	for (; i > 0; i--)
-		thread_caches[i] = thread_caches[i - 1];
-	thread_caches[0] = tc;
+		wcpi_thread_caches[i] = wcpi_thread_caches[i - 1];
+	wcpi_thread_caches[0] = tc;
 	return tc;
 }
 
@@ -240,11 +218,10 @@ static void record_flush(struct wcpi_tcache *tc)
  */
 static inline struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 {
-	struct wcpi_tcache *tc = thread_caches[0];
+	struct wcpi_tcache *tc = wcpi_thread_caches[0];
 	unsigned trim;
 
-	if (!tc || tc->pool != pool || atomic_load_explicit(&tc->dead,
-							    memory_order_relaxed))
+	if (!tc || atomic_load_explicit(&tc->pool, memory_order_relaxed) != pool)
 		tc = record_find(pool);
 	if (!tc)
 		return NULL;
@@ -266,12 +243,6 @@ int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
 	return tc ? tc->flags : pool->arenas.untracked_flags;
 }
 
-/* Single writer per record: a plain load and store is enough. */
-static void counter_add(_Atomic int64_t *v, int64_t delta)
-{
-	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) +
-				 delta, memory_order_relaxed);
-}
 
 /*
  * Fill bin @c with half its capacity from jemalloc.  Each block's page
@@ -311,9 +282,7 @@ void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c)
 	b = &tc->bins[c];
 	if (!b->n && !bin_refill(pool, tc, c))
 		return NULL;
-	counter_add(&tc->allocations, 1);
-	counter_add(&tc->bytes, wcpi_classes.size[c]);
-	return b->slot[--b->n];
+	return wcpi_tcache_pop(tc, c);
 }
 
 bool wcpi_tcache_free(struct wcp_pool *pool, void *p, unsigned c)
@@ -326,18 +295,15 @@ bool wcpi_tcache_free(struct wcp_pool *pool, void *p, unsigned c)
 	b = &tc->bins[c];
 	if (b->n == b->cap)
 		bin_flush(tc, c, b->cap / 2);
-	b->slot[b->n++] = p;
-	counter_add(&tc->allocations, -1);
-	counter_add(&tc->bytes, -(int64_t)wcpi_classes.size[c]);
-	return true;
+	return wcpi_tcache_push(tc, c, p);
 }
 
 void wcpi_tcache_count(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		      int64_t allocations, int64_t bytes)
 {
 	if (tc) {
-		counter_add(&tc->allocations, allocations);
-		counter_add(&tc->bytes, bytes);
+		wcpi_counter_add(&tc->allocations, allocations);
+		wcpi_counter_add(&tc->bytes, bytes);
 	} else {
 		atomic_fetch_add(&pool->tcaches.untracked_allocations, allocations);
 		atomic_fetch_add(&pool->tcaches.untracked_bytes, bytes);
@@ -355,6 +321,12 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		n += atomic_load(&tc->allocations);
 		b += atomic_load(&tc->bytes);
+		for (unsigned c = 0; c < wcpi_classes.nr; c++) {
+			int64_t live = atomic_load(&tc->live[c]);
+
+			n += live;
+			b += live * (int64_t)wcpi_classes.size[c];
+		}
 	}
 	pthread_mutex_unlock(&tcache_lock);
 	*allocations = (uint64_t)n;
@@ -373,8 +345,8 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
-		for (int i = 0; i < WCP_THREAD_POOLS; i++)
-			mine |= thread_caches[i] == tc;
+		for (int i = 0; i < WCPI_THREAD_POOLS; i++)
+			mine |= wcpi_thread_caches[i] == tc;
 		if (tc->idle || mine) {
 			record_flush(tc);
 			tc->trim_seen = trim;
@@ -392,10 +364,12 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 
 		pool->tcaches.list = tc->next;
 		mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
-		if (tc->idle)
+		if (tc->idle) {
 			free(tc);
-		else
-			atomic_store(&tc->dead, true);	/* its thread frees it */
+		} else {
+			/* Its thread frees it; the fast path misses it now. */
+			atomic_store(&tc->pool, dead_pool);
+		}
 	}
 	pthread_mutex_unlock(&tcache_lock);
 }
@@ -420,7 +394,7 @@ void wcpi_tcache_fork_parent(void)
 void wcpi_tcache_fork_child(void)
 {
 	pthread_mutex_init(&tcache_lock, NULL);
-	memset(thread_caches, 0, sizeof(thread_caches));
+	memset(wcpi_thread_caches, 0, sizeof(wcpi_thread_caches));
 }
 
 /* A fork() child drops its copy of the parent's records of @pool. */

@@ -7,8 +7,77 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sizeclass.h"
+
 struct wcp_pool;
 struct wcpi_tcache;
+
+/* Pools a thread uses at once before it evicts the least recently found. */
+#define WCPI_THREAD_POOLS 4
+
+/* Free blocks of one size class; slot[n - 1] is the most recently freed. */
+struct wcpi_bin {
+	uint16_t n;
+	uint16_t cap;
+	void **slot;
+};
+
+/*
+ * A thread's record of a pool: tcache.c's, but for the inline fast path
+ * below (wcp_malloc/wcp_free of small blocks), which only pops and pushes
+ * the bins of the record the thread found first.
+ */
+struct wcpi_tcache {
+	/* The pool; tcache.c's dead_pool once the pool destroyed it. */
+	_Atomic(const struct wcp_pool *) pool;
+	unsigned trim_seen;		/* the pool's trim generation, flushed */
+	unsigned id;			/* jemalloc's tcache index */
+	int flags;			/* its arena and tcache, for mallocx */
+	bool idle;			/* no thread holds it */
+	/* Live blocks per class from this record (one writer: its thread). */
+	_Atomic int64_t live[WCPI_MAX_CLASSES];
+	/* Live other blocks and their bytes, counted by this thread. */
+	_Atomic int64_t allocations;
+	_Atomic int64_t bytes;
+	struct wcpi_tcache *next;	/* in the pool's list */
+	struct wcpi_bin bins[WCPI_MAX_CLASSES];
+	void *slots[];			/* the bins' arrays */
+};
+
+/* The thread's records, most recently found first. */
+extern _Thread_local struct wcpi_tcache *wcpi_thread_caches[WCPI_THREAD_POOLS]
+	__attribute__((tls_model("initial-exec")));
+
+/* Single writer per counter: a plain load and store is enough. */
+static inline void wcpi_counter_add(_Atomic int64_t *v, int64_t delta)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) +
+				 delta, memory_order_relaxed);
+}
+
+/* A block of class @c from @tc's bin, or NULL when the bin is empty. */
+static inline void *wcpi_tcache_pop(struct wcpi_tcache *tc, unsigned c)
+{
+	struct wcpi_bin *b = &tc->bins[c];
+
+	if (!b->n)
+		return NULL;
+	wcpi_counter_add(&tc->live[c], 1);
+	return b->slot[--b->n];
+}
+
+/* Put freed block @p of class @c in @tc's bin; false when it is full. */
+static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
+				    void *p)
+{
+	struct wcpi_bin *b = &tc->bins[c];
+
+	if (b->n == b->cap)
+		return false;
+	b->slot[b->n++] = p;
+	wcpi_counter_add(&tc->live[c], -1);
+	return true;
+}
 
 /* A pool's records; the list is under tcache.c's global lock. */
 struct wcpi_tcaches {
