@@ -88,10 +88,16 @@ static void make_thread_key(void)
 		abort();
 }
 
-/* Blocks a bin of @size-byte blocks holds: fewer of the larger ones. */
+/*
+ * Blocks a bin of @size-byte blocks holds: fewer of the larger ones.  The
+ * tiny classes hold as many as jemalloc's own tcache (200), so that a
+ * thread that allocates and frees batches of up to that many keeps them in
+ * its bins instead of refilling and flushing every round.
+ */
 static unsigned bin_capacity(size_t size)
 {
-	return size <= 256 ? 64 : size <= 1024 ? 32 : size <= 4096 ? 16 : 8;
+	return size <= 128 ? 200 : size <= 512 ? 64 : size <= 2048 ? 32 :
+	       size <= 4096 ? 16 : 8;
 }
 
 /* A zeroed record with its bins laid out behind it. */
