@@ -40,8 +40,9 @@ void wcpi_assert_fail(const char *expr, const char *file, int line)
 #endif
 
 /* Pool offset of @ptr, which must be a live allocation; aborts otherwise. */
-static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
-			    const char *fn)
+/* Inline, like the two below: they are most of wcp_malloc/wcp_free. */
+static inline __attribute__((always_inline)) uint64_t
+live_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
 {
 	uint64_t off;
 
@@ -59,8 +60,8 @@ static uint64_t live_offset(const struct wcp_pool *pool, const void *ptr,
 }
 
 /* Like live_offset(), and marks the allocation dead in the same step. */
-static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
-			  const char *fn)
+static inline __attribute__((always_inline)) uint64_t
+take_live(struct wcp_pool *pool, const void *ptr, const char *fn)
 {
 	uint64_t off = live_offset(pool, ptr, fn);
 
@@ -73,7 +74,8 @@ static uint64_t take_live(struct wcp_pool *pool, const void *ptr,
 	return off;
 }
 
-static void *mark_live(struct wcp_pool *pool, void *p)
+static inline __attribute__((always_inline)) void *
+mark_live(struct wcp_pool *pool, void *p)
 {
 	if (p && !wcpi_livemap_set(&pool->live, wcpi_offset(pool, p)))
 		misuse("wcp_malloc", "allocator returned a live pointer", pool,
