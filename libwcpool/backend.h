@@ -37,7 +37,7 @@ struct wcpi_backend_ops {
 	int (*resident)(struct wcp_pool *pool, uint64_t *bytes);
 	/* A new fd of the pool file that cannot be mapped writable. */
 	int (*open_read_only)(const struct wcp_pool *pool);
-	/* enum wcp_export_path of this pool, for wcp_pool_info(). */
+	/* enum wcp_export_path of this pool (asked once, at creation). */
 	uint32_t (*export_path)(const struct wcp_pool *pool);
 	/* Export a checked range as a dma-buf (or -EOPNOTSUPP). */
 	int (*register_range)(struct wcp_pool *pool, const void *ptr,

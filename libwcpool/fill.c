@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "wcpool.h"
 
 #define WCP_LINE 64
@@ -174,14 +175,9 @@ size_t wcp_stream_threshold(void)
 	return stream_threshold();
 }
 
-/* Through the API: fill.c needs nothing else of the pool. */
 static uint32_t fill_policy(const struct wcp_pool *pool)
 {
-	struct wcp_pool_info info;
-
-	if (!pool || wcp_pool_info(pool, &info))
-		return WCP_POLICY_WB;
-	return info.policy;
+	return wcpi_pool_policy(pool);
 }
 
 /* Internal calls avoid the PLT: a 4 KiB fill takes only ~20 ns. */

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "pool.h"
 
 static bool valid_page_size(uint64_t ps)
@@ -239,6 +240,7 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 		wcpi_pool_free_object(pool);
 		return err;
 	}
+	pool->export_path = pool->ops->export_path(pool);
 	*poolp = pool;
 	return 0;
 }
@@ -247,6 +249,11 @@ void wcp_pool_destroy(struct wcp_pool *pool)
 {
 	if (pool)
 		wcpi_pool_free_object(pool);
+}
+
+uint32_t wcpi_pool_policy(const struct wcp_pool *pool)
+{
+	return pool ? pool->policy : WCP_POLICY_WB;
 }
 
 int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
@@ -261,7 +268,7 @@ int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
 		.base = pool->base,
 		.imported = pool->imported,
 		.read_only = pool->read_only,
-		.export_path = pool->ops->export_path(pool),
+		.export_path = pool->export_path,
 	};
 	return 0;
 }

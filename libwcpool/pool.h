@@ -56,6 +56,7 @@ struct wcp_pool {
 	uint32_t policy;		/* enum wcp_policy */
 	bool imported;
 	bool read_only;
+	uint32_t export_path;		/* enum wcp_export_path, found once */
 	/* The fork() generation of the process that made this object. */
 	unsigned fork_generation;
 

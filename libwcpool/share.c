@@ -129,6 +129,7 @@ int wcp_pool_import(int fd, const struct wcp_pool_share *share,
 		wcpi_pool_free_object(pool);
 		return err;
 	}
+	pool->export_path = pool->ops->export_path(pool);
 	*poolp = pool;
 	return 0;
 }

@@ -6,6 +6,10 @@
  * and the automatic choices follow the pool's policy and the threshold.
  */
 #include <criterion/criterion.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,4 +473,46 @@ Test(choice, write_combine_and_uncached_pools)
 		wcp_free(pool, p);
 		wcp_pool_destroy(pool);
 	}
+}
+
+/*
+ * Filling, copying and flushing pool memory make no system call: a fill
+ * per frame must not add one (wcp_fill once asked wcp_pool_info(), which
+ * probed /dev/udmabuf with access() on every call).  In seccomp's strict
+ * mode any call but read/write/exit kills the child.
+ */
+Test(fill, no_system_calls)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	unsigned char *buf = wcp_malloc(pool, 256 * KiB);
+	unsigned char *src = malloc(256 * KiB);
+	int status;
+	pid_t pid;
+
+	cr_assert(buf && src);
+	memset(src, 7, 256 * KiB);
+	/* Warm up: CPU features and thresholds are found once. */
+	wcp_fill(pool, buf, 1, 256 * KiB);
+	wcp_copy(pool, buf, src, 256 * KiB);
+	wcp_flush(pool, buf, 256 * KiB);
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
+			_exit(2);
+		for (int i = 0; i < 100; i++) {
+			wcp_fill(pool, buf, i, 256 * KiB);
+			wcp_copy(pool, buf, src, 256 * KiB);
+			wcp_flush(pool, buf, 256 * KiB);
+		}
+		syscall(SYS_exit, buf[0] == 7 ? 0 : 3);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %#x (killed by %d: a system call)", status,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	free(src);
+	wcp_free(pool, buf);
+	wcp_pool_destroy(pool);
 }
