@@ -276,6 +276,8 @@ struct allocator {
 struct row {
 	const char *sub, *group, *workload;
 	unsigned threads;
+	size_t size;			/* of each block, 0: mixed */
+	double bytes;			/* written per operation, 0: n/a */
 	long huge_each;			/* huge pages one allocator may hold */
 	bool per_buffer;		/* an mmap(MAP_HUGETLB) per buffer too */
 	const char *const *only;	/* the allocators, NULL-ended; NULL: all */

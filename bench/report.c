@@ -17,6 +17,8 @@ const char *size_str(size_t size, char *buf, size_t len)
 		snprintf(buf, len, "%zu GiB", size / GiB);
 	else if (size >= MiB && size % MiB == 0)
 		snprintf(buf, len, "%zu MiB", size / MiB);
+	else if (size >= MiB)
+		snprintf(buf, len, "%.2f MiB", (double)size / MiB);
 	else if (size >= KiB && size % KiB == 0)
 		snprintf(buf, len, "%zu KiB", size / KiB);
 	else if (size == 0)
