@@ -2,8 +2,8 @@
 /*
  * wcpool-bench: what its files share.  The subcommands (bench_*.c) use the
  * registry's bench_skip()/bench_note(), the harness and the memory helpers,
- * alloc and workload the workers and allocators too; main.c, report*.c,
- * machine.c and plot.c the rest.
+ * alloc, workload and frames the workers and allocators too; main.c,
+ * report*.c, machine.c and plot.c the rest.
  */
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
@@ -330,5 +330,6 @@ int bench_flush(void);
 int bench_alloc(void);
 int bench_workload(void);
 int bench_register(void);
+int bench_frames(void);
 
 #endif
