@@ -315,6 +315,8 @@ const struct result *reference_result(const struct result *r);
 int library_checks(struct json *j, FILE *tty);
 /* Across rows (report_ratios.c): workload's wcpool/jemalloc, wcpool/glibc */
 void workload_ratios(struct json *j, FILE *tty);
+/* frames: wcpool's time per frame, faults, speed-up over glibc, jemalloc */
+void frames_ratios(struct json *j, FILE *tty);
 /* scaling's throughput per thread, and n threads' total over one's */
 void scaling_ratios(struct json *j, FILE *tty);
 void report_print(FILE *f);

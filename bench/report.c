@@ -61,6 +61,7 @@ const char *reference_name(const char *group)
 	       !strcmp(group, "flush") ? "clflush+sfence" :
 	       !strcmp(group, "alloc") || !strcmp(group, "scaling") ||
 	       !strcmp(group, "workload") ? "jemalloc" :
+	       !strcmp(group, "frames") ? "glibc" :
 	       !strcmp(group, "register") ? "pool" : "";
 }
 
@@ -194,6 +195,7 @@ void report_print(FILE *f)
 
 	print_tables(f);
 	workload_ratios(NULL, f);
+	frames_ratios(NULL, f);
 	scaling_ratios(NULL, f);
 	library_checks(NULL, f);
 	for (size_t i = 0; (note = note_at(i)); i++)
