@@ -178,11 +178,10 @@ int bench_frames(void)
 	int err = 0;
 
 	if (!opt.child)
-		bench_note("frames", "NV12 frames (1080p 3110400 B, 4K 12441600 B, "
-			   "mix: one 4K in four at random), %d live per thread, "
-			   "the oldest replaced: alloc, write every byte "
-			   "(wcp_fill/memset; -copy: wcp_copy/memcpy from a 4 KiB-page "
-			   "source), free; the reference is glibc", LIVE);
+		bench_note("frames", "NV12 1080p, 4K and 3:1 mixed frames, %d "
+			   "live per thread: free the oldest, allocate, write it "
+			   "all (wcp_fill/memset; -copy: wcp_copy/memcpy from a "
+			   "4 KiB-page frame)", LIVE);
 	for (size_t i = 0; i < sizeof(loads) / sizeof(loads[0]); i++) {
 		const struct frame_load *l = &loads[i];
 
