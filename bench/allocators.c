@@ -422,7 +422,8 @@ int measure_row(const struct row *r, enum pages pages)
 						      .comparable = true };
 		}
 		if (n)
-			measure_set(r->group, memory, 0, 0, r->threads, c, n);
+			measure_set(r->group, memory, r->size, r->bytes,
+				    r->threads, c, n);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t failures;
 

@@ -2,8 +2,8 @@
 /*
  * wcpool-bench: what its files share.  The subcommands (bench_*.c) use the
  * registry's bench_skip()/bench_note(), the harness and the memory helpers,
- * alloc and workload the workers and allocators too; main.c, report*.c,
- * machine.c and plot.c the rest.
+ * alloc, workload and frames the workers and allocators too; main.c,
+ * report*.c, machine.c and plot.c the rest.
  */
 #ifndef WCPOOL_BENCH_H
 #define WCPOOL_BENCH_H
@@ -276,6 +276,8 @@ struct allocator {
 struct row {
 	const char *sub, *group, *workload;
 	unsigned threads;
+	size_t size;			/* of each block, 0: mixed */
+	double bytes;			/* written per operation, 0: n/a */
 	long huge_each;			/* huge pages one allocator may hold */
 	bool per_buffer;		/* an mmap(MAP_HUGETLB) per buffer too */
 	const char *const *only;	/* the allocators, NULL-ended; NULL: all */
@@ -313,6 +315,8 @@ const struct result *reference_result(const struct result *r);
 int library_checks(struct json *j, FILE *tty);
 /* Across rows (report_ratios.c): workload's wcpool/jemalloc, wcpool/glibc */
 void workload_ratios(struct json *j, FILE *tty);
+/* frames: wcpool's time per frame, faults, speed-up over glibc, jemalloc */
+void frames_ratios(struct json *j, FILE *tty);
 /* scaling's throughput per thread, and n threads' total over one's */
 void scaling_ratios(struct json *j, FILE *tty);
 void report_print(FILE *f);
@@ -328,5 +332,6 @@ int bench_flush(void);
 int bench_alloc(void);
 int bench_workload(void);
 int bench_register(void);
+int bench_frames(void);
 
 #endif

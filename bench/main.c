@@ -5,7 +5,7 @@
  * stdout, every raw figure and derived ratio in results/latest.json, and
  * gnuplot plots of fill, copy and flush throughput against size.
  *
- *   wcpool-bench [options] fill|copy|flush|alloc|workload|register|all ...
+ *   wcpool-bench [options] fill|copy|flush|alloc|workload|frames|register|all ...
  *
  * This file is the command line; see bench.h for which file does what.
  */
@@ -39,6 +39,7 @@ static const struct {
 	{ "flush", bench_flush },
 	{ "alloc", bench_alloc },
 	{ "workload", bench_workload },
+	{ "frames", bench_frames },
 	{ "register", bench_register },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -46,7 +47,7 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: wcpool-bench [options] fill|copy|flush|alloc|workload|register|all ...\n"
+		"usage: wcpool-bench [options] fill|copy|flush|alloc|workload|frames|register|all ...\n"
 		"  --smoke          tiny sizes and 3 samples: checks that everything runs\n"
 		"  --quick          sizes up to 64 MiB, shorter budget\n"
 		"  --full           more samples and budget (slow)\n"

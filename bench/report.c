@@ -17,6 +17,8 @@ const char *size_str(size_t size, char *buf, size_t len)
 		snprintf(buf, len, "%zu GiB", size / GiB);
 	else if (size >= MiB && size % MiB == 0)
 		snprintf(buf, len, "%zu MiB", size / MiB);
+	else if (size >= MiB)
+		snprintf(buf, len, "%.2f MiB", (double)size / MiB);
 	else if (size >= KiB && size % KiB == 0)
 		snprintf(buf, len, "%zu KiB", size / KiB);
 	else if (size == 0)
@@ -59,6 +61,7 @@ const char *reference_name(const char *group)
 	       !strcmp(group, "flush") ? "clflush+sfence" :
 	       !strcmp(group, "alloc") || !strcmp(group, "scaling") ||
 	       !strcmp(group, "workload") ? "jemalloc" :
+	       !strcmp(group, "frames") ? "glibc" :
 	       !strcmp(group, "register") ? "pool" : "";
 }
 
@@ -192,6 +195,7 @@ void report_print(FILE *f)
 
 	print_tables(f);
 	workload_ratios(NULL, f);
+	frames_ratios(NULL, f);
 	scaling_ratios(NULL, f);
 	library_checks(NULL, f);
 	for (size_t i = 0; (note = note_at(i)); i++)

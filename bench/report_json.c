@@ -148,7 +148,7 @@ int report_write_json(const char *path, const char *cmdline)
 	json_begin_object(&j, "method");
 	json_string(&j, "timer", "CLOCK_MONOTONIC");
 	json_string(&j, "samples", "ns per operation; each sample times ops_per_sample operations (of each thread)");
-	json_string(&j, "cpu_samples", "CPU time per operation of all threads: the worker threads' CLOCK_THREAD_CPUTIME_ID over their timed part (alloc, scaling, workload), else the process's CLOCK_PROCESS_CPUTIME_ID over the sample (untimed set-up included)");
+	json_string(&j, "cpu_samples", "CPU time per operation of all threads: the worker threads' CLOCK_THREAD_CPUTIME_ID over their timed part (alloc, scaling, workload, frames), else the process's CLOCK_PROCESS_CPUTIME_ID over the sample (untimed set-up included)");
 	json_string(&j, "per_op", "minflt_per_op (getrusage ru_minflt) and perf_per_op: per operation of all threads");
 	json_string(&j, "warmup", "two single operations, then one calibrating sample, not recorded");
 	json_number(&j, "budget_ms_per_case", opt.budget_ms);
@@ -159,6 +159,7 @@ int report_write_json(const char *path, const char *cmdline)
 	library_checks(&j, NULL);
 	json_page_ratios(&j);
 	workload_ratios(&j, NULL);
+	frames_ratios(&j, NULL);
 	scaling_ratios(&j, NULL);
 	json_skipped_and_notes(&j);
 	json_end_object(&j);

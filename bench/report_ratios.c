@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The ratios derived across rows: wcpool over jemalloc and glibc per
- * workload program with their geometric means, and scaling with threads.
+ * workload program with their geometric means, wcpool's speed-up over glibc
+ * and jemalloc per frame row, and scaling with threads.
  * Each goes into latest.json (@j) or, as a table, on the terminal (@tty).
  */
 #include <math.h>
@@ -132,6 +133,79 @@ void workload_ratios(struct json *j, FILE *tty)
 	for (int p = 0; p < NPAGES; p++)
 		if (n[p])
 			geomeans(j, tty, pages_label[p], v[p], n[p]);
+	if (j)
+		json_end_array(j);
+}
+
+/* The target: frames at least this much faster than glibc's */
+#define FRAMES_TARGET 1.5
+
+void frames_ratios(struct json *j, FILE *tty)
+{
+	const struct result *r;
+
+	if (!has_group("frames"))
+		return;
+	if (tty)
+		fprintf(tty, "\n== frames: wcpool's time per frame (wall, CPU of "
+			"all threads), GB/s per thread, minor faults per frame once "
+			"warmed up (0 expected for one size), and its speed-up "
+			"over glibc and jemalloc on the same pages (their time "
+			"over wcpool's: wall, CPU in brackets; target: %.1fx "
+			"glibc's wall time)\n%-12s %-10s %3s %9s %9s %8s %8s  "
+			"%-16s %-16s %s\n", FRAMES_TARGET, "frames", "pages",
+			"thr", "us/frame", "cpu us", "GB/s", "faults", "x glibc",
+			"x jemalloc", "check");
+	else
+		json_begin_array(j, "ratios_frames");
+	for (size_t i = 0; (r = result_at(i)); i++) {
+		double je[2], gl[2], faults = result_per_op(r, (double)r->minflt);
+		bool fast, steady = !r->size || faults == 0;
+		char frames[40];
+
+		if (strcmp(r->group, "frames") || strcmp(r->name, "wcpool"))
+			continue;
+		over(r, "jemalloc", je);
+		over(r, "glibc", gl);
+		for (int k = 0; k < 2; k++)
+			je[k] = 1 / je[k], gl[k] = 1 / gl[k];
+		fast = gl[1] >= FRAMES_TARGET;
+		snprintf(frames, sizeof(frames), "%.*s", workload_len(r->memory),
+			 r->memory);
+		if (tty) {
+			fprintf(tty, "%-12s %-10s %3u %9.1f %9.1f %8.2f %8.3g  "
+				"%6.3f (%6.3f) %6.3f (%6.3f) %s%s\n", frames,
+				pages_of(r->memory), r->threads, r->st.median / 1e3,
+				r->cpu.median / 1e3, stats_gbps(r->bytes, r->st.median),
+				faults, gl[1], gl[0], je[1], je[0],
+				isnan(gl[1]) ? "no glibc" : fast ? "ok" : "SLOW",
+				steady ? "" : ", FAULTS");
+			continue;
+		}
+		json_begin_object(j, NULL);
+		json_string(j, "frames", frames);
+		json_string(j, "pages", pages_of(r->memory));
+		json_uint(j, "threads", r->threads);
+		json_uint(j, "size", r->size);
+		json_number(j, "us_per_frame", r->st.median / 1e3);
+		json_number(j, "cpu_us_per_frame", r->cpu.median / 1e3);
+		json_number(j, "gbps_per_thread", stats_gbps(r->bytes, r->st.median));
+		json_number(j, "minflt_per_frame", faults);
+		json_number(j, "speedup_over_glibc_wall", gl[1]);
+		json_number(j, "speedup_over_glibc_cpu", gl[0]);
+		json_number(j, "speedup_over_jemalloc_wall", je[1]);
+		json_number(j, "speedup_over_jemalloc_cpu", je[0]);
+		json_number(j, "target_speedup_over_glibc", FRAMES_TARGET);
+		if (isnan(gl[1]))
+			json_null(j, "target_met");
+		else
+			json_bool(j, "target_met", fast);
+		if (r->size)
+			json_bool(j, "no_faults", faults == 0);
+		else
+			json_null(j, "no_faults");
+		json_end_object(j);
+	}
 	if (j)
 		json_end_array(j);
 }
