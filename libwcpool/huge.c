@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Buffers of (nearly) a page or more on huge-page pools, outside jemalloc.
+ * Buffers of (nearly) a page or more on huge-page pools, and frames of
+ * 1 MiB or more on 4 KiB pools, outside jemalloc.
  *
  * Debian's jemalloc pads every large allocation with one 4 KiB page
  * (cache-oblivious layout, fixed at build time), so through the arena a
@@ -25,6 +26,8 @@
 #include "pool.h"
 
 #define WCP_HUGE_CACHE ((uint64_t)64 << 20)
+/* Smallest frame that takes whole pages on a 4 KiB pool. */
+#define WCP_FRAME_MIN ((uint64_t)1 << 20)
 
 /* Index of the first range whose offset is >= @off. */
 static size_t set_find(const struct wcpi_range_set *s, uint64_t off)
@@ -227,14 +230,18 @@ int wcpi_huge_init(struct wcp_pool *pool)
 	struct wcpi_huge *h = &pool->huge;
 	uint64_t pages = pool->max_size / pool->page_size;
 
-	if (pool->page_size < WCP_PAGE_2M)
-		return 0;
 	h->dirty = wcpi_bitmap_alloc(pages);
 	if (!h->dirty) {
 		free_maps(pool);
 		return -ENOMEM;
 	}
-	h->threshold = pool->page_size / 4 * 3;
+	/*
+	 * 4 KiB pools: frames too, for their reuse.  jemalloc purges blocks
+	 * from 8 MiB on (opt.oversize_threshold) as soon as they are freed,
+	 * so every frame of that size faulted all its pages in again.
+	 */
+	h->threshold = pool->page_size == WCP_PAGE_4K ? WCP_FRAME_MIN :
+		       pool->page_size / 4 * 3;
 	return 0;
 }
 
@@ -257,7 +264,8 @@ bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 
 	if (!pool->huge.threshold || size < pool->huge.threshold)
 		return false;
-	return size >= 4 * ps || wcpi_align_up(size, ps) - size <= ps / 4;
+	return ps == WCP_PAGE_4K || size >= 4 * ps ||
+	       wcpi_align_up(size, ps) - size <= ps / 4;
 }
 
 /* A committed window of @len bytes aligned to @align, and its dirty pages. */
@@ -377,7 +385,10 @@ static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 				lo -= ps;
 			if (lo == hi)
 				break;
-			/* Never fails: commit.c defers what it must keep. */
+			/*
+			 * Huge pages: commit.c defers what it must keep; 4 KiB
+			 * pages a device holds stay cached (-EBUSY).
+			 */
 			release_cached(pool, lo, hi - lo);
 			hi = lo;
 		}

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "helpers.h"
 
@@ -234,4 +235,46 @@ Test(huge, misuse_is_caught)
 	expect_abort(free_it, p + 2 * MiB, "not a live allocation");
 	wcp_free(pool, p);
 	expect_abort(free_it, p2, "not a live allocation");
+}
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/*
+ * Frames on a 4 KiB pool are reused too: the same 4K NV12 frame size
+ * again and again faults no page in once warm.  Through jemalloc each
+ * cycle faulted every page (it purges blocks of 8 MiB or more at once).
+ */
+Test(frames4k, same_size_frames_fault_nothing_when_warm)
+{
+	struct wcp_pool *p4k = make_pool(WCP_PAGE_4K, 0);
+	size_t len = 12441600;	/* 4K NV12 */
+	unsigned char *f[3] = { 0 };
+	long before;
+
+	for (int i = 0; i < 3; i++) {
+		f[i] = wcp_malloc(p4k, len);
+		cr_assert_not_null(f[i]);
+		memset(f[i], i, len);
+	}
+	for (int round = 0; round < 2; round++) {
+		before = minor_faults();
+		for (int i = 0; i < 30; i++) {
+			wcp_free(p4k, f[i % 3]);
+			f[i % 3] = wcp_malloc(p4k, len);
+			cr_assert_not_null(f[i % 3]);
+			memset(f[i % 3], i, len);
+		}
+	}
+	/* Second round, 30 frames of 3038 pages each: next to none. */
+	cr_assert_lt(minor_faults() - before, 3038,
+		     "%ld faults in 30 warm frames", minor_faults() - before);
+	for (int i = 0; i < 3; i++)
+		wcp_free(p4k, f[i]);
+	wcp_pool_destroy(p4k);
 }
