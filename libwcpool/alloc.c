@@ -318,7 +318,7 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		size_t keep = block_size(pool, ptr, off);
 
 		if (huge && wants_huge &&
-		    wcpi_align_up(size, pool->page_size) == keep) {
+		    wcpi_align_up(size, pool->huge.unit) == keep) {
 			wcpi_livemap_set(&pool->live, off);
 			return ptr;
 		}

@@ -89,7 +89,7 @@ static void set_put(struct wcpi_range_set *s, struct wcpi_range r)
 
 static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 {
-	uint64_t bit = off / pool->page_size;
+	uint64_t bit = off / pool->huge.unit;
 
 	return pool->huge.dirty[bit / 64] & ((uint64_t)1 << (bit % 64));
 }
@@ -97,8 +97,8 @@ static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 /* Mark the free pages of @r as committed (@on) or released. */
 static void set_dirty(struct wcp_pool *pool, struct wcpi_range r, bool on)
 {
-	for (uint64_t o = r.off; o < r.off + r.len; o += pool->page_size) {
-		uint64_t bit = o / pool->page_size;
+	for (uint64_t o = r.off; o < r.off + r.len; o += pool->huge.unit) {
+		uint64_t bit = o / pool->huge.unit;
 		uint64_t m = (uint64_t)1 << (bit % 64);
 
 		if (on)
@@ -114,7 +114,7 @@ static uint64_t count_dirty(const struct wcp_pool *pool, uint64_t off,
 {
 	uint64_t n = 0;
 
-	for (uint64_t o = off; o < off + len; o += pool->page_size)
+	for (uint64_t o = off; o < off + len; o += pool->huge.unit)
 		n += is_dirty(pool, o);
 	return n;
 }
@@ -178,7 +178,7 @@ static void free_take(struct wcpi_range_set *s, size_t i, struct wcpi_range w)
 static int for_each_run(struct wcp_pool *pool, struct wcpi_range r, bool dirty,
 			int (*fn)(struct wcp_pool *, uint64_t, uint64_t))
 {
-	uint64_t ps = pool->page_size, end = r.off + r.len, o = r.off;
+	uint64_t ps = pool->huge.unit, end = r.off + r.len, o = r.off;
 	int err = 0;
 
 	while (o < end && !err) {
@@ -218,7 +218,7 @@ static void free_maps(struct wcp_pool *pool)
 {
 	struct wcpi_huge *h = &pool->huge;
 	/* Also for pools that failed before their page size was set. */
-	uint64_t pages = pool->page_size ? pool->max_size / pool->page_size : 0;
+	uint64_t pages = h->unit ? (pool->max_size + h->unit - 1) / h->unit : 0;
 
 	if (h->dirty)
 		wcpi_bitmap_free(h->dirty, pages);
@@ -228,8 +228,15 @@ static void free_maps(struct wcp_pool *pool)
 int wcpi_huge_init(struct wcp_pool *pool)
 {
 	struct wcpi_huge *h = &pool->huge;
-	uint64_t pages = pool->max_size / pool->page_size;
+	uint64_t pages;
 
+	/*
+	 * huge.c's page: the pool's, but 2 MiB on 4 KiB pools, so that its
+	 * bitmaps and window scans stay short; untouched 4 KiB pages of a
+	 * window take no memory there.
+	 */
+	h->unit = pool->page_size == WCP_PAGE_4K ? WCP_PAGE_2M : pool->page_size;
+	pages = (pool->max_size + h->unit - 1) / h->unit;
 	h->dirty = wcpi_bitmap_alloc(pages);
 	if (!h->dirty) {
 		free_maps(pool);
@@ -260,11 +267,11 @@ void wcpi_huge_fini(struct wcp_pool *pool)
  */
 bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 {
-	uint64_t ps = pool->page_size;
+	uint64_t ps = pool->huge.unit;
 
 	if (!pool->huge.threshold || size < pool->huge.threshold)
 		return false;
-	return ps == WCP_PAGE_4K || size >= 4 * ps ||
+	return pool->page_size == WCP_PAGE_4K || size >= 4 * ps ||
 	       wcpi_align_up(size, ps) - size <= ps / 4;
 }
 
@@ -284,7 +291,7 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 		free_take(&pool->huge.free, i, *w);
 		*dirty = count_dirty(pool, w->off, w->len);
 		set_dirty(pool, *w, false);
-		pool->huge.cached_bytes -= *dirty * pool->page_size;
+		pool->huge.cached_bytes -= *dirty * pool->huge.unit;
 		return 0;
 	}
 	err = wcpi_pool_take_space(pool, len, align, NULL, &w->off);
@@ -309,7 +316,7 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		     bool *zeroed)
 {
-	uint64_t ps = pool->page_size, dirty = 0;
+	uint64_t ps = pool->huge.unit, dirty = 0;
 	struct wcpi_range w;
 	int err;
 
@@ -369,7 +376,7 @@ static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
 static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 {
 	struct wcpi_range_set *s = &pool->huge.free;
-	uint64_t ps = pool->page_size;
+	uint64_t ps = pool->huge.unit;
 
 	wcpi_lock_held(&pool->huge.lock);
 

@@ -15,6 +15,7 @@
 struct wcpi_huge {
 	struct wcpi_lock lock;		/* all but threshold */
 	uint64_t threshold;		/* 0: everything goes to jemalloc */
+	uint64_t unit;			/* huge.c's page: the pool's, >= 2 MiB */
 	struct wcpi_range_set live;
 	struct wcpi_range_set free;	/* free ranges, coalesced */
 	uint64_t *dirty;		/* a bit per free page still committed */

@@ -28,7 +28,7 @@ static int check_options(const struct wcp_pool_options *o)
 int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size)
 {
-	uint64_t size, slack;
+	uint64_t size, slack, align;
 	char *p, *base;
 	int err;
 
@@ -37,12 +37,14 @@ int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	size = wcpi_align_up(max_size, page_size);
 	if (size < max_size || size > ((uint64_t)1 << 46))
 		return -EINVAL;
-	slack = page_size - WCP_PAGE_4K;
+	/* 2 MiB at least: huge.c works in 2 MiB units on 4 KiB pools too. */
+	align = page_size > WCP_PAGE_2M ? page_size : WCP_PAGE_2M;
+	slack = align - WCP_PAGE_4K;
 	p = mmap(NULL, size + slack, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	base = (char *)wcpi_align_up((uintptr_t)p, page_size);
+	base = (char *)wcpi_align_up((uintptr_t)p, align);
 	if (base > p)
 		munmap(p, base - p);
 	if (base + size < p + size + slack)
