@@ -35,9 +35,9 @@
  * another thread's allocations make them negative), anyone may read them.
  */
 #include <pthread.h>
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pool.h"
 
@@ -57,6 +57,8 @@ static const struct wcp_pool *const dead_pool = (const struct wcp_pool *)&dead_p
 static _Thread_local bool thread_exiting
 	__attribute__((tls_model("initial-exec")));
 
+static void record_free(struct wcpi_tcache *tc);
+
 /* This thread is done with @tc: it goes back to its pool, still filled. */
 static void record_put_back(struct wcpi_tcache *tc)
 {
@@ -67,7 +69,7 @@ static void record_put_back(struct wcpi_tcache *tc)
 	tc->idle = !dead;
 	pthread_mutex_unlock(&tcache_lock);
 	if (dead)
-		free(tc);
+		record_free(tc);
 }
 
 /* Thread exit: the pools get their records back. */
@@ -100,27 +102,44 @@ static unsigned bin_capacity(size_t size)
 	       size <= 4096 ? 16 : 8;
 }
 
-/* A zeroed record with its bins laid out behind it. */
-static struct wcpi_tcache *record_alloc(void)
+/* Bytes of a record with its bins laid out behind it. */
+static size_t record_size(void)
 {
-	size_t slots = 0, size;
-	struct wcpi_tcache *tc;
+	size_t slots = 0;
 
 	for (unsigned c = 0; c < wcpi_classes.nr; c++)
 		slots += bin_capacity(wcpi_classes.size[c]);
-	/* A cache line each: threads' counters must not share one. */
-	size = wcpi_align_up(sizeof(*tc) + slots * sizeof(void *), 64);
-	tc = aligned_alloc(64, size);
-	if (!tc)
+	return wcpi_align_up(sizeof(struct wcpi_tcache) + slots * sizeof(void *),
+			     WCP_PAGE_4K);
+}
+
+/*
+ * A zeroed record, from mmap() rather than malloc(): an application may
+ * route its malloc to a pool, and a fork() child must not wait on a
+ * malloc lock that another thread of its parent held (AddressSanitizer's
+ * allocator, which has no fork handlers, hung test_fork so).  Page
+ * aligned, so threads' counters never share a cache line.
+ */
+static struct wcpi_tcache *record_alloc(void)
+{
+	struct wcpi_tcache *tc;
+	size_t slots = 0;
+
+	tc = mmap(NULL, record_size(), PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tc == MAP_FAILED)
 		return NULL;
-	memset(tc, 0, size);
-	slots = 0;
 	for (unsigned c = 0; c < wcpi_classes.nr; c++) {
 		tc->bins[c].slot = &tc->slots[slots];
 		tc->bins[c].cap = (uint16_t)bin_capacity(wcpi_classes.size[c]);
 		slots += tc->bins[c].cap;
 	}
 	return tc;
+}
+
+static void record_free(struct wcpi_tcache *tc)
+{
+	munmap(tc, record_size());
 }
 
 /* An idle record of @pool, or a new one; NULL if jemalloc has none left. */
@@ -145,7 +164,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	if (!tc)
 		return NULL;
 	if (mallctl("tcache.create", &tc->id, &len, NULL, 0)) {
-		free(tc);
+		record_free(tc);
 		return NULL;
 	}
 	atomic_store(&tc->pool, pool);
@@ -172,7 +191,7 @@ static struct wcpi_tcache *record_find(struct wcp_pool *pool)
 		tc = wcpi_thread_caches[i];
 		if (tc && (atomic_load(&tc->pool) == dead_pool)) {
 			/* Its pool is gone and has forgotten it. */
-			free(tc);
+			record_free(tc);
 			tc = wcpi_thread_caches[i] = NULL;
 		}
 		if (!tc && free_slot == WCPI_THREAD_POOLS - 1)
@@ -371,7 +390,7 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 		pool->tcaches.list = tc->next;
 		mallctl("tcache.destroy", NULL, NULL, &tc->id, sizeof(tc->id));
 		if (tc->idle) {
-			free(tc);
+			record_free(tc);
 		} else {
 			/* Its thread frees it; the fast path misses it now. */
 			atomic_store(&tc->pool, dead_pool);
@@ -411,7 +430,7 @@ void wcpi_tcache_pool_forget(struct wcp_pool *pool)
 		struct wcpi_tcache *tc = pool->tcaches.list;
 
 		pool->tcaches.list = tc->next;
-		free(tc);
+		record_free(tc);
 	}
 	pthread_mutex_unlock(&tcache_lock);
 }
