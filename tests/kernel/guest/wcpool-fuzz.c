@@ -3,7 +3,7 @@
  * wcpool-fuzz - a seeded, time-bounded fuzzer of wcpool.ko, run in the
  * guest: tests/kernel/run-suite --prog wcpool-fuzz -- [-s SEED] [-t SECS].
  *
- *   wcpool-fuzz [-s SEED] [-t SECONDS] [-k]
+ *   wcpool-fuzz [-s SEED] [-t SECONDS] [-k] [-f]
  *
  * SEED defaults to a random one; it is printed first.  Two phases share
  * the time:
@@ -23,6 +23,9 @@
  * pointer, a bad field, all fields valid) the outcome is checked.  Then,
  * with everything closed, the module's counters must be back at 0, the
  * kernel log free of WARN/BUG/Oops, and rmmod must work (-k: skip it).
+ * -f: calls fail by injection (wcpool_faultinj.ko, tests/kernel/run-faults):
+ * valid calls may also fail with ENOMEM, EMFILE or ENFILE, and the set-up
+ * of each phase tries again.
  * Prints ioctl counts and one PASS/FAIL line per check, then
  * "N passed, N failed".
  */
@@ -99,6 +102,7 @@ struct shared {
 
 static struct shared *sh;
 static bool in_child;
+static bool faults;
 static long limit_pages;
 static bool pmd_ok;
 
@@ -158,6 +162,20 @@ static int xioctl(int fd, int k, void *arg)
 #define W_FAIL		(-1)	/* must fail */
 #define W_SUCCEED	(-2)	/* must succeed, or fail with a busy errno */
 
+/* With -f: what an injected failure gives a valid call. */
+static bool injected(int ret)
+{
+	return faults && (ret == -ENOMEM || ret == -EMFILE || ret == -ENFILE);
+}
+
+/* With -f, set-up that must work tries again (@expr: < 0 on failure). */
+#define RETRY(expr) ({							\
+	int retry_ret_, retry_n_ = 0;					\
+	while ((retry_ret_ = (expr)) < 0 && faults && ++retry_n_ < 100) \
+		;							\
+	retry_ret_;							\
+})
+
 static void expect(int k, int ret, int want, const char *what)
 {
 	if (want > 0 && ret != -want)
@@ -165,7 +183,7 @@ static void expect(int k, int ret, int want, const char *what)
 		     ret, ret ? errstr(-ret) : "success", errstr(want));
 	else if (want == W_FAIL && !ret)
 		fail("%s %s: succeeded, must fail", iocs[k].name, what);
-	else if (want == W_SUCCEED && ret &&
+	else if (want == W_SUCCEED && ret && !injected(ret) &&
 		 !in_list(iocs[k].busy, ARRAY_SIZE(iocs[k].busy), -ret))
 		fail("%s %s: valid arguments failed with %s", iocs[k].name,
 		     what, errstr(-ret));
@@ -394,10 +412,10 @@ static void edge_setup(struct ectx *c)
 	for (i = 0; i < NPOOL; i++) {
 		c->max[i] = maxes[i];
 		c->policy[i] = i == 2 ? WCPOOL_POLICY_WB : below(3);
-		c->fd[i] = create(c->dev, c->policy[i], c->max[i],
-				  i == 1 && pmd_ok ? WCPOOL_MAP_PMD :
-						     WCPOOL_MAP_PTE);
-		c->ro[i] = dup_ro(c->fd[i]);
+		c->fd[i] = RETRY(create(c->dev, c->policy[i], c->max[i],
+					i == 1 && pmd_ok ? WCPOOL_MAP_PMD :
+							   WCPOOL_MAP_PTE));
+		c->ro[i] = RETRY(dup_ro(c->fd[i]));
 		c->maplen[i] = i == 2 ? 64 * MB : c->max[i];
 		c->map[i] = mmap(NULL, c->maplen[i], PROT_READ | PROT_WRITE,
 				 MAP_SHARED, c->fd[i], 0);
@@ -407,11 +425,13 @@ static void edge_setup(struct ectx *c)
 			exit(2);
 		}
 	}
-	expect(I_GROW, range(c->fd[0], I_GROW, 0, 4 * HP), W_SUCCEED, "setup");
+	expect(I_GROW, RETRY(range(c->fd[0], I_GROW, 0, 4 * HP)), W_SUCCEED,
+	       "setup");
 	expect(I_GROW, range(c->fd[2], I_GROW, 0, 1ULL << 46), ENOSPC,
 	       "of 2^46 bytes");
-	c->dmabuf = reg(c->fd[0], c->map[0], 2 * PG,
-			WCPOOL_REG_READ | WCPOOL_REG_WRITE, &c->dmabuf_segs);
+	c->dmabuf = RETRY(reg(c->fd[0], c->map[0], 2 * PG,
+			      WCPOOL_REG_READ | WCPOOL_REG_WRITE,
+			      &c->dmabuf_segs));
 	if (c->dmabuf < 0)
 		fail("edge: REGISTER of pool 0: %s", strerror(-c->dmabuf));
 	c->arg = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE,
@@ -903,7 +923,7 @@ static void edge_emfile(struct ectx *c)
 	if (fd >= 0)
 		fail("DUP at the fd limit: fd %d", fd);
 	fd = reg(c->fd[0], c->map[0], PG, WCPOOL_REG_READ, &nsegs);
-	if (fd != -EMFILE)
+	if (fd != -EMFILE && !injected(fd))
 		fail("REGISTER at the fd limit: %d, want -EMFILE", fd);
 	setrlimit(RLIMIT_NOFILE, &old);
 	if (fd >= 0)
@@ -1171,7 +1191,7 @@ static void *duper(void *data)
 	pid_t pid;
 
 	seed_rng(w->seed);
-	ro = dup_ro(r->fd);
+	ro = RETRY(dup_ro(r->fd));
 	m = mmap(NULL, r->max, PROT_READ, MAP_SHARED, ro, 0);
 	if (ro < 0 || m == MAP_FAILED) {
 		fail("read-only fd or mapping (race): %s", strerror(errno));
@@ -1254,8 +1274,8 @@ static void race_phase(double seconds, uint64_t seed)
 		r.max = (4 + below(13)) * HP;
 		r.policy = below(3);
 		r.pmd = pmd_ok && chance(30);
-		r.fd = create(dev, r.policy, r.max,
-			      r.pmd ? WCPOOL_MAP_PMD : WCPOOL_MAP_PTE);
+		r.fd = RETRY(create(dev, r.policy, r.max,
+				    r.pmd ? WCPOOL_MAP_PMD : WCPOOL_MAP_PTE));
 		if (r.fd < 0)
 			break;
 		range(r.fd, I_GROW, 0, r.max / 2 & ~(HP - 1));
@@ -1314,7 +1334,7 @@ int main(int argc, char **argv)
 	unsigned long f0, n0;
 	int opt, fd, k;
 
-	while ((opt = getopt(argc, argv, "s:t:k")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:kf")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -1326,8 +1346,11 @@ int main(int argc, char **argv)
 		case 'k':
 			keep = true;
 			break;
+		case 'f':
+			faults = true;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s SEED] [-t SECONDS] [-k]\n",
+			fprintf(stderr, "usage: %s [-s SEED] [-t SECONDS] [-k] [-f]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1364,7 +1387,7 @@ int main(int argc, char **argv)
 			.map_mode = WCPOOL_MAP_PMD,
 		};
 
-		pmd_ok = !xioctl(fd, I_CREATE, &c);
+		pmd_ok = !RETRY(xioctl(fd, I_CREATE, &c));
 		if (pmd_ok)
 			close(c.fd);
 		close(fd);
