@@ -8,10 +8,10 @@
  *
  * Each round: CREATE (WC, UC and WB in turn, PMD mode every 4th round
  * where the kernel has it), GROW two ranges (the second of 1 to 4 pages),
- * mmap and touch every grown page (a new page reads as zero), read-only
- * DUP (in half the rounds), REGISTER a range, mmap the dma-buf and compare
- * it with the pool, import it into vgem (which maps it for its device: our
- * sg table), RELEASE (EBUSY under the registration, else done) and close
+ * mmap and touch every grown page (a new page reads as zero), 0 to 2
+ * read-only DUPs, REGISTER a range, mmap the dma-buf and compare it with
+ * the pool, import it into vgem (which maps it for its device: our sg
+ * table), RELEASE (EBUSY under the registration, else done) and close
  * everything.  The random choices (rand(), not seeded) vary which call is
  * every Nth.  Every call must succeed or fail with what a failed
  * allocation gives (ENOMEM, EMFILE, ENFILE); a failed GROW must change
@@ -198,7 +198,7 @@ static void round_(int dev, int drm, unsigned int n, bool pmd_ok)
 	uint64_t have = 0, off, len2 = (1 + rand() % 4) * HP;
 	uint8_t *p, seed = n;
 	bool g1, g2;
-	int fd;
+	int fd, i;
 
 	if (!ok(O_CREATE, ioctl(dev, WCPOOL_IOC_CREATE, &cr)))
 		return;
@@ -220,9 +220,13 @@ static void round_(int dev, int drm, unsigned int n, bool pmd_ok)
 			     (unsigned long long)off);
 		memset(p + off, seed + off / HP, HP);
 	}
-	/* Not always, so that every Nth fd is not always the same one. */
-	if (rand() % 2 && ok(O_DUP, ioctl(fd, WCPOOL_IOC_DUP, &du)))
-		close(du.fd);
+	/*
+	 * 0 to 2 of them, so that every Nth fd (CREATE, DUP, REGISTER) is
+	 * each of them in turn: a fixed count can lock onto one.
+	 */
+	for (i = rand() % 3; i; i--)
+		if (ok(O_DUP, ioctl(fd, WCPOOL_IOC_DUP, &du)))
+			close(du.fd);
 	if (g1)
 		registered(fd, drm, p, seed);
 	if (range(fd, WCPOOL_IOC_RELEASE, 0, MAX))
