@@ -4,12 +4,12 @@
  * without CONFIG_FAULT_INJECTION (Debian's): makes chosen kernel calls fail
  * every Nth time they are made from wcpool.ko.
  *
- *   insmod wcpool_faultinj.ko call=NAME[,NAME...]|all|none every=N
+ *   insmod wcpool_faultinj.ko call=NAME[,NAME...]|all every=N
  *
  * NAME: set_memory_wc, set_memory_uc (the linear-map conversions),
  * alloc_pages (alloc_pages_noprof on 6.12), dma_buf_export, sg_alloc_table
  * (in wcpool's map_dma_buf, called when an importer such as vgem maps the
- * dma-buf), get_unused_fd_flags.  none: only the check below.
+ * dma-buf), get_unused_fd_flags.
  *
  * Only calls from wcpool.ko count (the return address on the stack lies
  * in it), and every Nth of those fails.  How each fails, so that the
@@ -292,7 +292,7 @@ static int __init faultinj_init(void)
 		c->on = true;
 		n++;
 	}
-	if (!n && strcmp(call, "none")) {
+	if (!n) {
 		pr_err("wcpool_faultinj: call=%s: no such call\n", call);
 		return -EINVAL;
 	}
