@@ -32,6 +32,7 @@
  * @max_size: largest file size in bytes
  * @nr_pages: huge pages in @pages
  * @regs: live registrations of this pool (struct wcpool_reg), under @lock
+ * @heap: made by a dma-heap node for one dma-buf, which holds it
  */
 struct wcpool {
 	struct kref kref;
@@ -45,6 +46,7 @@ struct wcpool {
 	u64 max_size;
 	unsigned long nr_pages;
 	struct list_head regs;
+	bool heap;
 };
 
 /**
@@ -95,6 +97,8 @@ const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 int wcpool_pool_init(void);
 void wcpool_pool_exit(void);
 long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size);
+long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r);
 void wcpool_pool_get(struct wcpool *pool);
 void wcpool_pool_put(struct wcpool *pool);
 bool wcpool_is_pool_file(const struct file *file);
@@ -116,6 +120,12 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 long wcpool_reg_segments(struct wcpool *pool, struct wcpool_segments *args,
 			 void __user *uarg);
 bool wcpool_reg_overlaps(struct wcpool *pool, u64 offset, u64 length);
+struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 length,
+				       int flags);
+
+/* wcpool_heap.c */
+int wcpool_heap_init(void);
+void wcpool_heap_exit(void);
 
 /* wcpool_stats.c */
 void wcpool_stats_init(void);

@@ -111,8 +111,13 @@ static int __init wcpool_init(void)
 	ret = misc_register(&wcpool_misc);
 	if (ret)
 		goto err_stats;
+	ret = wcpool_heap_init();
+	if (ret)
+		goto err_misc;
 	return 0;
 
+err_misc:
+	misc_deregister(&wcpool_misc);
 err_stats:
 	wcpool_stats_exit();
 	wcpool_pool_exit();
@@ -123,6 +128,7 @@ err_page:
 
 static void __exit wcpool_exit(void)
 {
+	wcpool_heap_exit();
 	misc_deregister(&wcpool_misc);
 	wcpool_stats_exit();
 	wcpool_pool_exit();

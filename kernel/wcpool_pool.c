@@ -102,7 +102,7 @@ static int wcpool_range_check(struct wcpool *pool,
 /**
  * wcpool_pool_grow - WCPOOL_IOC_GROW: back a range with new pages
  * @pool: the pool
- * @r: the range, copied in
+ * @r: the range, copied in (or made by the dma-heap nodes)
  *
  * A pool may span 2^25 huge pages: a range of more pages than the module
  * limit fails at once, and the range is searched for a present page rather
@@ -110,7 +110,7 @@ static int wcpool_range_check(struct wcpool *pool,
  *
  * Return: 0 or a negative errno (see the uapi header).
  */
-static long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
+long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 {
 	unsigned long first, nr, i, idx;
 	struct page *head;
@@ -388,6 +388,44 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 }
 
 /**
+ * wcpool_pool_new - a pool without pages or files
+ * @policy: WCPOOL_POLICY_*
+ * @map_mode: WCPOOL_MAP_*
+ * @max_size: largest file size in bytes, a multiple of the huge page size
+ *
+ * Return: the pool, holding one reference (wcpool_pool_put() drops it), or
+ * an ERR_PTR.
+ */
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size)
+{
+	struct wcpool *pool;
+	struct inode *inode;
+
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL_ACCOUNT);
+	if (!pool)
+		return ERR_PTR(-ENOMEM);
+	inode = alloc_anon_inode(wcpool_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		kfree(pool);
+		return ERR_CAST(inode);
+	}
+	inode->i_size = max_size;
+	kref_init(&pool->kref);
+	mutex_init(&pool->lock);
+	xa_init(&pool->pages);
+	INIT_LIST_HEAD(&pool->regs);
+	pool->inode = inode;
+	pool->policy = policy;
+	pool->map_mode = map_mode;
+	pool->max_size = max_size;
+	atomic_long_inc(&wcpool_stats.pools);
+	mutex_lock(&wcpool_list_lock);
+	list_add_tail(&pool->node, &wcpool_list);
+	mutex_unlock(&wcpool_list_lock);
+	return pool;
+}
+
+/**
  * wcpool_pool_create - WCPOOL_IOC_CREATE: make a pool and install its fd
  * @args: the arguments, copied in; @args->fd is set on success
  * @uarg: where @args is copied back to
@@ -397,7 +435,6 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 {
 	struct wcpool *pool;
-	struct inode *inode;
 	struct file *file;
 	int fd;
 
@@ -422,32 +459,13 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 		return -EINVAL;
 	}
 
-	pool = kzalloc(sizeof(*pool), GFP_KERNEL_ACCOUNT);
-	if (!pool)
-		return -ENOMEM;
-	inode = alloc_anon_inode(wcpool_mnt->mnt_sb);
-	if (IS_ERR(inode)) {
-		kfree(pool);
-		return PTR_ERR(inode);
-	}
-	inode->i_size = args->max_size;
-	kref_init(&pool->kref);
-	mutex_init(&pool->lock);
-	xa_init(&pool->pages);
-	INIT_LIST_HEAD(&pool->regs);
-	pool->inode = inode;
-	pool->policy = args->policy;
-	pool->map_mode = args->map_mode;
-	pool->max_size = args->max_size;
-	atomic_long_inc(&wcpool_stats.pools);
-	mutex_lock(&wcpool_list_lock);
-	list_add_tail(&pool->node, &wcpool_list);
-	mutex_unlock(&wcpool_list_lock);
-
-	/* The file takes its own references; drop the creation ones after. */
+	pool = wcpool_pool_new(args->policy, args->map_mode, args->max_size);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	/* The file takes its own references; drop the creation one after. */
 	fd = wcpool_pool_newfd(pool, O_RDWR,
 			       args->flags & WCPOOL_CREATE_CLOEXEC, &file);
-	kref_put(&pool->kref, wcpool_pool_free);
+	wcpool_pool_put(pool);
 	if (fd < 0)
 		return fd;
 	args->fd = fd;

@@ -435,41 +435,27 @@ static int wcpool_reg_find(struct wcpool *pool, struct mm_struct *mm,
 }
 
 /*
- * Find the pool range behind [addr, addr + len) of the caller's mappings
- * and take a reference on each of its huge pages.
+ * Take a reference on each huge page of @pool under @reg's range and put
+ * @reg on the pool's list of registrations: -ENXIO where a page is missing.
  */
-static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
-			     u64 addr, u64 len, bool write)
+static int wcpool_reg_pin(struct wcpool *pool, struct wcpool_reg *reg)
 {
-	struct mm_struct *mm = current->mm;
-	unsigned long first, i;
+	unsigned long first = reg->offset >> WCPOOL_PAGE_SHIFT_2M, i;
 	struct page *head;
 	int ret;
 
-	if (!mm)
-		return -EFAULT;
-	mmap_read_lock(mm);
-	ret = wcpool_reg_find(pool, mm, addr, len, write, &reg->offset);
-	if (ret)
-		goto out;
-	reg->length = len;
-	first = reg->offset >> WCPOOL_PAGE_SHIFT_2M;
-	reg->nr_heads = ((reg->offset + len - 1) >> WCPOOL_PAGE_SHIFT_2M) -
-			first + 1;
+	reg->nr_heads = ((reg->offset + reg->length - 1) >>
+			 WCPOOL_PAGE_SHIFT_2M) - first + 1;
 	/* More pages than the module limit cannot all be grown. */
-	if (reg->nr_heads > wcpool_page_limit()) {
-		ret = -ENXIO;
-		goto out;
-	}
+	if (reg->nr_heads > wcpool_page_limit())
+		return -ENXIO;
 	reg->heads = kvmalloc_array(reg->nr_heads, sizeof(*reg->heads),
 				    GFP_KERNEL_ACCOUNT);
-	if (!reg->heads) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!reg->heads)
+		return -ENOMEM;
 	ret = mutex_lock_killable(&pool->lock);
 	if (ret)
-		goto out;
+		return ret;
 	for (i = 0; i < reg->nr_heads; i++) {
 		head = xa_load(&pool->pages, first + i);
 		if (!head) {
@@ -485,9 +471,107 @@ static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
 		list_add(&reg->node, &pool->regs);
 	}
 	mutex_unlock(&pool->lock);
-out:
+	return ret;
+}
+
+/*
+ * Find the pool range behind [addr, addr + len) of the caller's mappings
+ * and pin it.
+ */
+static int wcpool_reg_lookup(struct wcpool *pool, struct wcpool_reg *reg,
+			     u64 addr, u64 len, bool write)
+{
+	struct mm_struct *mm = current->mm;
+	int ret;
+
+	if (!mm)
+		return -EFAULT;
+	mmap_read_lock(mm);
+	ret = wcpool_reg_find(pool, mm, addr, len, write, &reg->offset);
+	if (!ret) {
+		reg->length = len;
+		ret = wcpool_reg_pin(pool, reg);
+	}
 	mmap_read_unlock(mm);
 	return ret;
+}
+
+static struct wcpool_reg *wcpool_reg_alloc(struct wcpool *pool)
+{
+	struct wcpool_reg *reg = kzalloc(sizeof(*reg), GFP_KERNEL_ACCOUNT);
+
+	if (!reg)
+		return NULL;
+	INIT_LIST_HEAD(&reg->node);
+	INIT_LIST_HEAD(&reg->attachments);
+	mutex_init(&reg->lock);
+	reg->pool = pool;
+	return reg;
+}
+
+/* Free a registration that wcpool_reg_pin() did not pin. */
+static void wcpool_reg_discard(struct wcpool_reg *reg)
+{
+	kvfree(reg->heads);
+	mutex_destroy(&reg->lock);
+	kfree(reg);
+}
+
+/*
+ * The dma-buf of pinned @reg, its file opened with @flags (O_RDWR or
+ * O_RDONLY).  The dma-buf owns @reg; on failure @reg is freed.
+ */
+static struct dma_buf *wcpool_reg_export(struct wcpool_reg *reg, int flags)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct dma_buf *dmabuf;
+	int ret;
+
+	/* Registered from here: wcpool_reg_free() undoes everything. */
+	wcpool_pool_get(reg->pool);
+	atomic_long_inc(&wcpool_stats.regs);
+	atomic_long_add(reg->length, &wcpool_stats.reg_bytes);
+	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
+
+	ret = wcpool_reg_build_segs(reg);
+	if (ret)
+		goto err_free;
+	exp.ops = &wcpool_dmabuf_ops;
+	exp.size = reg->length;
+	exp.flags = flags;
+	exp.priv = reg;
+	dmabuf = dma_buf_export(&exp);
+	if (!IS_ERR(dmabuf))
+		return dmabuf;
+	ret = PTR_ERR(dmabuf);
+err_free:
+	wcpool_reg_free(reg);
+	return ERR_PTR(ret);
+}
+
+/**
+ * wcpool_reg_export_pool - a dma-buf of the first @length bytes of @pool
+ * @pool: a pool whose pages back [0, @length); the dma-buf takes a reference
+ * @length: bytes, a multiple of PAGE_SIZE
+ * @flags: O_RDWR or O_RDONLY, the dma-buf file's mode
+ *
+ * Return: the dma-buf, or an ERR_PTR.
+ */
+struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 length,
+				       int flags)
+{
+	struct wcpool_reg *reg = wcpool_reg_alloc(pool);
+	int ret;
+
+	if (!reg)
+		return ERR_PTR(-ENOMEM);
+	reg->length = length;
+	ret = wcpool_reg_pin(pool, reg);
+	if (ret) {
+		wcpool_reg_discard(reg);
+		return ERR_PTR(ret);
+	}
+	return wcpool_reg_export(reg, flags);
 }
 
 /**
@@ -501,7 +585,6 @@ out:
 long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 			 void __user *uarg)
 {
-	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	bool write = args->flags & WCPOOL_REG_WRITE;
 	struct wcpool_reg *reg;
 	struct dma_buf *dmabuf;
@@ -528,38 +611,17 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 	    args->policy != WCPOOL_REG_POLICY(pool->policy))
 		return -EACCES;
 
-	reg = kzalloc(sizeof(*reg), GFP_KERNEL_ACCOUNT);
+	reg = wcpool_reg_alloc(pool);
 	if (!reg)
 		return -ENOMEM;
-	INIT_LIST_HEAD(&reg->node);
-	INIT_LIST_HEAD(&reg->attachments);
-	mutex_init(&reg->lock);
-	reg->pool = pool;
 	ret = wcpool_reg_lookup(pool, reg, args->addr, args->length, write);
 	if (ret) {
-		kvfree(reg->heads);
-		mutex_destroy(&reg->lock);
-		kfree(reg);
+		wcpool_reg_discard(reg);
 		return ret;
 	}
-	/* Registered from here: wcpool_reg_free() undoes everything. */
-	wcpool_pool_get(pool);
-	atomic_long_inc(&wcpool_stats.regs);
-	atomic_long_add(reg->length, &wcpool_stats.reg_bytes);
-	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
-
-	ret = wcpool_reg_build_segs(reg);
-	if (ret)
-		goto err_free;
-	exp.ops = &wcpool_dmabuf_ops;
-	exp.size = reg->length;
-	exp.flags = write ? O_RDWR : O_RDONLY;
-	exp.priv = reg;
-	dmabuf = dma_buf_export(&exp);
-	if (IS_ERR(dmabuf)) {
-		ret = PTR_ERR(dmabuf);
-		goto err_free;
-	}
+	dmabuf = wcpool_reg_export(reg, write ? O_RDWR : O_RDONLY);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
 	/* From here the dma-buf owns @reg: dma_buf_put() frees it. */
 	fd = get_unused_fd_flags(args->flags & WCPOOL_REG_CLOEXEC ?
 				 O_CLOEXEC : 0);
@@ -577,15 +639,11 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 	}
 	fd_install(fd, dmabuf->file);
 	return 0;
-
-err_free:
-	wcpool_reg_free(reg);
-	return ret;
 }
 
 /**
- * wcpool_reg_segments - WCPOOL_IOC_SEGMENTS on any pool fd
- * @pool: the pool
+ * wcpool_reg_segments - WCPOOL_IOC_SEGMENTS on any pool fd or heap node
+ * @pool: the pool; NULL on a dma-heap node, for the buffers of the heaps
  * @args: the arguments, copied in
  * @uarg: where @args is copied back to
  *
@@ -608,7 +666,8 @@ long wcpool_reg_segments(struct wcpool *pool, struct wcpool_segments *args,
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	reg = dmabuf->priv;
-	if (dmabuf->ops != &wcpool_dmabuf_ops || reg->pool != pool) {
+	if (dmabuf->ops != &wcpool_dmabuf_ops ||
+	    (pool ? reg->pool != pool : !reg->pool->heap)) {
 		ret = -EINVAL;
 		goto out;
 	}

@@ -22,6 +22,7 @@
 #define MB (1024UL * 1024)
 #define HP (2 * MB)
 #define STATS "/sys/kernel/debug/wcpool/stats"
+#define POOLS "/sys/kernel/debug/wcpool/pools"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 extern const char *cur_test;

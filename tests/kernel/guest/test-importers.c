@@ -314,7 +314,11 @@ static bool v4l2_set_ctrl_by_name(int v, const char *name, int value)
 	return false;
 }
 
-static void test_vivid_dmabuf(void)
+/*
+ * Capture into DMABUF buffers, registrations of one WC pool or (@heap)
+ * buffers of /dev/dma_heap/wcpool-wc, and compare with MMAP frames.
+ */
+static void vivid_dmabuf(bool heap)
 {
 	int v = vivid_capture_open(), fd, dfd[4];
 	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -324,8 +328,8 @@ static void test_vivid_dmabuf(void)
 	};
 	struct v4l2_buffer b;
 	size_t size, len, i, diff = 0, stable = 0;
-	uint8_t *p, *ref, *got;
-	unsigned int n, frames;
+	uint8_t *p = NULL, *ref, *got, *cpu[4];
+	unsigned int n, frames, rb_count;
 
 	ASSERT(v >= 0);
 	ASSERT(ioctl(v, VIDIOC_G_FMT, &fmt) == 0);
@@ -345,13 +349,26 @@ static void test_vivid_dmabuf(void)
 
 	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
 	ASSERT(rb.count >= 2 && rb.count <= 4);
-	fd = pool(WCPOOL_POLICY_WC, HP);
-	ASSERT(rb.count * len <= HP);
-	ASSERT(grow(fd, 0, HP) == 0);
-	p = map(fd, HP, PROT_READ | PROT_WRITE, 0);
+	if (heap) {
+		fd = heap_open(WCPOOL_POLICY_WC);
+	} else {
+		fd = pool(WCPOOL_POLICY_WC, HP);
+		ASSERT(rb.count * len <= HP);
+		ASSERT(grow(fd, 0, HP) == 0);
+		p = map(fd, HP, PROT_READ | PROT_WRITE, 0);
+	}
 	for (n = 0; n < rb.count; n++) {
-		dfd[n] = reg(fd, p + n * len, len, RW);
-		ASSERT(dfd[n] >= 0);
+		if (heap) {
+			dfd[n] = heap_alloc(fd, len, O_RDWR | O_CLOEXEC);
+			ASSERT(dfd[n] >= 0);
+			cpu[n] = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				      MAP_SHARED, dfd[n], 0);
+			ASSERT(cpu[n] != MAP_FAILED);
+		} else {
+			cpu[n] = p + n * len;
+			dfd[n] = reg(fd, cpu[n], len, RW);
+			ASSERT(dfd[n] >= 0);
+		}
 		memset(&b, 0, sizeof(b));
 		b.type = type;
 		b.memory = V4L2_MEMORY_DMABUF;
@@ -368,7 +385,7 @@ static void test_vivid_dmabuf(void)
 		ASSERT(ioctl(v, VIDIOC_DQBUF, &b) == 0);
 		ASSERT(b.bytesused == size && b.index < rb.count);
 		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
-		memcpy(got, p + b.index * len, size);
+		memcpy(got, cpu[b.index], size);
 		dmabuf_sync(dfd[b.index], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 		ASSERT(!all_zero(got, size & ~7UL));
 		if (!frames) {
@@ -378,6 +395,7 @@ static void test_vivid_dmabuf(void)
 		}
 	}
 	/* Closing our fds while vb2 holds the dma-bufs is fine. */
+	rb_count = rb.count;
 	for (n = 0; n < rb.count; n++)
 		close(dfd[n]);
 	ASSERT(stat_get("registrations") == rb.count);
@@ -386,7 +404,8 @@ static void test_vivid_dmabuf(void)
 	ASSERT(ioctl(v, VIDIOC_REQBUFS, &rb) == 0);
 	ASSERT(v4l2_set_ctrl_by_name(v, "OSD Text Mode", 0));
 	close(v);
-	ASSERT(stat_get("registrations") == 0);
+	/* Heap buffers: our mappings hold them still. */
+	ASSERT(stat_get("registrations") == (heap ? rb_count : 0));
 
 	/*
 	 * Compare the bytes that are equal in all NREF reference frames
@@ -406,15 +425,74 @@ static void test_vivid_dmabuf(void)
 				i % fmt.fmt.pix.bytesperline, got[i], ref[i]);
 		diff += got[i] != ref[i];
 	}
-	printf("  vivid_dmabuf: %ux%u: %zu of %zu bytes stable across %u MMAP frames, %zu differ in the DMABUF frame\n",
-	       fmt.fmt.pix.width, fmt.fmt.pix.height, stable, size, NREF,
-	       diff);
+	printf("  vivid_dmabuf%s: %ux%u: %zu of %zu bytes stable across %u MMAP frames, %zu differ in the DMABUF frame\n",
+	       heap ? " (heap)" : "", fmt.fmt.pix.width, fmt.fmt.pix.height,
+	       stable, size, NREF, diff);
 	ASSERT(stable >= size * 9 / 10);
 	ASSERT(diff == 0);
-	ASSERT(munmap(p, HP) == 0);
+	for (n = 0; heap && n < rb_count; n++)
+		ASSERT(munmap(cpu[n], len) == 0);
+	if (!heap)
+		ASSERT(munmap(p, HP) == 0);
 	close(fd);
 	free(ref);
 	free(got);
+}
+
+static void test_vivid_dmabuf(void)
+{
+	vivid_dmabuf(false);
+}
+
+/* Reload vivid with @allocator for its buffers (0 vmalloc, 1 dma-contig). */
+static void vivid_reload(int allocator)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd),
+		 "rmmod vivid && insmod /lib/modules/vivid.ko allocators=%d",
+		 allocator);
+	ASSERT(system(cmd) == 0);
+}
+
+/*
+ * A dma-heap user's buffers in vivid, both of its allocators: vb2-vmalloc
+ * (our vmap) and vb2-dma-contig, which accepts only a buffer whose DMA
+ * addresses are one contiguous run: a heap buffer of at most 2 MiB is.
+ */
+static void test_heap_vivid(void)
+{
+	vivid_dmabuf(true);
+	vivid_reload(1);
+	vivid_dmabuf(true);
+	vivid_reload(0);
+}
+
+/* vgem imports a heap buffer (our sg table), released in either order. */
+static void test_heap_vgem(void)
+{
+	int drm = vgem_open(), heap = heap_open(WCPOOL_POLICY_WC), o;
+
+	ASSERT(drm >= 0);
+	for (o = 0; o < 2; o++) {
+		int dfd = heap_alloc(heap, 3 * MB, O_RDWR | O_CLOEXEC);
+		uint32_t handle;
+
+		ASSERT(dfd >= 0);
+		handle = vgem_import(drm, dfd);
+		ASSERT(stat_get("dma_mapped") == 1);
+		dmabuf_sync(dfd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+		dmabuf_sync(dfd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+		if (o)
+			close(dfd);
+		vgem_close(drm, handle);
+		if (!o)
+			close(dfd);
+		ASSERT(stat_get("dma_mapped") == 0);
+		ASSERT(stat_get("registrations") == 0);
+	}
+	close(heap);
+	close(drm);
 }
 
 /*
@@ -461,5 +539,7 @@ const struct test importer_tests[] = {
 	{ "vgem_prime", test_vgem_prime },
 	{ "vivid_dmabuf", test_vivid_dmabuf },
 	{ "reg_pmd_pool", test_reg_pmd_pool },
+	{ "heap_vivid", test_heap_vivid },
+	{ "heap_vgem", test_heap_vgem },
 	{ NULL }
 };

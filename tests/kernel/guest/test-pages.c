@@ -5,7 +5,6 @@
  */
 #include "wcpool-test.h"
 
-#define POOLS "/sys/kernel/debug/wcpool/pools"
 
 /* Pages that come back from the recycle pool or the allocator are zero. */
 static void test_pages_zero_after_reuse(void)
@@ -65,22 +64,6 @@ static void test_release_while_referenced(void)
 	close(fd);
 }
 
-static int pools_count(const char *memtype)
-{
-	char line[256];
-	int n = 0;
-	FILE *f = fopen(POOLS, "r");
-
-	ASSERT(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "linear ") &&
-		    !strncmp(strstr(line, "linear ") + 7, memtype,
-			     strlen(memtype)))
-			n++;
-	fclose(f);
-	return n;
-}
-
 /*
  * The cache type is real: the kernel's linear map of every page has the
  * pool's PAT type.  RAM memtypes are tracked in page flags, not in the PAT
@@ -133,32 +116,6 @@ static void test_recycle_shrinker(void)
 	ASSERT(stat_get("recycle_wc") == 0);
 	ASSERT(stat_get("recycle_uc") == 0);
 	ASSERT(stat_get("recycle_wb") == 0);
-}
-
-static void write_file(const char *path, const char *fmt, ...)
-{
-	char buf[64];
-	va_list ap;
-	int fd, n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open(path, O_WRONLY);
-	ASSERT(fd >= 0);
-	ASSERT(write(fd, buf, n) == n);
-	close(fd);
-}
-
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	ASSERT(f);
-	ASSERT(fscanf(f, "%ld", &v) == 1);
-	fclose(f);
-	return v;
 }
 
 #define CG "/sys/fs/cgroup"

@@ -217,9 +217,74 @@ void dmabuf_sync(int dfd, uint64_t flags)
 	ASSERT(ioctl(dfd, DMA_BUF_IOCTL_SYNC, &s) == 0);
 }
 
+void write_file(const char *path, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open(path, O_WRONLY);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, buf, n) == n);
+	close(fd);
+}
+
+long read_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	ASSERT(f);
+	ASSERT(fscanf(f, "%ld", &v) == 1);
+	fclose(f);
+	return v;
+}
+
+int pools_count(const char *memtype)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen(POOLS, "r");
+
+	ASSERT(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "linear ") &&
+		    !strncmp(strstr(line, "linear ") + 7, memtype,
+			     strlen(memtype)))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static const char *const heap_paths[] = {
+	[WCPOOL_POLICY_WC] = "/dev/dma_heap/wcpool-wc",
+	[WCPOOL_POLICY_UC] = "/dev/dma_heap/wcpool-uc",
+	[WCPOOL_POLICY_WB] = "/dev/dma_heap/wcpool-wb",
+};
+
+int heap_open(uint32_t policy)
+{
+	int fd = open(heap_paths[policy], O_RDWR | O_CLOEXEC);
+
+	ASSERT(fd >= 0);
+	return fd;
+}
+
+int heap_alloc(int heap, uint64_t len, uint32_t fd_flags)
+{
+	struct dma_heap_allocation_data a = {
+		.len = len, .fd_flags = fd_flags,
+	};
+
+	return ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &a) ? -1 : (int)a.fd;
+}
+
 static const struct test *const suites[] = {
 	pool_tests, long_tests, mmap_tests, pages_tests, reg_tests,
-	importer_tests, NULL,
+	importer_tests, heap_tests, NULL,
 };
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
 #include <linux/videodev2.h>
 #include <linux/wcpool.h>
 #include "harness.h"
@@ -70,7 +71,20 @@ bool check_pattern(const uint8_t *p, size_t len, size_t start,
 		   unsigned int seed);
 void dmabuf_sync(int dfd, uint64_t flags);
 
+/* Files: write_file() ASSERTs the write; read_long() the number read. */
+void write_file(const char *path, const char *fmt, ...);
+long read_long(const char *path);
+/* Pool pages in debugfs whose linear map has @memtype ("write-combining "). */
+int pools_count(const char *memtype);
+
+/*
+ * The dma-heap nodes: heap_open() ASSERTs; heap_alloc() returns the
+ * dma-buf fd of DMA_HEAP_IOCTL_ALLOC, or -1 with errno.
+ */
+int heap_open(uint32_t policy);
+int heap_alloc(int heap, uint64_t len, uint32_t fd_flags);
+
 extern const struct test pool_tests[], long_tests[], mmap_tests[],
-	pages_tests[], reg_tests[], importer_tests[];
+	pages_tests[], reg_tests[], importer_tests[], heap_tests[];
 
 #endif
