@@ -53,9 +53,9 @@ extern "C" {
 
 /* The version of this header; wcp_version() gives the library's. */
 #define WCP_VERSION_MAJOR 0
-#define WCP_VERSION_MINOR 2
+#define WCP_VERSION_MINOR 3
 #define WCP_VERSION_PATCH 0
-#define WCP_VERSION_STRING "0.2.0"
+#define WCP_VERSION_STRING "0.3.0"
 /** True if this header is version @major.@minor.@patch or later. */
 #define WCP_CHECK_VERSION(major, minor, patch)                              \
 	(WCP_VERSION_MAJOR > (major) ||                                    \
@@ -518,6 +518,73 @@ int wcp_registration_fd(const struct wcp_registration *reg);
  */
 int wcp_registration_segments(const struct wcp_registration *reg,
 			      struct wcp_segment *seg, size_t max);
+
+/**
+ * A device buffer of its own, outside any pool: a dma-buf and its mapping
+ * in this process (wcp_dmabuf_alloc()).
+ */
+struct wcp_dmabuf {
+	int fd;			/**< the dma-buf fd (O_CLOEXEC), for importers */
+	uint32_t policy;	/**< enum wcp_policy the memory has */
+	void *map;		/**< read-write mapping of all of it */
+	size_t size;		/**< bytes: the size asked, rounded up to 4 KiB */
+};
+
+/** wcp_dmabuf_alloc() flags */
+enum wcp_dmabuf_flags {
+	/** No WC/UC provider: take write-back memory instead of failing. */
+	WCP_DMABUF_ALLOW_WB_FALLBACK = 1u << 0,
+};
+
+/**
+ * wcp_dmabuf_alloc() - allocate a dma-buf of @size bytes with cache policy
+ * @policy (enum wcp_policy) and map it, for programs that want many device
+ * buffers without a pool each.
+ *
+ * The memory comes from wcpool.ko's dma-heap node of the policy
+ * (/dev/dma_heap/wcpool-wc, -uc, -wb: whole 2 MiB pages per buffer,
+ * physically contiguous up to 2 MiB); without the module, write-back
+ * buffers come from the kernel's own "system" dma-heap where it has one
+ * (Linux 6.12 on Debian).  WCP_POLICY_DEFAULT is WC where wcpool.ko is
+ * loaded, else write-back.  @buf->policy says what was given.  The nodes
+ * are opened once per process, O_CLOEXEC.
+ *
+ * Return: 0, or -EINVAL (size 0 or more than RAM, unknown policy or flag,
+ * @buf NULL), -ENODEV (no provider of the policy: WC/UC without wcpool.ko
+ * and without WCP_DMABUF_ALLOW_WB_FALLBACK, or no dma-heap at all),
+ * -EACCES (a node exists but this user may not open it), -ENOMEM (out of
+ * memory, the memory cgroup's or wcpool.ko's limit), or another -errno of
+ * open(), ioctl() or mmap().  On failure nothing is left open.
+ */
+int wcp_dmabuf_alloc(size_t size, uint32_t policy, uint32_t flags,
+		     struct wcp_dmabuf *buf);
+
+/**
+ * wcp_dmabuf_free() - unmap and close a buffer of wcp_dmabuf_alloc(); the
+ * memory goes when importers holding the dma-buf let go of it too.
+ * @buf is cleared (fd -1, map NULL).  Return: 0, or -EINVAL (@buf NULL
+ * or already freed).
+ */
+int wcp_dmabuf_free(struct wcp_dmabuf *buf);
+
+/** wcp_dmabuf_sync() flags, as DMA_BUF_IOCTL_SYNC's. */
+enum wcp_sync_flags {
+	WCP_SYNC_READ = 1u << 0,	/**< the CPU reads */
+	WCP_SYNC_WRITE = 1u << 1,	/**< the CPU writes */
+	WCP_SYNC_START = 0,		/**< CPU access begins */
+	WCP_SYNC_END = 1u << 2,		/**< CPU access ends */
+};
+
+/**
+ * wcp_dmabuf_sync() - bracket CPU access to a dma-buf (DMA_BUF_IOCTL_SYNC),
+ * retrying when a signal or a fence wait interrupts it.  @flags:
+ * WCP_SYNC_START or WCP_SYNC_END, with WCP_SYNC_READ and/or WCP_SYNC_WRITE.
+ * On wcpool.ko's WC and UC buffers it costs a fence whatever the size.
+ *
+ * Return: 0, or -EINVAL (bad flags), -ENOTTY (@fd is not a dma-buf),
+ * -EBADF (not an fd), or another -errno of the ioctl.
+ */
+int wcp_dmabuf_sync(int fd, uint32_t flags);
 
 struct io_uring;
 
