@@ -21,9 +21,8 @@
  */
 #define WCP_MIN_ALLOC 16
 
-static void __attribute__((noreturn, cold))
-misuse(const char *fn, const char *what, const struct wcp_pool *pool,
-       const void *ptr)
+void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
+		 const void *ptr)
 {
 	fprintf(stderr, "wcpool: %s(): %s %p (pool %p)\n", fn, what, ptr,
 		(const void *)pool);
@@ -39,38 +38,73 @@ void wcpi_assert_fail(const char *expr, const char *file, int line)
 }
 #endif
 
-/* Pool offset of @ptr, which must be a live allocation; aborts otherwise. */
-/* Inline, like the two below: they are most of wcp_malloc/wcp_free. */
+/*
+ * Pool offset of @ptr, checked without the block map: a pool that
+ * allocates, an address in it on a block boundary.  Aborts otherwise.
+ * Inline, like the ones below: they are most of wcp_malloc/wcp_free.
+ */
 static inline __attribute__((always_inline)) uint64_t
-live_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
+pool_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
 {
 	uint64_t off;
 
 	if (!pool)
-		misuse(fn, "NULL pool for pointer", pool, ptr);
+		wcpi_misuse(fn, "NULL pool for pointer", pool, ptr);
 	if (!pool->arenas.ready)
-		misuse(fn, "imported pool view cannot free", pool, ptr);
+		wcpi_misuse(fn, "imported pool view cannot free", pool, ptr);
 	off = wcpi_offset(pool, ptr);
 	if (off == WCP_OFFSET_INVALID)
-		misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
-	if (off % WCPI_LIVEMAP_GRANULE || !wcpi_livemap_test(&pool->live, off))
-		misuse(fn, "invalid pointer (not a live allocation)", pool,
-		       ptr);
+		wcpi_misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
+	if (off % WCPI_LIVEMAP_GRANULE)
+		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
+			    ptr);
+	return off;
+}
+
+/* Pool offset of @ptr, which must be a live allocation; aborts otherwise. */
+static inline __attribute__((always_inline)) uint64_t
+live_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
+{
+	uint64_t off = pool_offset(pool, ptr, fn);
+
+	if (!wcpi_livemap_test(&pool->live, off))
+		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
+			    ptr);
 	return off;
 }
 
 /* Like live_offset(), and marks the allocation dead in the same step. */
+/* pool_offset(), and the pool must be this process's. */
+static inline __attribute__((always_inline)) uint64_t
+free_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
+{
+	uint64_t off = pool_offset(pool, ptr, fn);
+
+	if (wcpi_pool_forked(pool))
+		wcpi_misuse(fn, "pool belongs to the parent process (fork()), cannot free",
+			    pool, ptr);
+	return off;
+}
+
+/* Mark the allocation at @off dead; aborts if it was not live. */
+static inline __attribute__((always_inline)) void
+clear_live(struct wcp_pool *pool, const void *ptr, uint64_t off,
+	   const char *fn)
+{
+	if (!wcpi_livemap_test(&pool->live, off))
+		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
+			    ptr);
+	/* A concurrent free of the same pointer loses here. */
+	if (!wcpi_livemap_clear(&pool->live, off))
+		wcpi_misuse(fn, "double free of", pool, ptr);
+}
+
 static inline __attribute__((always_inline)) uint64_t
 take_live(struct wcp_pool *pool, const void *ptr, const char *fn)
 {
-	uint64_t off = live_offset(pool, ptr, fn);
+	uint64_t off = free_offset(pool, ptr, fn);
 
-	if (wcpi_pool_forked(pool))
-		misuse(fn, "pool belongs to the parent process (fork()), cannot free",
-		       pool, ptr);
-	/* A concurrent free of the same pointer loses here. */
-	if (!wcpi_livemap_clear(&pool->live, off))
-		misuse(fn, "double free of", pool, ptr);
+	clear_live(pool, ptr, off, fn);
 	return off;
 }
 
@@ -78,19 +112,23 @@ static inline __attribute__((always_inline)) void *
 mark_live(struct wcp_pool *pool, void *p)
 {
 	if (p && !wcpi_livemap_set(&pool->live, wcpi_offset(pool, p)))
-		misuse("wcp_malloc", "allocator returned a live pointer", pool,
+		wcpi_misuse("wcp_malloc", "allocator returned a live pointer", pool,
 		       p);
 	return p;
 }
 
-/* The block map's kind for a block jemalloc just handed out. */
-static void set_kind(struct wcp_pool *pool, void *p)
+/* The block map's kind (and owner) for a block jemalloc just handed out. */
+static void set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
 {
 	size_t size = sallocx(p, 0);
 
-	wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
-			      size <= wcpi_classes.max ?
-			      wcpi_class_of(size) + 1 : WCPI_KIND_LARGE);
+	/* Without a record: the first arena's (untracked_flags). */
+	if (size <= wcpi_classes.max)
+		wcpi_livemap_set_small(&pool->live, wcpi_offset(pool, p),
+				       wcpi_class_of(size), tc ? tc->slot : 0);
+	else
+		wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
+				      WCPI_KIND_LARGE);
 }
 
 /*
@@ -115,7 +153,7 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 	/* jemalloc takes recommitted pages as zero: some may not be. */
 	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.max)
 		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
-	set_kind(pool, p);
+	set_kind(pool, p, tc);
 	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
 	return p;
 }
@@ -267,13 +305,23 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		wcp_free(s, ptr);
 		return;
 	}
-	off = take_live(pool, ptr, "wcp_free");
-	/* The common case: a small block into this thread's bin. */
+	/* The common case: a small block into this thread's bin... */
+	off = free_offset(pool, ptr, "wcp_free");
 	kind = wcpi_livemap_kind(&pool->live, off);
 	if (kind - 1 < wcpi_classes.nr &&
-	    (tc = wcpi_tcache_hit(pool)) &&
-	    wcpi_tcache_push(tc, kind - 1, ptr))
-		return;
+	    ((tc = wcpi_tcache_hit(pool)) || (tc = wcpi_tcache_get(pool)))) {
+		unsigned owner = wcpi_livemap_owner(&pool->live, off);
+
+		/* ...or, from another arena, on its way home (remote.h). */
+		if (owner && owner != tc->slot + 1 &&
+		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
+			return;
+		clear_live(pool, ptr, off, "wcp_free");
+		if (wcpi_tcache_push(tc, kind - 1, ptr))
+			return;
+	} else {
+		clear_live(pool, ptr, off, "wcp_free");
+	}
 	release_block(pool, ptr, off);
 }
 
@@ -333,7 +381,7 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
 			    flags);
 		if (p) {
-			set_kind(pool, p);
+			set_kind(pool, p, tc);
 			wcpi_tcache_count(pool, tc, 0,
 					  (int64_t)sallocx(p, 0) - before);
 			return mark_live(pool, p);

@@ -258,10 +258,13 @@ int wcpi_arena_purge(struct wcp_pool *pool)
 	return err;
 }
 
-/* The arena for a new thread cache: the next in turn, made if need be. */
-unsigned wcpi_arena_pick(struct wcp_pool *pool)
+/*
+ * The arena for a new thread cache: the next in turn, made if need be.
+ * Returns its slot; *@arena gets jemalloc's index.
+ */
+unsigned wcpi_arena_pick(struct wcp_pool *pool, unsigned *arena)
 {
-	unsigned i, arena;
+	unsigned i;
 
 	wcpi_lock(&pool->arenas.lock);
 	i = pool->arenas.next++ % pool->arenas.wanted;
@@ -269,9 +272,10 @@ unsigned wcpi_arena_pick(struct wcp_pool *pool)
 	if (i >= pool->arenas.nr &&
 	    !create_one(pool, &pool->arenas.ids[pool->arenas.nr]))
 		pool->arenas.nr++;
-	arena = pool->arenas.ids[i % pool->arenas.nr];
+	i %= pool->arenas.nr;
+	*arena = pool->arenas.ids[i];
 	wcpi_unlock(&pool->arenas.lock);
-	return arena;
+	return i;
 }
 
 /* Sum of one statistic over the pool's arenas. */

@@ -25,7 +25,7 @@ int wcpi_arena_create(struct wcp_pool *pool);
 void wcpi_arena_destroy(struct wcp_pool *pool);
 int wcpi_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
 int wcpi_arena_purge(struct wcp_pool *pool);
-unsigned wcpi_arena_pick(struct wcp_pool *pool);
+unsigned wcpi_arena_pick(struct wcp_pool *pool, unsigned *arena);
 
 /*
  * MALLOCX_ARENA() without its signed overflow: jemalloc's macro shifts an

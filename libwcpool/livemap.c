@@ -31,7 +31,8 @@ int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes)
 	map->live = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->granules * 8);
 	/* A byte per page: the bitmap allocator with 8 bits a page. */
 	map->kind = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->pages * 8);
-	if (!map->live || !map->kind) {
+	map->owner = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->pages * 8);
+	if (!map->live || !map->kind || !map->owner) {
 		wcpi_livemap_fini(map);
 		return -ENOMEM;
 	}
@@ -44,6 +45,9 @@ void wcpi_livemap_fini(struct wcpi_livemap *map)
 		wcpi_bitmap_free((void *)map->live, map->granules * 8);
 	if (map->kind)
 		wcpi_bitmap_free((void *)map->kind, map->pages * 8);
+	if (map->owner)
+		wcpi_bitmap_free((void *)map->owner, map->pages * 8);
 	map->live = NULL;
 	map->kind = NULL;
+	map->owner = NULL;
 }

@@ -16,7 +16,10 @@
  *   it (every page of a jemalloc slab holds blocks of one class, and a
  *   slab is not reused while any of its blocks is allocated, cached ones
  *   included), or large (a jemalloc extent of its own) or huge (huge.c),
- *   so that a free learns the size without asking jemalloc.
+ *   so that a free learns the size without asking jemalloc;
+ * - an owner byte per 4 KiB page: 1 + the slot of the pool arena whose slab
+ *   the small blocks starting there come from, 0 if unknown, so that a
+ *   free can send a block home without touching its live byte (remote.h).
  */
 #ifndef WCPOOL_INTERNAL_LIVEMAP_H
 #define WCPOOL_INTERNAL_LIVEMAP_H
@@ -35,6 +38,7 @@ struct wcpi_livemap {
 	_Atomic uint8_t *live;
 	uint64_t granules;
 	_Atomic uint8_t *kind;
+	_Atomic uint8_t *owner;
 	uint64_t pages;
 };
 
@@ -88,11 +92,39 @@ static inline unsigned wcpi_livemap_kind(const struct wcpi_livemap *map,
 				    memory_order_relaxed);
 }
 
+/*
+ * Stored only when it changes: a page hands out many blocks, and a store
+ * of the same value would still take the line from the threads that read
+ * it on every free.
+ */
 static inline void wcpi_livemap_set_kind(struct wcpi_livemap *map,
 					 uint64_t off, unsigned kind)
 {
-	atomic_store_explicit(&map->kind[off >> WCPI_KIND_SHIFT],
-			      (uint8_t)kind, memory_order_relaxed);
+	_Atomic uint8_t *k = &map->kind[off >> WCPI_KIND_SHIFT];
+
+	if (atomic_load_explicit(k, memory_order_relaxed) != kind)
+		atomic_store_explicit(k, (uint8_t)kind, memory_order_relaxed);
+}
+
+/* 1 + the arena slot of the page of small block @off, 0 if unknown. */
+static inline unsigned wcpi_livemap_owner(const struct wcpi_livemap *map,
+					  uint64_t off)
+{
+	return atomic_load_explicit(&map->owner[off >> WCPI_KIND_SHIFT],
+				    memory_order_relaxed);
+}
+
+/* The kind (a size class) and owner of a page, each stored if it changed. */
+static inline void wcpi_livemap_set_small(struct wcpi_livemap *map,
+					  uint64_t off, unsigned cls,
+					  unsigned slot)
+{
+	_Atomic uint8_t *o = &map->owner[off >> WCPI_KIND_SHIFT];
+
+	wcpi_livemap_set_kind(map, off, cls + 1);
+	if (atomic_load_explicit(o, memory_order_relaxed) != slot + 1)
+		atomic_store_explicit(o, (uint8_t)(slot + 1),
+				      memory_order_relaxed);
 }
 
 #endif

@@ -161,6 +161,7 @@ struct wcp_pool *wcpi_pool_alloc_object(void)
 	wcpi_fork_track(pool);
 	wcpi_lock_init(&pool->space.lock);
 	wcpi_arena_setup(pool);
+	wcpi_remote_setup(&pool->remote);
 	wcpi_commit_setup(pool);
 	wcpi_huge_setup(pool);
 	wcpi_register_setup(pool);
@@ -175,6 +176,7 @@ void wcpi_pool_free_object(struct wcp_pool *pool)
 	wcpi_uring_fini(pool);
 	wcpi_register_fini(pool);
 	wcpi_arena_destroy(pool);
+	wcpi_remote_fini(&pool->remote);
 	if (pool->base)
 		munmap(pool->base, pool->max_size);
 	wcpi_livemap_fini(&pool->live);

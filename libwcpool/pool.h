@@ -31,6 +31,7 @@
 #include "lock.h"
 #include "range.h"
 #include "register.h"
+#include "remote.h"
 #include "sizeclass.h"
 #include "spill.h"
 #include "tcache.h"
@@ -64,6 +65,7 @@ struct wcp_pool {
 	struct wcpi_livemap live;
 	struct wcpi_arenas arenas;
 	struct wcpi_tcaches tcaches;
+	struct wcpi_remote remote;
 	struct wcpi_commit commit;
 	struct wcpi_huge huge;
 	struct wcpi_registrations regs;
@@ -110,6 +112,10 @@ static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
 		return tc;
 	return NULL;
 }
+
+/* alloc.c: report misuse of the API and abort. */
+void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
+		 const void *ptr) __attribute__((noreturn, cold));
 
 /* fork.c */
 extern atomic_uint wcpi_fork_generation;

@@ -58,6 +58,7 @@ static _Thread_local bool thread_exiting
 	__attribute__((tls_model("initial-exec")));
 
 static void record_free(struct wcpi_tcache *tc);
+static void record_send_all(struct wcpi_tcache *tc);
 
 /* This thread is done with @tc: it goes back to its pool, still filled. */
 static void record_put_back(struct wcpi_tcache *tc)
@@ -66,6 +67,9 @@ static void record_put_back(struct wcpi_tcache *tc)
 
 	pthread_mutex_lock(&tcache_lock);
 	dead = (atomic_load(&tc->pool) == dead_pool);
+	/* Blocks of other arenas go home now rather than wait for reuse. */
+	if (!dead)
+		record_send_all(tc);
 	tc->idle = !dead;
 	pthread_mutex_unlock(&tcache_lock);
 	if (dead)
@@ -147,6 +151,7 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc;
 	size_t len = sizeof(tc->id);
+	unsigned arena;
 
 	pthread_once(&tcache_once, make_thread_key);
 	/* Any non-NULL value makes the destructor run at thread exit. */
@@ -169,8 +174,8 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	}
 	atomic_store(&tc->pool, pool);
 	tc->trim_seen = atomic_load(&pool->tcaches.trim_generation);
-	tc->flags = wcpi_mallocx_arena(wcpi_arena_pick(pool)) |
-		    MALLOCX_TCACHE(tc->id);
+	tc->slot = wcpi_arena_pick(pool, &arena);
+	tc->flags = wcpi_mallocx_arena(arena) | MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches.list;
 	pool->tcaches.list = tc;
@@ -228,9 +233,88 @@ static void bin_flush(struct wcpi_tcache *tc, unsigned c, unsigned nr)
 	memmove(b->slot, b->slot + nr, b->n * sizeof(*b->slot));
 }
 
+/* Queue the record's batches of other arenas' blocks, full or not. */
+static void record_send_all(struct wcpi_tcache *tc)
+{
+	struct wcp_pool *pool = (struct wcp_pool *)atomic_load(&tc->pool);
+
+	for (unsigned s = 0; s < WCPI_MAX_ARENAS; s++) {
+		if (tc->out[s])
+			wcpi_remote_put(&pool->remote, s, tc->out[s]);
+		tc->out[s] = NULL;
+	}
+}
+
+struct wcpi_remote_batch *wcpi_tcache_out(struct wcp_pool *pool,
+					  struct wcpi_tcache *tc,
+					  unsigned slot)
+{
+	return tc->out[slot] = wcpi_remote_get(&pool->remote);
+}
+
+void wcpi_tcache_send_full(struct wcp_pool *pool, struct wcpi_tcache *tc,
+			   unsigned slot)
+{
+	wcpi_remote_put(&pool->remote, slot, tc->out[slot]);
+	tc->out[slot] = NULL;
+}
+
+/*
+ * A block another thread sent home (remote.h): checked against the block
+ * map and marked dead, as its free would have; its size class.
+ */
+static unsigned home_check(struct wcp_pool *pool, void *p)
+{
+	uint64_t off = wcpi_offset(pool, p);
+
+	if (!wcpi_livemap_clear(&pool->live, off))
+		wcpi_misuse("wcp_free",
+			    "double free or invalid pointer (freed by another thread, found when its arena took it back)",
+			    pool, p);
+	return wcpi_livemap_kind(&pool->live, off) - 1;
+}
+
+/* Take home the blocks of this record's arena that other threads freed. */
+static void take_home(struct wcp_pool *pool, struct wcpi_tcache *tc)
+{
+	struct wcpi_remote_batch *list = wcpi_remote_take(&pool->remote,
+							  tc->slot);
+
+	for (struct wcpi_remote_batch *b = list; b; b = b->next) {
+		for (uint32_t i = 0; i < b->n; i++) {
+			void *p = b->ptr[i];
+			unsigned c = home_check(pool, p);
+
+			/* It was counted free where it was freed. */
+			wcpi_counter_add(&tc->live[c], 1);
+			if (tc->bins[c].n == tc->bins[c].cap)
+				bin_flush(tc, c, tc->bins[c].cap / 2);
+			wcpi_tcache_push(tc, c, p);
+		}
+	}
+	wcpi_remote_recycle(&pool->remote, list);
+}
+
+/* wcp_pool_trim(): every queued block back to jemalloc. */
+static void take_all_home(struct wcp_pool *pool)
+{
+	for (unsigned s = 0; s < WCPI_MAX_ARENAS; s++) {
+		struct wcpi_remote_batch *list = wcpi_remote_take(&pool->remote,
+								  s);
+
+		for (struct wcpi_remote_batch *b = list; b; b = b->next)
+			for (uint32_t i = 0; i < b->n; i++)
+				sdallocx(b->ptr[i],
+					 wcpi_classes.size[home_check(pool, b->ptr[i])],
+					 MALLOCX_TCACHE_NONE);
+		wcpi_remote_recycle(&pool->remote, list);
+	}
+}
+
 /* Everything the record caches goes back: its bins, then its tcache. */
 static void record_flush(struct wcpi_tcache *tc)
 {
+	record_send_all(tc);
 	for (unsigned c = 0; c < wcpi_classes.nr; c++)
 		bin_flush(tc, c, tc->bins[c].n);
 	mallctl("tcache.flush", NULL, NULL, &tc->id, sizeof(tc->id));
@@ -260,6 +344,11 @@ static inline struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 	return tc;
 }
 
+struct wcpi_tcache *wcpi_tcache_get(struct wcp_pool *pool)
+{
+	return thread_record(pool);
+}
+
 int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
 {
 	struct wcpi_tcache *tc = thread_record(pool);
@@ -279,6 +368,7 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 	struct wcpi_bin *b = &tc->bins[c];
 	size_t size = wcpi_classes.size[c];
 
+	take_home(pool, tc);
 	while (b->n < b->cap / 2) {
 		void *p = mallocx(size, tc->flags);
 
@@ -289,9 +379,9 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 			dallocx(p, MALLOCX_TCACHE_NONE);
 			break;
 		}
-		wcpi_livemap_set_kind(&pool->live, (uint64_t)((char *)p -
-							       pool->base),
-				      c + 1);
+		wcpi_livemap_set_small(&pool->live,
+				       (uint64_t)((char *)p - pool->base), c,
+				       tc->slot);
 		b->slot[b->n++] = p;
 	}
 	return b->n;
@@ -378,6 +468,7 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 		}
 	}
 	pthread_mutex_unlock(&tcache_lock);
+	take_all_home(pool);
 }
 
 /* Pool destruction: every tcache of @pool goes, before the arena. */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "remote.h"
 #include "sizeclass.h"
 
 struct wcp_pool;
@@ -32,6 +33,7 @@ struct wcpi_tcache {
 	_Atomic(const struct wcp_pool *) pool;
 	unsigned trim_seen;		/* the pool's trim generation, flushed */
 	unsigned id;			/* jemalloc's tcache index */
+	unsigned slot;			/* its arena's slot in the pool */
 	int flags;			/* its arena and tcache, for mallocx */
 	bool idle;			/* no thread holds it */
 	/* Live blocks per class from this record (one writer: its thread). */
@@ -40,6 +42,8 @@ struct wcpi_tcache {
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
 	struct wcpi_tcache *next;	/* in the pool's list */
+	/* Blocks of other arenas freed here, per arena slot (remote.h). */
+	struct wcpi_remote_batch *out[WCPI_MAX_ARENAS];
 	struct wcpi_bin bins[WCPI_MAX_CLASSES];
 	void *slots[];			/* the bins' arrays */
 };
@@ -80,6 +84,40 @@ static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
 }
 
 /* A pool's records; the list is under tcache.c's global lock. */
+/*
+ * This thread's record for @pool, made or flushed if need be (the slow
+ * path of pool.h's wcpi_tcache_hit()); NULL when it can have none.
+ */
+struct wcpi_tcache *wcpi_tcache_get(struct wcp_pool *pool);
+
+/* The slow halves of wcpi_tcache_send(). */
+struct wcpi_remote_batch *wcpi_tcache_out(struct wcp_pool *pool,
+					  struct wcpi_tcache *tc,
+					  unsigned slot);
+void wcpi_tcache_send_full(struct wcp_pool *pool, struct wcpi_tcache *tc,
+			   unsigned slot);
+
+/*
+ * Free small block @p of class @c, whose page belongs to arena slot @slot
+ * (another than @tc's), without touching the block map: into @tc's batch
+ * for that arena (remote.h).  False when no batch can be had: then the
+ * caller frees it here.
+ */
+static inline bool wcpi_tcache_send(struct wcp_pool *pool,
+				    struct wcpi_tcache *tc, void *p,
+				    unsigned c, unsigned slot)
+{
+	struct wcpi_remote_batch *b = tc->out[slot];
+
+	if (!b && !(b = wcpi_tcache_out(pool, tc, slot)))
+		return false;
+	b->ptr[b->n++] = p;
+	wcpi_counter_add(&tc->live[c], -1);
+	if (b->n == WCPI_REMOTE_BATCH)
+		wcpi_tcache_send_full(pool, tc, slot);
+	return true;
+}
+
 struct wcpi_tcaches {
 	struct wcpi_tcache *list;
 	/* Live arena allocations made without a record. */
