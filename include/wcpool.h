@@ -304,7 +304,11 @@ void *wcp_aligned_alloc(struct wcp_pool *pool, size_t alignment, size_t size)
  * Aborts with a message if @ptr is not a live allocation of @pool (foreign
  * pointer, interior pointer, double free).  Two threads freeing the same
  * block at the same instant are caught later, when the block would be
- * handed out twice.
+ * handed out twice.  A small block freed by a thread of another of the
+ * pool's arenas than its own goes home in a batch, without touching the
+ * bookkeeping its arena's threads write: its double free or interior
+ * pointer is caught there, when a thread of that arena takes the batch
+ * back (at the latest at wcp_pool_trim()), by that thread.
  */
 void wcp_free(struct wcp_pool *pool, void *ptr);
 
