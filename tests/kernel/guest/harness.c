@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include "harness.h"
 
@@ -63,7 +64,8 @@ int kmsg_check(const char *what)
 {
 	static const char * const bad[] = {
 		"WARNING:", "BUG", "Oops", "general protection", "Call Trace",
-		"x86/PAT", "conflicting memory types", "wcpool:", "refcount_t",
+		"x86/PAT", "conflicting memory types", "wcpool:",
+		"wcpool_faultinj:", "refcount_t",
 		"bad page", "Bad page", "list_add corruption",
 		"list_del corruption", "soft lockup", "blocked for more than",
 	};
@@ -191,4 +193,26 @@ int harness_main(int argc, char **argv, const struct test *const suites[])
 	}
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
+}
+
+int vgem_open(void)
+{
+	char path[32], name[32];
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		struct t_drm_version v = {
+			.name_len = sizeof(name) - 1, .name = name,
+		};
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(fd, T_DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
 }

@@ -15,9 +15,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #define MB (1024UL * 1024)
 #define HP (2 * MB)
@@ -89,5 +91,36 @@ void kmsg_open(void);
 int kmsg_check(const char *what);
 
 double now_s(void);
+
+/*
+ * vgem, a DRM PRIME importer: the uapi structs and ioctls we use (to need
+ * no libdrm), and vgem_open(): an fd of vgem's card, -1 if none.
+ */
+struct t_drm_version {
+	int version_major, version_minor, version_patchlevel;
+	size_t name_len;
+	char *name;
+	size_t date_len;
+	char *date;
+	size_t desc_len;
+	char *desc;
+};
+
+struct t_drm_prime_handle {
+	uint32_t handle;
+	uint32_t flags;
+	int32_t fd;
+};
+
+struct t_drm_gem_close {
+	uint32_t handle;
+	uint32_t pad;
+};
+
+#define T_DRM_IOCTL_VERSION		_IOWR('d', 0x00, struct t_drm_version)
+#define T_DRM_IOCTL_GEM_CLOSE		_IOW('d', 0x09, struct t_drm_gem_close)
+#define T_DRM_IOCTL_PRIME_FD_TO_HANDLE	_IOWR('d', 0x2e, struct t_drm_prime_handle)
+
+int vgem_open(void);
 
 #endif

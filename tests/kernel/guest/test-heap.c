@@ -198,35 +198,26 @@ static void test_heap_segments(void)
 	close(heap);
 }
 
-#define CG "/sys/fs/cgroup"
-#define CGH CG "/wcpool-heap"
-
 /* Heap buffers are charged to the allocating cgroup and limited by it. */
 static void test_heap_memcg(void)
 {
 	long before;
 	int heap, dfd;
 
-	if (access(CG "/cgroup.controllers", F_OK))
-		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
-	write_file(CG "/cgroup.subtree_control", "+memory");
-	rmdir(CGH);
-	ASSERT(mkdir(CGH, 0755) == 0);
-	write_file(CGH "/cgroup.procs", "%d", getpid());
-	/* recycled pages keep their first charge: start from fresh pages */
-	write_file("/proc/sys/vm/drop_caches", "2");
+	memcg_make("wcpool-heap");
+	memcg_enter("wcpool-heap");
 	heap = heap_open(WCPOOL_POLICY_WC);
-	before = read_long(CGH "/memory.current");
+	before = memcg_current("wcpool-heap");
 	dfd = heap_alloc(heap, 4 * MB, O_RDWR);
 	ASSERT(dfd >= 0);
-	EXPECT(read_long(CGH "/memory.current") - before >= (long)(4 * MB));
-	write_file(CGH "/memory.max", "%ld", before + 8 * MB);
+	EXPECT(memcg_current("wcpool-heap") - before >= (long)(4 * MB));
+	write_file("/sys/fs/cgroup/wcpool-heap/memory.max", "%ld",
+		   before + 8 * MB);
 	EXPECT_ERR(heap_alloc(heap, 16 * MB, O_RDWR), ENOMEM);
 	EXPECT(stat_get("pools") == 1);
 	close(dfd);
 	close(heap);
-	write_file(CG "/cgroup.procs", "%d", getpid());
-	ASSERT(rmdir(CGH) == 0);
+	memcg_remove("wcpool-heap");
 }
 
 /*

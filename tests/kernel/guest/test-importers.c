@@ -91,59 +91,13 @@ static void test_vivid_userptr_pin(void)
 	close(fd);
 }
 
-struct t_drm_version {
-	int version_major, version_minor, version_patchlevel;
-	size_t name_len;
-	char *name;
-	size_t date_len;
-	char *date;
-	size_t desc_len;
-	char *desc;
-};
-
-struct t_drm_prime_handle {
-	uint32_t handle;
-	uint32_t flags;
-	int32_t fd;
-};
-
-struct t_drm_gem_close {
-	uint32_t handle;
-	uint32_t pad;
-};
-
 struct t_drm_mode_map_dumb {
 	uint32_t handle;
 	uint32_t pad;
 	uint64_t offset;
 };
 
-#define T_DRM_IOCTL_VERSION		_IOWR('d', 0x00, struct t_drm_version)
-#define T_DRM_IOCTL_GEM_CLOSE		_IOW('d', 0x09, struct t_drm_gem_close)
-#define T_DRM_IOCTL_PRIME_FD_TO_HANDLE	_IOWR('d', 0x2e, struct t_drm_prime_handle)
 #define T_DRM_IOCTL_MODE_MAP_DUMB	_IOWR('d', 0xB3, struct t_drm_mode_map_dumb)
-
-static int vgem_open(void)
-{
-	char path[32], name[32];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		struct t_drm_version v = {
-			.name_len = sizeof(name) - 1, .name = name,
-		};
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, T_DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
 
 static uint32_t vgem_import(int drm, int dfd)
 {

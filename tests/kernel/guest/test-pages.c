@@ -118,8 +118,6 @@ static void test_recycle_shrinker(void)
 	ASSERT(stat_get("recycle_wb") == 0);
 }
 
-#define CG "/sys/fs/cgroup"
-#define CGT CG "/wcpool-test"
 
 /*
  * Pool pages are charged to the caller's memory cgroup and limited by it:
@@ -130,22 +128,15 @@ static void test_memcg_charge(void)
 	long before, after;
 	int fd;
 
-	if (access(CG "/cgroup.controllers", F_OK))
-		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
-	write_file(CG "/cgroup.subtree_control", "+memory");
-	rmdir(CGT);
-	ASSERT(mkdir(CGT, 0755) == 0);
-	write_file(CGT "/cgroup.procs", "%d", getpid());
-	/* recycled pages keep their first charge: start from fresh pages */
-	write_file("/proc/sys/vm/drop_caches", "2");
-	ASSERT(stat_get("recycle_wc") == 0);
-
+	memcg_make("wcpool-test");
+	memcg_enter("wcpool-test");
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
-	before = read_long(CGT "/memory.current");
+	before = memcg_current("wcpool-test");
 	ASSERT(grow(fd, 0, 8 * MB) == 0);
-	after = read_long(CGT "/memory.current");
+	after = memcg_current("wcpool-test");
 	ASSERT(after - before >= (long)(8 * MB));
-	write_file(CGT "/memory.max", "%ld", after + 4 * MB);
+	write_file("/sys/fs/cgroup/wcpool-test/memory.max", "%ld",
+		   after + 4 * MB);
 	ASSERT_ERR(grow(fd, 8 * MB, 8 * MB), ENOMEM);
 	ASSERT(info(fd).grown_size == 8 * MB);
 	close(fd);
@@ -155,16 +146,12 @@ static void test_memcg_charge(void)
 	 * them and the charge goes away.
 	 */
 	ASSERT(stat_get("recycle_wc") >= 4);
-	ASSERT(read_long(CGT "/memory.current") >= after - (long)(MB));
+	ASSERT(memcg_current("wcpool-test") >= after - (long)(MB));
 	write_file("/proc/sys/vm/drop_caches", "2");
-	ASSERT(read_long(CGT "/memory.current") < after - (long)(6 * MB));
-
-	write_file(CG "/cgroup.procs", "%d", getpid());
-	ASSERT(rmdir(CGT) == 0);
+	ASSERT(memcg_current("wcpool-test") < after - (long)(6 * MB));
+	memcg_remove("wcpool-test");
 }
 
-#define CGA CG "/wcpool-a"
-#define CGB CG "/wcpool-b"
 
 /*
  * Recycled pages keep the charge of the cgroup that first allocated them:
@@ -177,32 +164,26 @@ static void test_memcg_recycle(void)
 	long a0, a1, a2, b0, b1;
 	int fd;
 
-	if (access(CG "/cgroup.controllers", F_OK))
-		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
-	write_file(CG "/cgroup.subtree_control", "+memory");
-	rmdir(CGA);
-	rmdir(CGB);
-	ASSERT(mkdir(CGA, 0755) == 0 && mkdir(CGB, 0755) == 0);
-	write_file("/proc/sys/vm/drop_caches", "2");
-	ASSERT(stat_get("recycle_wc") == 0);
+	memcg_make("wcpool-a");
+	memcg_make("wcpool-b");
 
 	/* A grows n + 2 pages and frees them: n stay recycled, on A. */
-	write_file(CGA "/cgroup.procs", "%d", getpid());
-	a0 = read_long(CGA "/memory.current");
+	memcg_enter("wcpool-a");
+	a0 = memcg_current("wcpool-a");
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
 	ASSERT(grow(fd, 0, (n + 2) * HP) == 0);
 	close(fd);
 	ASSERT(stat_get("recycle_wc") == n);
-	a1 = read_long(CGA "/memory.current");
+	a1 = memcg_current("wcpool-a");
 	ASSERT(a1 - a0 > n * (long)HP - (long)MB);
 
 	/* B grows as many: only the 2 fresh pages are charged to B. */
-	write_file(CGB "/cgroup.procs", "%d", getpid());
-	b0 = read_long(CGB "/memory.current");
+	memcg_enter("wcpool-b");
+	b0 = memcg_current("wcpool-b");
 	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
 	ASSERT(grow(fd, 0, (n + 2) * HP) == 0);
-	b1 = read_long(CGB "/memory.current");
-	a2 = read_long(CGA "/memory.current");
+	b1 = memcg_current("wcpool-b");
+	a2 = memcg_current("wcpool-a");
 	printf("  memcg_recycle: B grew %ld MiB, charged %.1f MiB; A still charged %.1f MiB for B's %ld recycled pages\n",
 	       (n + 2) * 2, (b1 - b0) / (double)MB, (a2 - a0) / (double)MB, n);
 	/* 1 MiB of slack: charges are batched per CPU */
@@ -212,9 +193,9 @@ static void test_memcg_recycle(void)
 
 	/* The shrinker frees the recycled pages and A's charge with them. */
 	write_file("/proc/sys/vm/drop_caches", "2");
-	ASSERT(read_long(CGA "/memory.current") - a0 < (long)MB);
-	write_file(CG "/cgroup.procs", "%d", getpid());
-	ASSERT(rmdir(CGA) == 0 && rmdir(CGB) == 0);
+	ASSERT(memcg_current("wcpool-a") - a0 < (long)MB);
+	memcg_remove("wcpool-a");
+	memcg_remove("wcpool-b");
 }
 
 const struct test pages_tests[] = {

@@ -33,35 +33,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/wcpool.h>
+#include "harness.h"
 
-#define MB (1024UL * 1024)
-#define HP (2 * MB)
 #define MAX (16 * MB)
-#define STATS "/sys/kernel/debug/wcpool/stats"
-
-/* vgem, a DRM PRIME importer (the uapi structs, to need no libdrm). */
-struct drm_version_ {
-	int major, minor, patch;
-	size_t name_len;
-	char *name;
-	size_t date_len;
-	char *date;
-	size_t desc_len;
-	char *desc;
-};
-
-struct drm_prime_handle_ {
-	uint32_t handle, flags;
-	int32_t fd;
-};
-
-struct drm_gem_close_ {
-	uint32_t handle, pad;
-};
-
-#define DRM_VERSION_		_IOWR('d', 0x00, struct drm_version_)
-#define DRM_GEM_CLOSE_		_IOW('d', 0x09, struct drm_gem_close_)
-#define DRM_PRIME_FD_TO_HANDLE_	_IOWR('d', 0x2e, struct drm_prime_handle_)
 
 enum { O_CREATE, O_GROW, O_DUP, O_REGISTER, O_IMPORT, NOPS };
 static const char * const op_names[NOPS] = {
@@ -93,28 +67,6 @@ static bool ok(int op, int ret)
 	if (errno != ENOMEM && errno != EMFILE && errno != ENFILE)
 		fail("%s: %s", op_names[op], strerror(errno));
 	return false;
-}
-
-static int vgem_open(void)
-{
-	char path[32], name[32];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		struct drm_version_ v = {
-			.name_len = sizeof(name) - 1, .name = name,
-		};
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_VERSION_, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
 }
 
 static int range(int fd, unsigned long cmd, uint64_t off, uint64_t len)
@@ -155,8 +107,8 @@ static void registered(int fd, int drm, uint8_t *p, uint8_t seed)
 		.size = sizeof(r), .flags = WCPOOL_REG_READ | WCPOOL_REG_WRITE,
 		.addr = (uintptr_t)p + MB, .length = 3 * MB,
 	};
-	struct drm_prime_handle_ h = { 0 };
-	struct drm_gem_close_ c = { 0 };
+	struct t_drm_prime_handle h = { 0 };
+	struct t_drm_gem_close c = { 0 };
 	uint8_t *d;
 	size_t i;
 
@@ -176,9 +128,9 @@ static void registered(int fd, int drm, uint8_t *p, uint8_t seed)
 	}
 	if (drm >= 0) {
 		h.fd = r.fd;
-		if (ok(O_IMPORT, ioctl(drm, DRM_PRIME_FD_TO_HANDLE_, &h))) {
+		if (ok(O_IMPORT, ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h))) {
 			c.handle = h.handle;
-			if (ioctl(drm, DRM_GEM_CLOSE_, &c))
+			if (ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c))
 				fail("GEM_CLOSE: %s", strerror(errno));
 		}
 	}
@@ -240,86 +192,6 @@ static void round_(int dev, int drm, unsigned int n, bool pmd_ok)
 	}
 }
 
-static long stat_get(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen(STATS, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
-}
-
-static int counters_check(void)
-{
-	static const char * const zero[] = {
-		"pools", "pages_wc", "pages_uc", "pages_wb", "deferred",
-		"mapped_vmas", "in_use", "registrations", "registered_bytes",
-		"pinned_pages", "dma_mapped", "gup_pinned", "pmd_mapped",
-	};
-	unsigned int i, tries;
-	int nbad = 0;
-	long v;
-
-	for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
-		for (tries = 0; (v = stat_get(zero[i])) != 0 && tries < 30;
-		     tries++)
-			usleep(100000);
-		if (v) {
-			fprintf(stderr, "  counter %s is %ld at the end\n",
-				zero[i], v);
-			nbad++;
-		}
-	}
-	return nbad;
-}
-
-static int kmsg_check(int fd)
-{
-	static const char * const bad_lines[] = {
-		"WARNING:", "BUG", "Oops", "general protection", "Call Trace",
-		"x86/PAT", "conflicting memory types", "wcpool:",
-		"wcpool_faultinj:", "refcount_t", "bad page", "Bad page",
-		"list_add corruption", "list_del corruption",
-	};
-	char rec[8192];
-	unsigned int i;
-	int nbad = 0;
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		for (i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
-			if (strstr(rec, bad_lines[i])) {
-				fprintf(stderr, "  kernel log: %s",
-					strchr(rec, ';') ? strchr(rec, ';') + 1 :
-							   rec);
-				nbad++;
-				break;
-			}
-		}
-	}
-	return nbad;
-}
-
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	struct wcpool_create c = {
@@ -327,7 +199,7 @@ int main(int argc, char **argv)
 	};
 	unsigned int passed = 0, failed = 0, n;
 	double seconds = 5, end;
-	int opt, dev, drm, kmsg, k;
+	int opt, dev, drm, k;
 	bool pmd_ok;
 
 	while ((opt = getopt(argc, argv, "t:")) != -1) {
@@ -338,9 +210,7 @@ int main(int argc, char **argv)
 		seconds = atof(optarg);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kmsg >= 0)
-		lseek(kmsg, 0, SEEK_END);
+	kmsg_open();
 	dev = open("/dev/wcpool", O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
 		perror("/dev/wcpool");
@@ -353,8 +223,8 @@ int main(int argc, char **argv)
 	if (pmd_ok)
 		close(c.fd);
 
-	end = now() + seconds;
-	for (n = 0; now() < end; n++)
+	end = now_s() + seconds;
+	for (n = 0; now_s() < end; n++)
 		round_(dev, drm, n, pmd_ok);
 	close(dev);
 	if (drm >= 0)
@@ -370,10 +240,10 @@ int main(int argc, char **argv)
 		passed++;
 	printf("%s every call worked or failed as documented\n",
 	       bad ? "FAIL" : "PASS");
-	k = counters_check();
+	k = counters_check("at the end");
 	printf("%s counters at 0\n", k ? "FAIL" : "PASS");
 	k ? failed++ : passed++;
-	k = kmsg >= 0 ? kmsg_check(kmsg) : 0;
+	k = kmsg_check("at the end");
 	printf("%s kernel log clean\n", k ? "FAIL" : "PASS");
 	k ? failed++ : passed++;
 	printf("%u passed, %u failed\n", passed, failed);

@@ -259,6 +259,48 @@ int pools_count(const char *memtype)
 	return n;
 }
 
+#define CG "/sys/fs/cgroup"
+
+void memcg_make(const char *name)
+{
+	char path[128];
+
+	if (access(CG "/cgroup.controllers", F_OK))
+		ASSERT(mount("none", CG, "cgroup2", 0, NULL) == 0);
+	write_file(CG "/cgroup.subtree_control", "+memory");
+	snprintf(path, sizeof(path), CG "/%s", name);
+	rmdir(path);
+	ASSERT(mkdir(path, 0755) == 0);
+	/* recycled pages keep their first charge: start from fresh pages */
+	write_file("/proc/sys/vm/drop_caches", "2");
+	ASSERT(stat_get("recycle_wc") == 0);
+}
+
+void memcg_enter(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), CG "/%s/cgroup.procs", name);
+	write_file(path, "%d", getpid());
+}
+
+long memcg_current(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), CG "/%s/memory.current", name);
+	return read_long(path);
+}
+
+void memcg_remove(const char *name)
+{
+	char path[128];
+
+	write_file(CG "/cgroup.procs", "%d", getpid());
+	snprintf(path, sizeof(path), CG "/%s", name);
+	ASSERT(rmdir(path) == 0);
+}
+
 static const char *const heap_paths[] = {
 	[WCPOOL_POLICY_WC] = "/dev/dma_heap/wcpool-wc",
 	[WCPOOL_POLICY_UC] = "/dev/dma_heap/wcpool-uc",

@@ -74,6 +74,17 @@ void dmabuf_sync(int dfd, uint64_t flags);
 /* Files: write_file() ASSERTs the write; read_long() the number read. */
 void write_file(const char *path, const char *fmt, ...);
 long read_long(const char *path);
+/*
+ * Memory cgroups (v2, mounted if need be) below the root: memcg_make()
+ * creates @name with the memory controller and empties the recycle
+ * pools (recycled pages keep their first charge); memcg_enter() moves
+ * this process in, memcg_current() reads memory.current, memcg_remove()
+ * moves it back to the root and removes @name.  All ASSERT.
+ */
+void memcg_make(const char *name);
+void memcg_enter(const char *name);
+long memcg_current(const char *name);
+void memcg_remove(const char *name);
 /* Pool pages in debugfs whose linear map has @memtype ("write-combining "). */
 int pools_count(const char *memtype);
 
