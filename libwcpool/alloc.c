@@ -38,6 +38,12 @@ void wcpi_assert_fail(const char *expr, const char *file, int line)
 }
 #endif
 
+static void __attribute__((noreturn, cold))
+not_live(const char *fn, const struct wcp_pool *pool, const void *ptr)
+{
+	wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool, ptr);
+}
+
 /*
  * Pool offset of @ptr, checked without the block map: a pool that
  * allocates, an address in it on a block boundary.  Aborts otherwise.
@@ -56,8 +62,7 @@ pool_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
 	if (off == WCP_OFFSET_INVALID)
 		wcpi_misuse(fn, "invalid pointer (not from this pool)", pool, ptr);
 	if (off % WCPI_LIVEMAP_GRANULE)
-		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
-			    ptr);
+		not_live(fn, pool, ptr);
 	return off;
 }
 
@@ -68,12 +73,10 @@ live_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
 	uint64_t off = pool_offset(pool, ptr, fn);
 
 	if (!wcpi_livemap_test(&pool->live, off))
-		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
-			    ptr);
+		not_live(fn, pool, ptr);
 	return off;
 }
 
-/* Like live_offset(), and marks the allocation dead in the same step. */
 /* pool_offset(), and the pool must be this process's. */
 static inline __attribute__((always_inline)) uint64_t
 free_offset(const struct wcp_pool *pool, const void *ptr, const char *fn)
@@ -92,13 +95,13 @@ clear_live(struct wcp_pool *pool, const void *ptr, uint64_t off,
 	   const char *fn)
 {
 	if (!wcpi_livemap_test(&pool->live, off))
-		wcpi_misuse(fn, "invalid pointer (not a live allocation)", pool,
-			    ptr);
+		not_live(fn, pool, ptr);
 	/* A concurrent free of the same pointer loses here. */
 	if (!wcpi_livemap_clear(&pool->live, off))
 		wcpi_misuse(fn, "double free of", pool, ptr);
 }
 
+/* free_offset() and clear_live() in one. */
 static inline __attribute__((always_inline)) uint64_t
 take_live(struct wcp_pool *pool, const void *ptr, const char *fn)
 {
@@ -112,8 +115,8 @@ static inline __attribute__((always_inline)) void *
 mark_live(struct wcp_pool *pool, void *p)
 {
 	if (p && !wcpi_livemap_set(&pool->live, wcpi_offset(pool, p)))
-		wcpi_misuse("wcp_malloc", "allocator returned a live pointer", pool,
-		       p);
+		wcpi_misuse("wcp_malloc", "allocator returned a live pointer",
+			    pool, p);
 	return p;
 }
 
