@@ -57,6 +57,8 @@ struct wcpool {
  * @deferred: released huge pages still referenced (pinned) elsewhere
  * @vmas: live mappings of pool fds
  * @converted: cache policy conversions of the linear map so far
+ * @allocated: huge pages taken from the page allocator so far
+ * @cleared: huge pages zeroed on their way into a recycle pool so far
  * @pmd_maps: 2 MiB PMD entries inserted so far (PMD mode)
  * @in_use: huge pages counted against the limit (@pages + @deferred)
  * @regs: live registrations (dma-bufs made by WCPOOL_IOC_REGISTER)
@@ -71,6 +73,8 @@ struct wcpool_stats {
 	atomic_long_t deferred;
 	atomic_long_t vmas;
 	atomic_long_t converted;
+	atomic_long_t allocated;
+	atomic_long_t cleared;
 	atomic_long_t pmd_maps;
 	atomic_long_t in_use;
 	atomic_long_t regs;

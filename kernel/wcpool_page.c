@@ -120,6 +120,7 @@ struct page *wcpool_page_alloc(u32 policy)
 		head = alloc_pages(WCPOOL_GFP, WCPOOL_ORDER);
 		if (!head)
 			return NULL;
+		atomic_long_inc(&wcpool_stats.allocated);
 		if (wcpool_page_set_policy(head, policy)) {
 			/*
 			 * A failed WC conversion may stop half way (at UC-):
@@ -151,6 +152,7 @@ static void wcpool_page_recycle(struct page *head, u32 policy)
 		/* Written through the linear map, which has the same policy. */
 		for (i = 0; i < WCPOOL_HPAGE_PAGES; i++)
 			clear_highpage(head + i);
+		atomic_long_inc(&wcpool_stats.cleared);
 		ClearPageDirty(head);
 		spin_lock(&wcpool_page_lock);
 		if (atomic_long_read(&wcpool_stats.recycle[policy]) <

@@ -68,6 +68,10 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "limit %lu\n", wcpool_page_limit());
 	seq_printf(m, "converted %ld\n",
 		   atomic_long_read(&wcpool_stats.converted));
+	seq_printf(m, "allocated %ld\n",
+		   atomic_long_read(&wcpool_stats.allocated));
+	seq_printf(m, "cleared %ld\n",
+		   atomic_long_read(&wcpool_stats.cleared));
 	seq_printf(m, "pmd_maps %ld\n",
 		   atomic_long_read(&wcpool_stats.pmd_maps));
 	seq_printf(m, "registrations %ld\n",
