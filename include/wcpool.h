@@ -720,12 +720,12 @@ int wcp_flush_choice(const struct wcp_pool *pool);
  * wcp_stream_threshold() - size in bytes from which wcp_fill() and
  * wcp_copy() stream into write-back memory.
  *
- * The default is four times the last-level cache
- * (sysconf(_SC_LEVEL3_CACHE_SIZE)), at least 32 MiB: on the machines
- * measured so far streaming into write-back memory was never faster than
- * ordinary stores; its gain is the cache it leaves to the application.
- * The environment variable WCPOOL_STREAM_THRESHOLD (bytes, with an
- * optional K, M or G suffix), read at the first call, overrides it.
+ * Read at the first call, first found wins: the environment variable
+ * WCPOOL_STREAM_THRESHOLD (bytes, with an optional K, M or G suffix); the
+ * crossover wcpool-tune(1) measured on this CPU model, from the tune file
+ * ($WCPOOL_TUNE_FILE, else /var/lib/wcpool/tune; SIZE_MAX when streaming
+ * never won there); else four times the last-level cache
+ * (sysconf(_SC_LEVEL3_CACHE_SIZE)), at least 32 MiB.
  */
 size_t wcp_stream_threshold(void);
 

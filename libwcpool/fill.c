@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "tune.h"
 #include "wcpool.h"
 
 #define WCP_LINE 64
@@ -164,7 +165,8 @@ static size_t stream_threshold(void)
 		if (!*end && v)
 			t = (size_t)v;
 	}
-	if (!t)
+	/* wcpool-tune's measurement on this CPU, else the cache sizes. */
+	if (!t && !wcpi_tune_stream_threshold(&t))
 		t = fill_default_threshold();
 	atomic_store_explicit(&fill_threshold, t, memory_order_relaxed);
 	return t;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "../libwcpool/tune.h"
 
 #define GUARD 128
 #define OUTSIDE 0xa5
@@ -394,7 +395,11 @@ Test(choice, write_back_follows_the_threshold)
 {
 	struct wcp_pool *pool = make_pool(0, 0);
 	struct wcp_pool_info info;
-	size_t t = wcp_stream_threshold();
+	size_t t;
+
+	/* the default, not this machine's tune file */
+	cr_assert_eq(setenv("WCPOOL_TUNE_FILE", "/nonexistent", 1), 0);
+	t = wcp_stream_threshold();
 
 	cr_assert_eq(wcp_pool_info(pool, &info), 0);
 	cr_assert_geq(t, (size_t)32 << 20);
@@ -423,6 +428,76 @@ Test(choice, environment_sets_the_threshold)
 	cr_assert_eq(first_not((unsigned char *)big + 3, 69990, 0x11), 69990);
 	cr_assert_eq(first_not((unsigned char *)big + 69993, 7, OUTSIDE), 7);
 	free(big);
+}
+
+/* A tune file (wcpool-tune's) for @cpu with @threshold; its path. */
+static const char *tune_file(const char *cpu, const char *threshold)
+{
+	static char path[] = "/tmp/wcpool-tune.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "# a comment\ncpu %s\nstream_threshold %s\n", cpu,
+		threshold);
+	fclose(f);
+	cr_assert_eq(setenv("WCPOOL_TUNE_FILE", path, 1), 0);
+	return path;
+}
+
+static const char *this_cpu(void)
+{
+	static char model[256];
+
+	cr_assert(wcpi_tune_cpu_model(model, sizeof(model)));
+	return model;
+}
+
+Test(choice, tune_file_sets_the_threshold)
+{
+	const char *path = tune_file(this_cpu(), "12345678");
+
+	cr_assert_eq(wcp_stream_threshold(), 12345678);
+	cr_assert_eq(wcp_store_choice(NULL, 12345677), WCP_STORE_PLAIN);
+	cr_assert_eq(wcp_store_choice(NULL, 12345678), WCP_STORE_STREAM);
+	unlink(path);
+}
+
+Test(choice, tune_file_never_means_plain_stores)
+{
+	const char *path = tune_file(this_cpu(), "never");
+
+	cr_assert_eq(wcp_stream_threshold(), SIZE_MAX);
+	cr_assert_eq(wcp_store_choice(NULL, (size_t)1 << 40), WCP_STORE_PLAIN);
+	unlink(path);
+}
+
+/* Made on another CPU, or garbled: the default, as without a file. */
+Test(choice, tune_file_of_another_cpu_is_ignored)
+{
+	const char *path = tune_file("Some Other CPU, family 1 model 2", "4096");
+
+	cr_assert_geq(wcp_stream_threshold(), (size_t)32 << 20);
+	unlink(path);
+}
+
+Test(choice, tune_file_garbled_is_ignored)
+{
+	const char *path = tune_file(this_cpu(), "12abc");
+
+	cr_assert_geq(wcp_stream_threshold(), (size_t)32 << 20);
+	unlink(path);
+}
+
+Test(choice, environment_overrides_the_tune_file)
+{
+	const char *path = tune_file(this_cpu(), "12345678");
+
+	cr_assert_eq(setenv("WCPOOL_STREAM_THRESHOLD", "1M", 1), 0);
+	cr_assert_eq(wcp_stream_threshold(), (size_t)1 << 20);
+	unlink(path);
 }
 
 Test(choice, flush_choice_is_supported_and_follows_policy)
