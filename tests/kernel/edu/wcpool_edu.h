@@ -9,11 +9,12 @@
 #ifndef _WCPOOL_EDU_H
 #define _WCPOOL_EDU_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
 /* struct wcpool_edu_setup.flags output bits */
-#define WCPOOL_EDU_TRANSLATED	(1U << 0)	/* behind an IOMMU DMA domain */
+#define WCPOOL_EDU_TRANSLATED	_BITUL(0)	/* behind an IOMMU DMA domain */
 
 /*
  * WCPOOL_EDU_IOC_SETUP: select edu device @index (PCI order) for this file
