@@ -18,13 +18,16 @@
  * with the pool's vm_page_prot.  Never a cacheable alias of a WC/UC page.
  */
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
+#include <linux/iommu.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
@@ -32,7 +35,10 @@
 
 MODULE_IMPORT_NS(DMA_BUF);
 
-/* Longest sg entry: sg lengths are unsigned int. */
+/*
+ * Longest contiguous run of a registration, and longest sg entry whatever
+ * the importing device takes: sg lengths are unsigned int.
+ */
 #define WCPOOL_SEG_MAX	SZ_1G
 
 struct wcpool_reg_seg {
@@ -152,14 +158,114 @@ static void wcpool_dmabuf_detach(struct dma_buf *dmabuf,
 	attach->priv = NULL;
 }
 
+/*
+ * Does @dev reach memory through an IOMMU DMA domain?  Then dma-iommu
+ * gives it IOVAs inside its DMA mask, whatever the pages' physical
+ * addresses.  Otherwise (no IOMMU, an identity domain) it takes the direct
+ * mapping: the bus address is the physical address.
+ */
+static bool wcpool_dmabuf_translated(struct device *dev)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+
+	return dom && iommu_is_dma_domain(dom);
+}
+
+/*
+ * The length of the next sg entry at bus address @addr with @left bytes of
+ * the run to go: at most @max, and not across a multiple of @boundary + 1.
+ */
+static u64 wcpool_dmabuf_chunk(u64 addr, u64 left, u64 max, u64 boundary)
+{
+	u64 n = min(left, max);
+	u64 room = boundary - (addr & boundary);	/* bytes to it, less 1 */
+
+	return room < n - 1 ? room + 1 : n;
+}
+
+/*
+ * Walk @reg's runs cut into the entries @dev takes: at most its max
+ * segment size (and WCPOOL_SEG_MAX, and whole 4 KiB pages where it takes
+ * that much), never across its segment boundary; cut by bus address where
+ * nothing translates, else by physical address (dma-iommu lays out IOVAs
+ * to keep entries that fit whole).  With @sgt NULL: count them, and where
+ * nothing translates check that each lies within the device's DMA mask and
+ * bus limit.  Else fill @sgt.
+ *
+ * Return: the number of entries, or -ERANGE: @dev cannot reach a page.
+ */
+static long wcpool_dmabuf_walk(struct wcpool_reg *reg, struct device *dev,
+			       bool direct, struct sg_table *sgt)
+{
+	u64 max = min_t(u64, dma_get_max_seg_size(dev), WCPOOL_SEG_MAX);
+	u64 boundary = dma_get_seg_boundary(dev);
+	struct scatterlist *sg = sgt ? sgt->sgl : NULL;
+	phys_addr_t phys;
+	u64 left, addr, n;
+	unsigned int i;
+	long count = 0;
+
+	if (max >= PAGE_SIZE)
+		max = round_down(max, PAGE_SIZE);
+	for (i = 0; i < reg->nr_segs; i++) {
+		phys = PFN_PHYS(reg->segs[i].pfn);
+		for (left = reg->segs[i].len; left; left -= n, phys += n) {
+			addr = direct ? phys_to_dma(dev, phys) : phys;
+			n = wcpool_dmabuf_chunk(addr, left, max, boundary);
+			if (sg) {
+				sg_set_page(sg, pfn_to_page(PHYS_PFN(phys)), n,
+					    offset_in_page(phys));
+				sg = sg_next(sg);
+			} else if (direct && !dma_capable(dev, addr, n, true)) {
+				return -ERANGE;
+			}
+			count++;
+		}
+	}
+	return count;
+}
+
+/*
+ * The sg table of @reg for @dev, before anything is DMA-mapped: refused
+ * where the device cannot reach the pages without an IOMMU (dma-direct
+ * would WARN, or bounce the WC/UC pages through a cached swiotlb buffer),
+ * with at most one rate-limited line naming the device and the reason.
+ */
+static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
+			       struct sg_table *sgt)
+{
+	bool direct = !wcpool_dmabuf_translated(dev);
+	long n;
+
+	if (direct && !dev->dma_mask) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: no DMA mask\n");
+		return -ERANGE;
+	}
+	if (direct && is_swiotlb_force_bounce(dev)) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: swiotlb bouncing forced and no IOMMU\n");
+		return -EOPNOTSUPP;
+	}
+	n = wcpool_dmabuf_walk(reg, dev, direct, NULL);
+	if (n == -ERANGE) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf without an IOMMU: pages beyond DMA mask %#llx, bus limit %#llx\n",
+				     (u64)*dev->dma_mask, (u64)dev->bus_dma_limit);
+		return n;
+	}
+	if (n > UINT_MAX)
+		return -ENOMEM;
+	n = sg_alloc_table(sgt, n, GFP_KERNEL);
+	if (n)
+		return n;
+	wcpool_dmabuf_walk(reg, dev, direct, sgt);
+	return 0;
+}
+
 static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 					  enum dma_data_direction dir)
 {
 	struct wcpool_reg *reg = attach->dmabuf->priv;
 	struct wcpool_reg_attach *a = attach->priv;
-	struct scatterlist *sg;
 	struct sg_table *sgt;
-	unsigned int i;
 	bool mapped;
 	int ret;
 
@@ -176,12 +282,9 @@ static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table(sgt, reg->nr_segs, GFP_KERNEL);
+	ret = wcpool_dmabuf_build(reg, attach->dev, sgt);
 	if (ret)
 		goto err_free;
-	for_each_sgtable_sg(sgt, sg, i)
-		sg_set_page(sg, pfn_to_page(reg->segs[i].pfn),
-			    reg->segs[i].len, 0);
 	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
 	if (ret)
 		goto err_table;

@@ -230,9 +230,23 @@ struct wcpool_dup {
  * The dma-buf: mmap() (MAP_SHARED only, else EINVAL; writable only with
  * WCPOOL_REG_WRITE) gives 4 KiB PTEs of the pool pages with the pool's
  * cache policy, pinnable by GUP; an importer's vmap has the pool's policy
- * (never a cacheable alias of a WC/UC page); importers get one sg entry
- * per physically contiguous run (at most 1 GiB each); DMA_BUF_IOCTL_SYNC
- * syncs WB pools for the mapped importers and orders WC/UC accesses.
+ * (never a cacheable alias of a WC/UC page); DMA_BUF_IOCTL_SYNC syncs
+ * WB pools for the mapped importers and orders WC/UC accesses.
+ *
+ * An importer's map (dma_buf_map_attachment) gets the physically
+ * contiguous runs cut to fit its device: no sg entry longer than
+ * dma_get_max_seg_size() (nor 1 GiB) or across dma_get_seg_boundary().
+ * A device without IOMMU translation (no IOMMU, or an identity domain)
+ * must reach every page with its DMA mask and bus limit; the map fails
+ * before anything is DMA-mapped, with one rate-limited kernel log line
+ * naming the device, never a swiotlb bounce copy of the pages:
+ *   ERANGE      a page lies beyond the device's DMA mask or bus limit, or
+ *               the device has no DMA mask
+ *   EOPNOTSUPP  the device must bounce through swiotlb (forced bouncing,
+ *               e.g. memory encryption)
+ * A device behind an IOMMU DMA domain gets IOVAs inside its mask.  Other
+ * map errors: EBUSY (this attachment is mapped already), ENOMEM, and
+ * whatever dma_map_sgtable() returns.
  *
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
  * multiple of align, align not a power of two, bad policy value,
