@@ -32,6 +32,7 @@
  * @max_size: largest file size in bytes
  * @nr_pages: huge pages in @pages
  * @regs: live registrations of this pool (struct wcpool_reg), under @lock
+ * @dma32: pages below 4 GiB only (WCPOOL_CREATE_DMA32)
  */
 struct wcpool {
 	struct kref kref;
@@ -45,6 +46,7 @@ struct wcpool {
 	u64 max_size;
 	unsigned long nr_pages;
 	struct list_head regs;
+	bool dma32;
 };
 
 /**
@@ -85,7 +87,7 @@ void wcpool_page_exit(void);
 unsigned long wcpool_page_limit(void);
 int wcpool_page_reserve(unsigned long nr);
 void wcpool_page_unreserve(unsigned long nr);
-struct page *wcpool_page_alloc(u32 policy);
+struct page *wcpool_page_alloc(u32 policy, bool dma32);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
 unsigned long wcpool_page_deferred_pinned(void);

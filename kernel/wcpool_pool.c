@@ -140,7 +140,7 @@ static long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 			ret = -EINTR;
 			goto out_undo;
 		}
-		head = wcpool_page_alloc(pool->policy);
+		head = wcpool_page_alloc(pool->policy, pool->dma32);
 		if (!head) {
 			ret = -ENOMEM;
 			goto out_undo;
@@ -236,6 +236,8 @@ static long wcpool_pool_info(struct wcpool *pool, struct file *file,
 	info->size = size;
 	if (!(file->f_mode & FMODE_WRITE))
 		info->flags |= WCPOOL_INFO_READONLY;
+	if (pool->dma32)
+		info->flags |= WCPOOL_INFO_DMA32;
 	info->policy = pool->policy;
 	info->page_shift = WCPOOL_PAGE_SHIFT_2M;
 	info->map_mode = pool->map_mode;
@@ -439,6 +441,7 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	pool->policy = args->policy;
 	pool->map_mode = args->map_mode;
 	pool->max_size = args->max_size;
+	pool->dma32 = args->flags & WCPOOL_CREATE_DMA32;
 	atomic_long_inc(&wcpool_stats.pools);
 	mutex_lock(&wcpool_list_lock);
 	list_add_tail(&pool->node, &wcpool_list);

@@ -62,12 +62,17 @@
 
 /* WCPOOL_IOC_CREATE flags */
 #define WCPOOL_CREATE_CLOEXEC	_BITUL(0)	/* pool fd gets O_CLOEXEC */
-#define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC)
+#define WCPOOL_CREATE_DMA32	_BITUL(1)	/* pages below 4 GiB */
+#define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC | WCPOOL_CREATE_DMA32)
 
 /*
  * WCPOOL_IOC_CREATE, on /dev/wcpool open for writing (O_WRONLY or O_RDWR):
  * create a pool and return its fd.  The new pool has no pages; grow it with
  * WCPOOL_IOC_GROW.
+ *
+ * WCPOOL_CREATE_DMA32: every page of the pool lies below 4 GiB of physical
+ * address (GFP_DMA32), for devices with a 32-bit DMA mask and no IOMMU;
+ * GROW fails with ENOMEM when that zone has no free 2 MiB page.
  *
  *   size        in   sizeof(struct wcpool_create)
  *   flags       in   WCPOOL_CREATE_*
@@ -133,6 +138,7 @@ struct wcpool_range {
 
 /* struct wcpool_info.flags output bits */
 #define WCPOOL_INFO_READONLY	_BITUL(0)	/* this fd is read-only */
+#define WCPOOL_INFO_DMA32	_BITUL(1)	/* created with WCPOOL_CREATE_DMA32 */
 
 /*
  * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags and
