@@ -42,10 +42,11 @@ static const char * const policy_name[] = { "WC", "UC", "WB" };
 
 /* ---- pools ---- */
 
-static int pool(uint32_t policy, uint64_t max)
+static int pool_flags(uint32_t policy, uint64_t max, uint32_t flags)
 {
 	struct wcpool_create c = {
 		.size = sizeof(c), .policy = policy, .max_size = max,
+		.flags = flags,
 	};
 	int dev = open("/dev/wcpool", O_RDWR | O_CLOEXEC);
 
@@ -53,6 +54,11 @@ static int pool(uint32_t policy, uint64_t max)
 	ASSERT(ioctl(dev, WCPOOL_IOC_CREATE, &c) == 0);
 	close(dev);
 	return c.fd;
+}
+
+static int pool(uint32_t policy, uint64_t max)
+{
+	return pool_flags(policy, max, 0);
 }
 
 static int range_ioctl(int fd, unsigned long cmd, uint64_t off, uint64_t len)
@@ -368,7 +374,9 @@ static void test_dma(void)
 			if (policy != WCPOOL_POLICY_WC && i != widest())
 				continue;
 			w = edu_open(widest(), 0);
-			fd = pool(policy, 6 * MB);
+			/* What a driver without an IOMMU would ask for. */
+			fd = pool_flags(policy, 6 * MB, !w.translated && edu_bits[i] <= 32 ?
+					WCPOOL_CREATE_DMA32 : 0);
 			ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 6 * MB) == 0);
 			p = map(fd, 6 * MB);
 			dfd = reg(fd, p + start, len);
@@ -743,10 +751,92 @@ static void test_unbind(void)
 	printf("  unbind: %u round trips before the unbind\n", r.rounds);
 }
 
+/* Pages of @e's mapping above 4 GiB. */
+static unsigned int above_4g(struct edu *e)
+{
+	struct wcpool_edu_seg *cpu;
+	unsigned int n = edu_segs(e, WCPOOL_EDU_SEGS_CPU, &cpu), i, a = 0;
+
+	for (i = 0; i < n; i++)
+		a += cpu[i].addr + cpu[i].len > (1ULL << 32);
+	free(cpu);
+	return a;
+}
+
+/*
+ * WCPOOL_CREATE_DMA32: INFO says so, every page lies below 4 GiB (seen in
+ * the widest device's sg table), a 32-bit device maps it, without an
+ * IOMMU too, and its DMA is byte-exact.  A plain pool beside it: where
+ * its pages lie above 4 GiB (run-edu boots the guest without an IOMMU
+ * with 3 GiB, 1 GiB of it above 4 GiB), the 32-bit device without an
+ * IOMMU is refused.
+ */
+static void test_dma32(void)
+{
+	const uint64_t start = 64 * KB, len = 4 * MB;
+	struct wcpool_info in = { .size = sizeof(in) };
+	unsigned int i, d32 = nedu, plain_above;
+	int fd, dfd, pfd, pdfd;
+	struct edu w, e;
+	uint8_t *p;
+
+	for (i = 0; i < nedu; i++)
+		if (edu_bits[i] == 32)
+			d32 = i;
+	ASSERT(d32 < nedu);
+	fd = pool_flags(WCPOOL_POLICY_WC, 32 * MB, WCPOOL_CREATE_DMA32);
+	ASSERT(ioctl(fd, WCPOOL_IOC_INFO, &in) == 0);
+	EXPECT(in.flags & WCPOOL_INFO_DMA32);
+	ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 32 * MB) == 0);
+	p = map(fd, 32 * MB);
+	dfd = reg(fd, p, 32 * MB);
+	w = edu_open(widest(), 0);
+	ASSERT(edu_attach(&w, dfd) == 0);
+	EXPECT(above_4g(&w) == 0);
+	close(w.fd);
+	close(dfd);
+	dfd = reg(fd, p + start, len);
+
+	/* A plain pool of as many pages. */
+	pfd = pool(WCPOOL_POLICY_WC, 32 * MB);
+	ASSERT(range_ioctl(pfd, WCPOOL_IOC_GROW, 0, 32 * MB) == 0);
+	{
+		uint8_t *q = map(pfd, 32 * MB);
+
+		pdfd = reg(pfd, q, 32 * MB);
+		munmap(q, 32 * MB);
+	}
+	w = edu_open(widest(), 0);
+	ASSERT(edu_attach(&w, pdfd) == 0);
+	plain_above = above_4g(&w);
+	close(w.fd);
+	e = edu_open(d32, 0);
+	if (plain_above && !e.translated) {
+		EXPECT_ERR(edu_attach(&e, pdfd), ERANGE);
+		printf("  dma32: plain pool: %u of its sg entries above 4 GiB, edu %s mask 32 refused (ERANGE)\n",
+		       plain_above, e.name);
+	} else {
+		printf("  dma32: plain pool: %u of its sg entries above 4 GiB, iommu %s\n",
+		       plain_above, iommu);
+	}
+	close(pdfd);
+	close(pfd);
+
+	ASSERT(edu_attach(&e, dfd) == 0);
+	check_mapping(&e, len, 64 * KB, "dma32");
+	printf("  dma32: DMA32 pool, all pages below 4 GiB: %llu bytes compared\n",
+	       (unsigned long long)dma_check(&e, dfd, p + start, start, len, 17));
+	close(e.fd);
+	close(dfd);
+	munmap(p, 32 * MB);
+	close(fd);
+}
+
 static const struct test edu_tests[] = {
 	{ "dma", test_dma },
 	{ "narrow", test_narrow },
 	{ "seg_limit", test_seg_limit },
+	{ "dma32", test_dma32 },
 	{ "edu_vgem", test_edu_vgem },
 	{ "close_mapped", test_close_mapped },
 	{ "race", test_race },
