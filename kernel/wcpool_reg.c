@@ -468,33 +468,69 @@ static const struct dma_buf_ops wcpool_dmabuf_ops = {
 
 /* ---- ioctls ---- */
 
-/* Build @reg->segs from @reg->heads: merge physically adjacent runs. */
-static int wcpool_reg_build_segs(struct wcpool_reg *reg)
+/*
+ * Walk @reg's physically contiguous runs, adjacent pages merged, none
+ * longer than @max; fill @s where not NULL.  Return: the number of runs.
+ */
+static unsigned long wcpool_reg_walk_segs(struct wcpool_reg *reg, u64 max,
+					  struct wcpool_reg_seg *s)
 {
-	u64 off = 0, len, in;
-	unsigned long pfn;
-	unsigned int n = 0;
-	struct wcpool_reg_seg *s;
+	unsigned long pfn, n = 0, last_pfn = 0;
+	u64 off = 0, len, in, last_len = 0;
 
-	s = kvmalloc_array(reg->nr_heads, sizeof(*s), GFP_KERNEL_ACCOUNT);
-	if (!s)
-		return -ENOMEM;
 	while (off < reg->length) {
 		in = (reg->offset + off) & (WCPOOL_HPAGE_SIZE - 1);
 		len = min_t(u64, WCPOOL_HPAGE_SIZE - in, reg->length - off);
 		pfn = page_to_pfn(wcpool_reg_page(reg, off));
-		if (n && s[n - 1].pfn + (s[n - 1].len >> PAGE_SHIFT) == pfn &&
-		    s[n - 1].len + len <= WCPOOL_SEG_MAX) {
-			s[n - 1].len += len;
-		} else {
-			s[n].pfn = pfn;
-			s[n].len = len;
-			n++;
-		}
 		off += len;
+		while (len) {
+			if (n && last_pfn + (last_len >> PAGE_SHIFT) == pfn &&
+			    last_len < max) {
+				in = min(len, max - last_len);
+				last_len += in;
+			} else {
+				in = min(len, max);
+				last_pfn = pfn;
+				last_len = in;
+				n++;
+			}
+			if (s) {
+				s[n - 1].pfn = last_pfn;
+				s[n - 1].len = last_len;
+			}
+			pfn += in >> PAGE_SHIFT;
+			len -= in;
+		}
 	}
+	return n;
+}
+
+/*
+ * Build @reg->segs: the contiguous runs cut at @max_seg (0: 1 GiB), and
+ * check the device constraints of @args against them.
+ */
+static int wcpool_reg_build_segs(struct wcpool_reg *reg,
+				 const struct wcpool_register *args)
+{
+	u64 max = args->max_seg_size ?: WCPOOL_SEG_MAX;
+	u64 limit = args->addr_bits && args->addr_bits < 64 ?
+		    BIT_ULL(args->addr_bits) : 0;
+	unsigned long n = wcpool_reg_walk_segs(reg, max, NULL), i;
+	struct wcpool_reg_seg *s;
+
+	if (args->max_segments && n > args->max_segments)
+		return -ERANGE;
+	if (n > UINT_MAX)
+		return -ENOMEM;
+	s = kvmalloc_array(n, sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+	wcpool_reg_walk_segs(reg, max, s);
 	reg->segs = s;
 	reg->nr_segs = n;
+	for (i = 0; limit && i < n; i++)
+		if (PFN_PHYS(s[i].pfn) + s[i].len > limit)
+			return -ERANGE;
 	return 0;
 }
 
@@ -623,6 +659,11 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 		return -EINVAL;
 	if (args->policy > WCPOOL_POLICY_COUNT)
 		return -EINVAL;
+	if ((args->addr_bits && (args->addr_bits < PAGE_SHIFT ||
+				 args->addr_bits > 64)) ||
+	    !PAGE_ALIGNED(args->max_seg_size) ||
+	    args->max_seg_size > WCPOOL_SEG_MAX || args->reserved1)
+		return -EINVAL;
 	if (check_add_overflow(args->addr, args->length, &end))
 		return -EOVERFLOW;
 	if (end > TASK_SIZE_MAX)
@@ -651,7 +692,7 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 	atomic_long_add(reg->length, &wcpool_stats.reg_bytes);
 	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
 
-	ret = wcpool_reg_build_segs(reg);
+	ret = wcpool_reg_build_segs(reg, args);
 	if (ret)
 		goto err_free;
 	exp.ops = &wcpool_dmabuf_ops;

@@ -224,7 +224,22 @@ struct wcpool_dup {
  *                     pool's policy must be p
  *   fd           out  the dma-buf fd (O_RDWR with WCPOOL_REG_WRITE, else
  *                     O_RDONLY)
- *   nr_segments  out  physically contiguous runs in the range
+ *   nr_segments  out  physically contiguous runs in the range (cut at
+ *                     max_seg_size)
+ *
+ * The device's constraints, where the application knows them (size
+ * WCPOOL_REGISTER_SIZE_VER1; zero, as a shorter struct reads, for none),
+ * so that a buffer the device cannot use fails here rather than when the
+ * device maps it:
+ *   addr_bits     in  0, or 12 to 64: every page of the range lies below
+ *                     2^addr_bits of physical address (a device without an
+ *                     IOMMU and that DMA mask)
+ *   max_segments  in  0, or the most physically contiguous runs the device
+ *                     takes (1: one contiguous buffer)
+ *   max_seg_size  in  0 (1 GiB), or the longest run the device takes: a
+ *                     multiple of 4 KiB up to 1 GiB; runs are cut at it,
+ *                     and nr_segments and WCPOOL_IOC_SEGMENTS count them so
+ *   reserved1     in  zero
  *
  * The pages stay pinned until the dma-buf is released (last fd closed,
  * last mapping of it gone, last importer detached): RELEASE of a range that
@@ -256,8 +271,10 @@ struct wcpool_dup {
  *
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
  * multiple of align, align not a power of two, bad policy value,
- * reserved), EOVERFLOW (addr + length wraps), EFAULT (addr not mapped in
- * the caller), ENXIO (a mapping in the range is not one of this pool,
+ * addr_bits or max_seg_size out of range, reserved), ERANGE (the range
+ * does not meet the constraints: a page at or above 2^addr_bits, or more
+ * than max_segments runs), EOVERFLOW (addr + length wraps), EFAULT (addr
+ * not mapped in the caller), ENXIO (a mapping in the range is not one of this pool,
  * the mappings leave a gap or do not map consecutive offsets, or the
  * range covers pages that are not grown),
  * EACCES (policy differs from the one required, or WCPOOL_REG_WRITE
@@ -275,9 +292,15 @@ struct wcpool_register {
 	__u32 nr_segments;
 	__u32 reserved0;
 	__u64 reserved[2];
+	/* WCPOOL_REGISTER_SIZE_VER1 */
+	__u32 addr_bits;
+	__u32 max_segments;
+	__u32 max_seg_size;
+	__u32 reserved1;
 };
 
 #define WCPOOL_REGISTER_SIZE_VER0	64
+#define WCPOOL_REGISTER_SIZE_VER1	80	/* device constraints */
 
 /* One physically contiguous run of a registration. */
 struct wcpool_segment {
