@@ -832,11 +832,165 @@ static void test_dma32(void)
 	close(fd);
 }
 
+/* REGISTER with device constraints; returns the dma-buf fd or -1. */
+static int reg_c(int fd, void *addr, uint64_t len, uint32_t bits,
+		 uint32_t max_segs, uint32_t max_seg, uint32_t *nsegs)
+{
+	struct wcpool_register r = {
+		.size = sizeof(r), .flags = WCPOOL_REG_READ | WCPOOL_REG_WRITE,
+		.addr = (uintptr_t)addr, .length = len, .addr_bits = bits,
+		.max_segments = max_segs, .max_seg_size = max_seg,
+	};
+
+	if (ioctl(fd, WCPOOL_IOC_REGISTER, &r))
+		return -1;
+	if (nsegs)
+		*nsegs = r.nr_segments;
+	return r.fd;
+}
+
+/*
+ * Constraints known up front fail at REGISTER, not at the device's map:
+ * addr_bits (a page at or above 2^bits: ERANGE; the widest edu's sg table
+ * tells where the pages are), max_segments (more runs: ERANGE; one pool
+ * page is one run), max_seg_size (runs cut at it, SEGMENTS agrees, the
+ * 32-bit edu maps a DMA32 registration made with addr_bits 32).  Values
+ * out of range: EINVAL.
+ */
+static void test_reg_constraints(void)
+{
+	struct wcpool_segment segs[64];
+	struct wcpool_segments sq = {
+		.size = sizeof(sq), .count = 64, .segments = (uintptr_t)segs,
+	};
+	struct wcpool_register bad;
+	unsigned int i, d32 = nedu, bits = 0;
+	uint32_t n;
+	uint64_t off;
+	int fd, dfd = -1;
+	bool beyond = false;
+	struct edu w, e;
+	uint8_t *p;
+
+	for (i = 0; i < nedu; i++)
+		if (edu_bits[i] == 32)
+			d32 = i;
+	ASSERT(d32 < nedu);
+	fd = pool_flags(WCPOOL_POLICY_WC, 400 * MB, 0);
+	p = map(fd, 400 * MB);
+	ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 4 * MB) == 0);
+
+	/* Out of range. */
+	bad = (struct wcpool_register){
+		.size = sizeof(bad), .flags = WCPOOL_REG_READ,
+		.addr = (uintptr_t)p, .length = HP,
+	};
+	bad.addr_bits = 11;
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &bad), EINVAL);
+	bad.addr_bits = 65;
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &bad), EINVAL);
+	bad.addr_bits = 0;
+	bad.max_seg_size = 4097;
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &bad), EINVAL);
+	bad.max_seg_size = (1U << 30) + 4096;
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &bad), EINVAL);
+	bad.max_seg_size = 0;
+	bad.reserved1 = 1;
+	EXPECT_ERR(ioctl(fd, WCPOOL_IOC_REGISTER, &bad), EINVAL);
+
+	/* max_seg_size: a pool page in 64 KiB runs, as SEGMENTS lists. */
+	dfd = reg_c(fd, p + HP, HP, 0, 0, 64 * KB, &n);
+	ASSERT(dfd >= 0);
+	EXPECT(n == 32);
+	sq.dmabuf = dfd;
+	ASSERT(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq) == 0);
+	EXPECT(sq.count == 32);
+	for (i = 0; i < sq.count && i < 64; i++)
+		EXPECT(segs[i].length == 64 * KB && segs[i].offset == i * 64 * KB);
+	close(dfd);
+	/* max_segments: one run fits a pool page; 31 are too few above. */
+	dfd = reg_c(fd, p + HP, HP, 0, 1, 0, &n);
+	EXPECT(dfd >= 0 && n == 1);
+	close(dfd);
+	EXPECT_ERR(reg_c(fd, p + HP, HP, 0, 31, 64 * KB, NULL), ERANGE);
+	dfd = reg_c(fd, p + HP, HP, 0, 32, 64 * KB, NULL);
+	EXPECT(dfd >= 0);
+	close(dfd);
+	/* Two pool pages: one run only where they are adjacent. */
+	dfd = reg(fd, p, 4 * MB);
+	sq.dmabuf = dfd;
+	ASSERT(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq) == 0);
+	close(dfd);
+	dfd = reg_c(fd, p, 4 * MB, 0, 1, 0, NULL);
+	if (sq.count == 1)
+		EXPECT(dfd >= 0);
+	else
+		EXPECT(dfd == -1 && errno == ERANGE);
+	if (dfd >= 0)
+		close(dfd);
+
+	/* addr_bits: grow until a page lies at or above 2^28. */
+	w = edu_open(widest(), 0);
+	for (off = 4 * MB; off < 400 * MB && !beyond; off += HP) {
+		ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, off, HP) == 0);
+		dfd = reg(fd, p + off, HP);
+		ASSERT(edu_attach(&w, dfd) == 0);
+		beyond = !reachable(&w, 28);
+		ASSERT(ioctl(w.fd, WCPOOL_EDU_IOC_DETACH) == 0);
+		close(dfd);
+	}
+	ASSERT(beyond);
+	off -= HP;
+	EXPECT_ERR(reg_c(fd, p + off, HP, 28, 0, 0, NULL), ERANGE);
+	dfd = reg_c(fd, p + off, HP, 64, 0, 0, NULL);
+	EXPECT(dfd >= 0);
+	close(dfd);
+	/* The narrowest mask the page meets works. */
+	dfd = reg(fd, p + off, HP);
+	ASSERT(edu_attach(&w, dfd) == 0);
+	{
+		struct wcpool_edu_seg *cpu;
+		unsigned int k, m = edu_segs(&w, WCPOOL_EDU_SEGS_CPU, &cpu);
+		uint64_t top = 0;
+
+		for (k = 0; k < m; k++)
+			if (cpu[k].addr + cpu[k].len > top)
+				top = cpu[k].addr + cpu[k].len;
+		free(cpu);
+		while ((1ULL << bits) < top)
+			bits++;
+	}
+	close(w.fd);
+	close(dfd);
+	dfd = reg_c(fd, p + off, HP, bits, 0, 0, NULL);
+	EXPECT(dfd >= 0);
+	close(dfd);
+	EXPECT_ERR(reg_c(fd, p + off, HP, bits - 1, 0, 0, NULL), ERANGE);
+	printf("  reg_constraints: a page ending at %#llx: addr_bits %u registers, %u is ERANGE\n",
+	       1ULL << bits, bits, bits - 1);
+	munmap(p, 400 * MB);
+	close(fd);
+
+	/* A DMA32 pool registered for 32 bits: the 32-bit edu maps it. */
+	fd = pool_flags(WCPOOL_POLICY_WC, 4 * MB, WCPOOL_CREATE_DMA32);
+	ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 4 * MB) == 0);
+	p = map(fd, 4 * MB);
+	dfd = reg_c(fd, p, 4 * MB, 32, 0, 0, NULL);
+	ASSERT(dfd >= 0);
+	e = edu_open(d32, 0);
+	EXPECT(edu_attach(&e, dfd) == 0);
+	close(e.fd);
+	close(dfd);
+	munmap(p, 4 * MB);
+	close(fd);
+}
+
 static const struct test edu_tests[] = {
 	{ "dma", test_dma },
 	{ "narrow", test_narrow },
 	{ "seg_limit", test_seg_limit },
 	{ "dma32", test_dma32 },
+	{ "reg_constraints", test_reg_constraints },
 	{ "edu_vgem", test_edu_vgem },
 	{ "close_mapped", test_close_mapped },
 	{ "race", test_race },
