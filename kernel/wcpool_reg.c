@@ -664,7 +664,7 @@ static void wcpool_reg_discard(struct wcpool_reg *reg)
  * dma-buf owns @reg; on failure @reg is freed.
  */
 static struct dma_buf *wcpool_reg_export(struct wcpool_reg *reg, int flags,
-					  const struct wcpool_register *args)
+					 const struct wcpool_register *args)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	struct dma_buf *dmabuf;
