@@ -33,6 +33,7 @@
  * @nr_pages: huge pages in @pages
  * @regs: live registrations of this pool (struct wcpool_reg), under @lock
  * @heap: made by a dma-heap node for one dma-buf, which holds it
+ * @dma32: pages below 4 GiB only (WCPOOL_CREATE_DMA32)
  */
 struct wcpool {
 	struct kref kref;
@@ -47,6 +48,7 @@ struct wcpool {
 	unsigned long nr_pages;
 	struct list_head regs;
 	bool heap;
+	bool dma32;
 };
 
 /**
@@ -91,7 +93,7 @@ void wcpool_page_exit(void);
 unsigned long wcpool_page_limit(void);
 int wcpool_page_reserve(unsigned long nr);
 void wcpool_page_unreserve(unsigned long nr);
-struct page *wcpool_page_alloc(u32 policy);
+struct page *wcpool_page_alloc(u32 policy, bool dma32);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
 unsigned long wcpool_page_deferred_pinned(void);

@@ -93,23 +93,35 @@ static void wcpool_page_destroy(struct page *head, u32 policy)
 	__free_pages(head, WCPOOL_ORDER);
 }
 
+/* Does @head lie below 4 GiB, as GFP_DMA32 pages do? */
+static bool wcpool_page_dma32(struct page *head)
+{
+	return PFN_PHYS(page_to_pfn(head)) + WCPOOL_HPAGE_SIZE <= SZ_4G;
+}
+
 /**
  * wcpool_page_alloc - get a zeroed huge page with the linear map in @policy
  * @policy: WCPOOL_POLICY_*
+ * @dma32: only a page below 4 GiB will do
  *
- * Takes a page from the recycle pool of @policy if there is one, else
- * allocates and converts a new one.  The caller has reserved it with
+ * Takes a page from the recycle pool of @policy if there is one (below
+ * 4 GiB for @dma32), else allocates (from ZONE_DMA32 for @dma32) and
+ * converts a new one.  The caller has reserved it with
  * wcpool_page_reserve().
  *
  * Return: the head page, or NULL.
  */
-struct page *wcpool_page_alloc(u32 policy)
+struct page *wcpool_page_alloc(u32 policy, bool dma32)
 {
-	struct page *head;
+	struct page *head = NULL, *p;
 
 	spin_lock(&wcpool_page_lock);
-	head = list_first_entry_or_null(&wcpool_recycle[policy], struct page,
-					lru);
+	list_for_each_entry(p, &wcpool_recycle[policy], lru) {
+		if (!dma32 || wcpool_page_dma32(p)) {
+			head = p;
+			break;
+		}
+	}
 	if (head) {
 		list_del(&head->lru);
 		atomic_long_dec(&wcpool_stats.recycle[policy]);
@@ -117,7 +129,8 @@ struct page *wcpool_page_alloc(u32 policy)
 	spin_unlock(&wcpool_page_lock);
 
 	if (!head) {
-		head = alloc_pages(WCPOOL_GFP, WCPOOL_ORDER);
+		head = alloc_pages(WCPOOL_GFP | (dma32 ? __GFP_DMA32 : 0),
+				   WCPOOL_ORDER);
 		if (!head)
 			return NULL;
 		atomic_long_inc(&wcpool_stats.allocated);

@@ -140,7 +140,7 @@ long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 			ret = -EINTR;
 			goto out_undo;
 		}
-		head = wcpool_page_alloc(pool->policy);
+		head = wcpool_page_alloc(pool->policy, pool->dma32);
 		if (!head) {
 			ret = -ENOMEM;
 			goto out_undo;
@@ -236,6 +236,8 @@ static long wcpool_pool_info(struct wcpool *pool, struct file *file,
 	info->size = size;
 	if (!(file->f_mode & FMODE_WRITE))
 		info->flags |= WCPOOL_INFO_READONLY;
+	if (pool->dma32)
+		info->flags |= WCPOOL_INFO_DMA32;
 	info->policy = pool->policy;
 	info->page_shift = WCPOOL_PAGE_SHIFT_2M;
 	info->map_mode = pool->map_mode;
@@ -462,6 +464,7 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	pool = wcpool_pool_new(args->policy, args->map_mode, args->max_size);
 	if (IS_ERR(pool))
 		return PTR_ERR(pool);
+	pool->dma32 = args->flags & WCPOOL_CREATE_DMA32;
 	/* The file takes its own references; drop the creation one after. */
 	fd = wcpool_pool_newfd(pool, O_RDWR,
 			       args->flags & WCPOOL_CREATE_CLOEXEC, &file);

@@ -18,13 +18,16 @@
  * with the pool's vm_page_prot.  Never a cacheable alias of a WC/UC page.
  */
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
+#include <linux/iommu.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
@@ -32,7 +35,10 @@
 
 MODULE_IMPORT_NS(DMA_BUF);
 
-/* Longest sg entry: sg lengths are unsigned int. */
+/*
+ * Longest contiguous run of a registration, and longest sg entry whatever
+ * the importing device takes: sg lengths are unsigned int.
+ */
 #define WCPOOL_SEG_MAX	SZ_1G
 
 struct wcpool_reg_seg {
@@ -152,14 +158,114 @@ static void wcpool_dmabuf_detach(struct dma_buf *dmabuf,
 	attach->priv = NULL;
 }
 
+/*
+ * Does @dev reach memory through an IOMMU DMA domain?  Then dma-iommu
+ * gives it IOVAs inside its DMA mask, whatever the pages' physical
+ * addresses.  Otherwise (no IOMMU, an identity domain) it takes the direct
+ * mapping: the bus address is the physical address.
+ */
+static bool wcpool_dmabuf_translated(struct device *dev)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+
+	return dom && iommu_is_dma_domain(dom);
+}
+
+/*
+ * The length of the next sg entry at bus address @addr with @left bytes of
+ * the run to go: at most @max, and not across a multiple of @boundary + 1.
+ */
+static u64 wcpool_dmabuf_chunk(u64 addr, u64 left, u64 max, u64 boundary)
+{
+	u64 n = min(left, max);
+	u64 room = boundary - (addr & boundary);	/* bytes to it, less 1 */
+
+	return room < n - 1 ? room + 1 : n;
+}
+
+/*
+ * Walk @reg's runs cut into the entries @dev takes: at most its max
+ * segment size (and WCPOOL_SEG_MAX, and whole 4 KiB pages where it takes
+ * that much), never across its segment boundary; cut by bus address where
+ * nothing translates, else by physical address (dma-iommu lays out IOVAs
+ * to keep entries that fit whole).  With @sgt NULL: count them, and where
+ * nothing translates check that each lies within the device's DMA mask and
+ * bus limit.  Else fill @sgt.
+ *
+ * Return: the number of entries, or -ERANGE: @dev cannot reach a page.
+ */
+static long wcpool_dmabuf_walk(struct wcpool_reg *reg, struct device *dev,
+			       bool direct, struct sg_table *sgt)
+{
+	u64 max = min_t(u64, dma_get_max_seg_size(dev), WCPOOL_SEG_MAX);
+	u64 boundary = dma_get_seg_boundary(dev);
+	struct scatterlist *sg = sgt ? sgt->sgl : NULL;
+	phys_addr_t phys;
+	u64 left, addr, n;
+	unsigned int i;
+	long count = 0;
+
+	if (max >= PAGE_SIZE)
+		max = round_down(max, PAGE_SIZE);
+	for (i = 0; i < reg->nr_segs; i++) {
+		phys = PFN_PHYS(reg->segs[i].pfn);
+		for (left = reg->segs[i].len; left; left -= n, phys += n) {
+			addr = direct ? phys_to_dma(dev, phys) : phys;
+			n = wcpool_dmabuf_chunk(addr, left, max, boundary);
+			if (sg) {
+				sg_set_page(sg, pfn_to_page(PHYS_PFN(phys)), n,
+					    offset_in_page(phys));
+				sg = sg_next(sg);
+			} else if (direct && !dma_capable(dev, addr, n, true)) {
+				return -ERANGE;
+			}
+			count++;
+		}
+	}
+	return count;
+}
+
+/*
+ * The sg table of @reg for @dev, before anything is DMA-mapped: refused
+ * where the device cannot reach the pages without an IOMMU (dma-direct
+ * would WARN, or bounce the WC/UC pages through a cached swiotlb buffer),
+ * with at most one rate-limited line naming the device and the reason.
+ */
+static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
+			       struct sg_table *sgt)
+{
+	bool direct = !wcpool_dmabuf_translated(dev);
+	long n;
+
+	if (direct && !dev->dma_mask) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: no DMA mask\n");
+		return -ERANGE;
+	}
+	if (direct && is_swiotlb_force_bounce(dev)) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: swiotlb bouncing forced and no IOMMU\n");
+		return -EOPNOTSUPP;
+	}
+	n = wcpool_dmabuf_walk(reg, dev, direct, NULL);
+	if (n == -ERANGE) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf without an IOMMU: pages beyond DMA mask %#llx, bus limit %#llx\n",
+				     (u64)*dev->dma_mask, (u64)dev->bus_dma_limit);
+		return n;
+	}
+	if (n > UINT_MAX)
+		return -ENOMEM;
+	n = sg_alloc_table(sgt, n, GFP_KERNEL);
+	if (n)
+		return n;
+	wcpool_dmabuf_walk(reg, dev, direct, sgt);
+	return 0;
+}
+
 static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 					  enum dma_data_direction dir)
 {
 	struct wcpool_reg *reg = attach->dmabuf->priv;
 	struct wcpool_reg_attach *a = attach->priv;
-	struct scatterlist *sg;
 	struct sg_table *sgt;
-	unsigned int i;
 	bool mapped;
 	int ret;
 
@@ -176,12 +282,9 @@ static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table(sgt, reg->nr_segs, GFP_KERNEL);
+	ret = wcpool_dmabuf_build(reg, attach->dev, sgt);
 	if (ret)
 		goto err_free;
-	for_each_sgtable_sg(sgt, sg, i)
-		sg_set_page(sg, pfn_to_page(reg->segs[i].pfn),
-			    reg->segs[i].len, 0);
 	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
 	if (ret)
 		goto err_table;
@@ -365,33 +468,71 @@ static const struct dma_buf_ops wcpool_dmabuf_ops = {
 
 /* ---- ioctls ---- */
 
-/* Build @reg->segs from @reg->heads: merge physically adjacent runs. */
-static int wcpool_reg_build_segs(struct wcpool_reg *reg)
+/*
+ * Walk @reg's physically contiguous runs, adjacent pages merged, none
+ * longer than @max; fill @s where not NULL.  Return: the number of runs.
+ */
+static unsigned long wcpool_reg_walk_segs(struct wcpool_reg *reg, u64 max,
+					  struct wcpool_reg_seg *s)
 {
-	u64 off = 0, len, in;
-	unsigned long pfn;
-	unsigned int n = 0;
-	struct wcpool_reg_seg *s;
+	unsigned long pfn, n = 0, last_pfn = 0;
+	u64 off = 0, len, in, last_len = 0;
 
-	s = kvmalloc_array(reg->nr_heads, sizeof(*s), GFP_KERNEL_ACCOUNT);
-	if (!s)
-		return -ENOMEM;
 	while (off < reg->length) {
 		in = (reg->offset + off) & (WCPOOL_HPAGE_SIZE - 1);
 		len = min_t(u64, WCPOOL_HPAGE_SIZE - in, reg->length - off);
 		pfn = page_to_pfn(wcpool_reg_page(reg, off));
-		if (n && s[n - 1].pfn + (s[n - 1].len >> PAGE_SHIFT) == pfn &&
-		    s[n - 1].len + len <= WCPOOL_SEG_MAX) {
-			s[n - 1].len += len;
-		} else {
-			s[n].pfn = pfn;
-			s[n].len = len;
-			n++;
-		}
 		off += len;
+		while (len) {
+			if (n && last_pfn + (last_len >> PAGE_SHIFT) == pfn &&
+			    last_len < max) {
+				in = min(len, max - last_len);
+				last_len += in;
+			} else {
+				in = min(len, max);
+				last_pfn = pfn;
+				last_len = in;
+				n++;
+			}
+			if (s) {
+				s[n - 1].pfn = last_pfn;
+				s[n - 1].len = last_len;
+			}
+			pfn += in >> PAGE_SHIFT;
+			len -= in;
+		}
 	}
+	return n;
+}
+
+/*
+ * Build @reg->segs: the contiguous runs cut at @args' max_seg_size (0:
+ * 1 GiB), and check its other device constraints against them; @args
+ * NULL: no constraints.
+ */
+static int wcpool_reg_build_segs(struct wcpool_reg *reg,
+				 const struct wcpool_register *args)
+{
+	u64 max = args && args->max_seg_size ? args->max_seg_size :
+		  WCPOOL_SEG_MAX;
+	u64 limit = args && args->addr_bits && args->addr_bits < 64 ?
+		    BIT_ULL(args->addr_bits) : 0;
+	unsigned long n = wcpool_reg_walk_segs(reg, max, NULL), i;
+	struct wcpool_reg_seg *s;
+
+	if (args && args->max_segments && n > args->max_segments)
+		return -ERANGE;
+	if (n > UINT_MAX)
+		return -ENOMEM;
+	s = kvmalloc_array(n, sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+	wcpool_reg_walk_segs(reg, max, s);
 	reg->segs = s;
 	reg->nr_segs = n;
+	for (i = 0; limit && i < n; i++)
+		if (PFN_PHYS(s[i].pfn) + s[i].len > limit)
+			return -ERANGE;
 	return 0;
 }
 
@@ -519,9 +660,11 @@ static void wcpool_reg_discard(struct wcpool_reg *reg)
 
 /*
  * The dma-buf of pinned @reg, its file opened with @flags (O_RDWR or
- * O_RDONLY).  The dma-buf owns @reg; on failure @reg is freed.
+ * O_RDONLY), the device constraints of @args (NULL: none) checked.  The
+ * dma-buf owns @reg; on failure @reg is freed.
  */
-static struct dma_buf *wcpool_reg_export(struct wcpool_reg *reg, int flags)
+static struct dma_buf *wcpool_reg_export(struct wcpool_reg *reg, int flags,
+					 const struct wcpool_register *args)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	struct dma_buf *dmabuf;
@@ -533,7 +676,7 @@ static struct dma_buf *wcpool_reg_export(struct wcpool_reg *reg, int flags)
 	atomic_long_add(reg->length, &wcpool_stats.reg_bytes);
 	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
 
-	ret = wcpool_reg_build_segs(reg);
+	ret = wcpool_reg_build_segs(reg, args);
 	if (ret)
 		goto err_free;
 	exp.ops = &wcpool_dmabuf_ops;
@@ -571,7 +714,7 @@ struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 length,
 		wcpool_reg_discard(reg);
 		return ERR_PTR(ret);
 	}
-	return wcpool_reg_export(reg, flags);
+	return wcpool_reg_export(reg, flags, NULL);
 }
 
 /**
@@ -603,6 +746,11 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 		return -EINVAL;
 	if (args->policy > WCPOOL_POLICY_COUNT)
 		return -EINVAL;
+	if ((args->addr_bits && (args->addr_bits < PAGE_SHIFT ||
+				 args->addr_bits > 64)) ||
+	    !PAGE_ALIGNED(args->max_seg_size) ||
+	    args->max_seg_size > WCPOOL_SEG_MAX || args->reserved1)
+		return -EINVAL;
 	if (check_add_overflow(args->addr, args->length, &end))
 		return -EOVERFLOW;
 	if (end > TASK_SIZE_MAX)
@@ -619,7 +767,7 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 		wcpool_reg_discard(reg);
 		return ret;
 	}
-	dmabuf = wcpool_reg_export(reg, write ? O_RDWR : O_RDONLY);
+	dmabuf = wcpool_reg_export(reg, write ? O_RDWR : O_RDONLY, args);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	/* From here the dma-buf owns @reg: dma_buf_put() frees it. */

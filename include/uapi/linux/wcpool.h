@@ -62,12 +62,17 @@
 
 /* WCPOOL_IOC_CREATE flags */
 #define WCPOOL_CREATE_CLOEXEC	_BITUL(0)	/* pool fd gets O_CLOEXEC */
-#define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC)
+#define WCPOOL_CREATE_DMA32	_BITUL(1)	/* pages below 4 GiB */
+#define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC | WCPOOL_CREATE_DMA32)
 
 /*
  * WCPOOL_IOC_CREATE, on /dev/wcpool open for writing (O_WRONLY or O_RDWR):
  * create a pool and return its fd.  The new pool has no pages; grow it with
  * WCPOOL_IOC_GROW.
+ *
+ * WCPOOL_CREATE_DMA32: every page of the pool lies below 4 GiB of physical
+ * address (GFP_DMA32), for devices with a 32-bit DMA mask and no IOMMU;
+ * GROW fails with ENOMEM when that zone has no free 2 MiB page.
  *
  *   size        in   sizeof(struct wcpool_create)
  *   flags       in   WCPOOL_CREATE_*
@@ -133,6 +138,7 @@ struct wcpool_range {
 
 /* struct wcpool_info.flags output bits */
 #define WCPOOL_INFO_READONLY	_BITUL(0)	/* this fd is read-only */
+#define WCPOOL_INFO_DMA32	_BITUL(1)	/* created with WCPOOL_CREATE_DMA32 */
 
 /*
  * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags and
@@ -218,7 +224,22 @@ struct wcpool_dup {
  *                     pool's policy must be p
  *   fd           out  the dma-buf fd (O_RDWR with WCPOOL_REG_WRITE, else
  *                     O_RDONLY)
- *   nr_segments  out  physically contiguous runs in the range
+ *   nr_segments  out  physically contiguous runs in the range (cut at
+ *                     max_seg_size)
+ *
+ * The device's constraints, where the application knows them (size
+ * WCPOOL_REGISTER_SIZE_VER1; zero, as a shorter struct reads, for none),
+ * so that a buffer the device cannot use fails here rather than when the
+ * device maps it:
+ *   addr_bits     in  0, or 12 to 64: every page of the range lies below
+ *                     2^addr_bits of physical address (a device without an
+ *                     IOMMU and that DMA mask)
+ *   max_segments  in  0, or the most physically contiguous runs the device
+ *                     takes (1: one contiguous buffer)
+ *   max_seg_size  in  0 (1 GiB), or the longest run the device takes: a
+ *                     multiple of 4 KiB up to 1 GiB; runs are cut at it,
+ *                     and nr_segments and WCPOOL_IOC_SEGMENTS count them so
+ *   reserved1     in  zero
  *
  * The pages stay pinned until the dma-buf is released (last fd closed,
  * last mapping of it gone, last importer detached): RELEASE of a range that
@@ -230,14 +251,30 @@ struct wcpool_dup {
  * The dma-buf: mmap() (MAP_SHARED only, else EINVAL; writable only with
  * WCPOOL_REG_WRITE) gives 4 KiB PTEs of the pool pages with the pool's
  * cache policy, pinnable by GUP; an importer's vmap has the pool's policy
- * (never a cacheable alias of a WC/UC page); importers get one sg entry
- * per physically contiguous run (at most 1 GiB each); DMA_BUF_IOCTL_SYNC
- * syncs WB pools for the mapped importers and orders WC/UC accesses.
+ * (never a cacheable alias of a WC/UC page); DMA_BUF_IOCTL_SYNC syncs
+ * WB pools for the mapped importers and orders WC/UC accesses.
+ *
+ * An importer's map (dma_buf_map_attachment) gets the physically
+ * contiguous runs cut to fit its device: no sg entry longer than
+ * dma_get_max_seg_size() (nor 1 GiB) or across dma_get_seg_boundary().
+ * A device without IOMMU translation (no IOMMU, or an identity domain)
+ * must reach every page with its DMA mask and bus limit; the map fails
+ * before anything is DMA-mapped, with one rate-limited kernel log line
+ * naming the device, never a swiotlb bounce copy of the pages:
+ *   ERANGE      a page lies beyond the device's DMA mask or bus limit, or
+ *               the device has no DMA mask
+ *   EOPNOTSUPP  the device must bounce through swiotlb (forced bouncing,
+ *               e.g. memory encryption)
+ * A device behind an IOMMU DMA domain gets IOVAs inside its mask.  Other
+ * map errors: EBUSY (this attachment is mapped already), ENOMEM, and
+ * whatever dma_map_sgtable() returns.
  *
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
  * multiple of align, align not a power of two, bad policy value,
- * reserved), EOVERFLOW (addr + length wraps), EFAULT (addr not mapped in
- * the caller), ENXIO (a mapping in the range is not one of this pool,
+ * addr_bits or max_seg_size out of range, reserved), ERANGE (the range
+ * does not meet the constraints: a page at or above 2^addr_bits, or more
+ * than max_segments runs), EOVERFLOW (addr + length wraps), EFAULT (addr
+ * not mapped in the caller), ENXIO (a mapping in the range is not one of this pool,
  * the mappings leave a gap or do not map consecutive offsets, or the
  * range covers pages that are not grown),
  * EACCES (policy differs from the one required, or WCPOOL_REG_WRITE
@@ -255,9 +292,15 @@ struct wcpool_register {
 	__u32 nr_segments;
 	__u32 reserved0;
 	__u64 reserved[2];
+	/* WCPOOL_REGISTER_SIZE_VER1 */
+	__u32 addr_bits;
+	__u32 max_segments;
+	__u32 max_seg_size;
+	__u32 reserved1;
 };
 
 #define WCPOOL_REGISTER_SIZE_VER0	64
+#define WCPOOL_REGISTER_SIZE_VER1	80	/* device constraints */
 
 /* One physically contiguous run of a registration. */
 struct wcpool_segment {

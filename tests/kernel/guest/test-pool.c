@@ -51,7 +51,7 @@ static void test_create_bad(void)
 	BAD(size, 4);
 	BAD(size, WCPOOL_CREATE_SIZE_VER0 - 8);
 	BAD(size, 4097);
-	BAD(flags, 1U << 1);
+	BAD(flags, 1U << 2);
 	BAD(flags, 1U << 31);
 	BAD(policy, WCPOOL_POLICY_COUNT);
 	BAD(policy, ~0U);

@@ -64,7 +64,7 @@ enum { I_CREATE, I_GROW, I_RELEASE, I_INFO, I_DUP, I_REGISTER, I_SEGMENTS,
 static const struct ioc {
 	const char *name;
 	unsigned long cmd;
-	uint32_t size;		/* sizeof == *_SIZE_VER0 */
+	uint32_t size;		/* *_SIZE_VER0 */
 	bool out;		/* writes the struct back */
 	int errs[8];		/* besides EFAULT, EINVAL, E2BIG, ENOTTY */
 	int busy[4];		/* of those, what valid arguments may still get */
@@ -83,8 +83,8 @@ static const struct ioc {
 		    { EMFILE, ENFILE, ENOMEM }, { EMFILE, ENFILE, ENOMEM } },
 	[I_REGISTER] = { "REGISTER", WCPOOL_IOC_REGISTER,
 			 WCPOOL_REGISTER_SIZE_VER0, true,
-			 { EOVERFLOW, ENXIO, EACCES, ENOMEM, EMFILE, ENFILE,
-			   EINTR } },
+			 { EOVERFLOW, ENXIO, EACCES, ERANGE, ENOMEM, EMFILE,
+			   ENFILE, EINTR } },
 	[I_SEGMENTS] = { "SEGMENTS", WCPOOL_IOC_SEGMENTS,
 			 WCPOOL_SEGMENTS_SIZE_VER0, true, { EBADF } },
 };
@@ -655,6 +655,29 @@ static void build_register(struct ectx *c, struct shot *s)
 		s->bad = true;
 }
 
+/*
+ * REGISTER's device constraints (WCPOOL_REGISTER_SIZE_VER1), once the size
+ * is known: a shorter struct leaves them out (zero, no constraint).
+ * Mostly none; valid ones are met or not (ERANGE).
+ */
+static void build_register_v1(struct shot *s)
+{
+	struct wcpool_register *g = &s->g;
+
+	if (s->size < WCPOOL_REGISTER_SIZE_VER1 || s->size > 4096)
+		return;
+	maybe_reserved(s, FIELD(s->g, reserved1));
+	g->addr_bits = chance(85) ? 0 : PICK(12, 28, 32, 40, 64, 1, 11, 65,
+					     rnd());
+	g->max_segments = chance(85) ? 0 : PICK(1, 2, 64, ~0U, rnd());
+	g->max_seg_size = chance(85) ? 0 : PICK(PG, 16 * PG, HP, 1U << 30,
+						 1, PG + 1, (1U << 30) + PG,
+						 rnd());
+	if ((g->addr_bits && (g->addr_bits < 12 || g->addr_bits > 64)) ||
+	    g->max_seg_size % PG || g->max_seg_size > 1U << 30)
+		s->bad = true;
+}
+
 static void after_register(struct ectx *c, struct shot *s)
 {
 	struct wcpool_register *g = &s->g;
@@ -791,7 +814,8 @@ static void edge_shot(struct ectx *c)
 
 	memset(&s, 0, sizeof(s));
 	s.k = below(NIOC);
-	ksize = iocs[s.k].size;
+	/* What the kernel knows; the smallest size it takes is iocs[].size. */
+	ksize = s.k == I_REGISTER ? WCPOOL_REGISTER_SIZE_VER1 : iocs[s.k].size;
 	s.pool = below(NPOOL);
 	if (s.k == I_CREATE)
 		s.fdkind = PICK(FD_DEV, FD_DEV, FD_DEV, FD_DEV, FD_DEV, FD_DEV,
@@ -807,6 +831,8 @@ static void edge_shot(struct ectx *c)
 	s.size = chance(65) ? ksize : chance(70) ? sizes[below(ARRAY_SIZE(sizes))] :
 		 below(4200);
 	memcpy(s.b, &s.size, 4);
+	if (s.k == I_REGISTER)
+		build_register_v1(&s);
 	if (s.size > ksize && s.size <= 4096 && chance(40)) {
 		s.b[ksize + below(s.size - ksize)] = 1 + below(255);
 		s.trailing = true;

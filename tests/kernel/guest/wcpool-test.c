@@ -18,7 +18,7 @@ _Static_assert(sizeof(struct wcpool_create) == WCPOOL_CREATE_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_range) == WCPOOL_RANGE_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_info) == WCPOOL_INFO_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_dup) == WCPOOL_DUP_SIZE_VER0, "ABI");
-_Static_assert(sizeof(struct wcpool_register) == WCPOOL_REGISTER_SIZE_VER0,
+_Static_assert(sizeof(struct wcpool_register) == WCPOOL_REGISTER_SIZE_VER1,
 	       "ABI");
 _Static_assert(sizeof(struct wcpool_segments) == WCPOOL_SEGMENTS_SIZE_VER0,
 	       "ABI");
