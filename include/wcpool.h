@@ -122,6 +122,13 @@ enum wcp_pool_flags {
 	 * reports the policy in use.
 	 */
 	WCP_POOL_ALLOW_WB_FALLBACK = 1u << 0,
+	/**
+	 * Every page below 4 GiB of physical address, for devices with a
+	 * 32-bit DMA mask and no IOMMU.  wcpool.ko only (WCP_BACKEND_AUTO
+	 * then needs the module): -EOPNOTSUPP on the memfd backend, which
+	 * cannot choose where its pages are.
+	 */
+	WCP_POOL_DMA32 = 1u << 1,
 };
 
 #define WCP_PAGE_4K ((size_t)4 << 10)
@@ -447,8 +454,18 @@ struct wcp_register_options {
 	uint32_t policy;
 	/** Required alignment of the start (a power of two); 0 = 4 KiB. */
 	uint64_t align;
-	/** Must be zero. */
-	uint64_t reserved[2];
+	/**
+	 * The device's DMA mask, where it has no IOMMU: every page of the
+	 * range below 2^addr_bits of physical address; 0 = any, else 12-64.
+	 */
+	uint32_t addr_bits;
+	/** Most physically contiguous runs it takes (1: one); 0 = any. */
+	uint32_t max_segments;
+	/**
+	 * Longest run it takes: a multiple of 4 KiB up to 1 GiB, 0 = 1 GiB;
+	 * runs are cut at it (wcp_registration_segments() lists them so).
+	 */
+	uint64_t max_seg_size;
 };
 
 /** A physically contiguous run of a registration, relative to its start. */
@@ -478,16 +495,26 @@ struct wcp_registration;
  * (and, if the dma-buf lives on in an importer or another fd, until a
  * wcp_pool_trim() after that).
  *
+ * The device constraints of @opts (addr_bits, max_segments, max_seg_size)
+ * are checked against the pages by wcpool.ko; a pool without it cannot
+ * see its physical pages and refuses them (-EOPNOTSUPP) rather than pass
+ * them unchecked.
+ *
  * Return: 0, or
  * -EINVAL (NULL @pool or @regp, unaligned, empty or overflowing range, bad
- * alignment or option, non-zero reserved),
- * -ERANGE (range not inside the memory the pool has grown to),
+ * alignment or option: addr_bits not 0 or 12-64, max_seg_size not a
+ * multiple of 4 KiB up to 1 GiB),
+ * -ERANGE (range not inside the memory the pool has grown to, or its pages
+ * do not meet the device constraints: a page at or above 2^addr_bits,
+ * more than max_segments runs),
  * -EACCES (the pool's policy is not the one required, or write access
  * asked of a read-only view),
  * -ENXIO (part of the range has no memory behind it: never allocated, or
  * freed and given back to the system),
  * -ENOMEM, -EMFILE, -ENFILE (no memory or no fd for the dma-buf),
- * -EOPNOTSUPP (the constraints hold but nothing here makes dma-bufs:
+ * -EOPNOTSUPP (device constraints on a pool without wcpool.ko, or an
+ * older wcpool.ko that cannot check them; or the constraints hold but
+ * nothing here makes dma-bufs:
  * wcp_pool_info()'s export_path is WCP_EXPORT_NONE, i.e. no wcpool.ko
  * behind the pool and no /dev/udmabuf, or a read-only view of a memfd
  * pool; such pools reach devices through io_uring, see

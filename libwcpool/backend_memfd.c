@@ -110,7 +110,9 @@ static int memfd_register(struct wcp_pool *pool, const void *ptr, size_t len,
 	};
 	int dev, ret;
 
-	(void)o;
+	/* Physical pages are out of sight here: refuse, do not guess. */
+	if (o->addr_bits || o->max_segments || o->max_seg_size)
+		return -EOPNOTSUPP;
 	if (memfd_export_path(pool) != WCP_EXPORT_UDMABUF)
 		return -EOPNOTSUPP;
 	dev = open(WCP_UDMABUF_DEVICE, O_RDWR | O_CLOEXEC);

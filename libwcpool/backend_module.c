@@ -119,8 +119,15 @@ static int module_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		.align = o->align,
 		.policy = o->policy ? WCPOOL_REG_POLICY(to_module_policy(o->policy))
 				    : WCPOOL_REG_POLICY_ANY,
+		.addr_bits = o->addr_bits,
+		.max_segments = o->max_segments,
+		.max_seg_size = (uint32_t)o->max_seg_size,
 	};
 	int err = pool_ioctl(pool, WCPOOL_IOC_REGISTER, &r);
+
+	/* A module older than the constraints: it cannot check them. */
+	if (err == -E2BIG)
+		return -EOPNOTSUPP;
 
 	if (err)
 		return err;
@@ -200,7 +207,8 @@ int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 {
 	struct wcpool_create c = {
 		.size = sizeof(c),
-		.flags = WCPOOL_CREATE_CLOEXEC,
+		.flags = WCPOOL_CREATE_CLOEXEC |
+			 (o->flags & WCP_POOL_DMA32 ? WCPOOL_CREATE_DMA32 : 0),
 		.policy = to_module_policy(o->policy),
 		.page_shift = WCPOOL_PAGE_SHIFT_2M,
 		.max_size = max_size,

@@ -19,7 +19,8 @@ static int check_options(const struct wcp_pool_options *o)
 {
 	if (o->backend > WCP_BACKEND_MEMFD || o->policy > WCP_POLICY_WB ||
 	    !valid_page_size(o->page_size) ||
-	    (o->flags & ~(uint32_t)WCP_POOL_ALLOW_WB_FALLBACK) || o->reserved)
+	    (o->flags & ~(uint32_t)(WCP_POOL_ALLOW_WB_FALLBACK |
+				    WCP_POOL_DMA32)) || o->reserved)
 		return -EINVAL;
 	return 0;
 }
@@ -199,6 +200,10 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 	case WCP_BACKEND_MODULE:
 		return wcpi_module_open(pool, o, max);
 	case WCP_BACKEND_AUTO:
+		/* Only the module places pages. */
+		if (o->flags & WCP_POOL_DMA32)
+			return wcpi_module_present() ?
+			       wcpi_module_open(pool, o, max) : -EOPNOTSUPP;
 		if (wcpi_module_present() &&
 		    (!o->page_size || o->page_size == WCP_PAGE_2M)) {
 			err = wcpi_module_open(pool, o, max);
@@ -208,6 +213,8 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 		}
 		return wcpi_memfd_open(pool, o);
 	case WCP_BACKEND_MEMFD:
+		if (o->flags & WCP_POOL_DMA32)
+			return -EOPNOTSUPP;
 		return wcpi_memfd_open(pool, o);
 	}
 	return -EINVAL;

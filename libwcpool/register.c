@@ -31,7 +31,8 @@ static int check_options(const struct wcp_register_options *o)
 {
 	if (o->access & ~(uint32_t)(WCP_ACCESS_READ | WCP_ACCESS_WRITE) ||
 	    o->policy > WCP_POLICY_WB || (o->align && !is_pow2(o->align)) ||
-	    o->reserved[0] || o->reserved[1])
+	    (o->addr_bits && (o->addr_bits < 12 || o->addr_bits > 64)) ||
+	    o->max_seg_size % REG_GRANULE || o->max_seg_size > WCP_PAGE_1G)
 		return -EINVAL;
 	return 0;
 }

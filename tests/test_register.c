@@ -72,7 +72,13 @@ Test(reg, bad_options_are_einval)
 	cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
 		.align = 3 }), -EINVAL);
 	cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
-		.reserved = { 1 } }), -EINVAL);
+		.addr_bits = 11 }), -EINVAL);
+	cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
+		.addr_bits = 65 }), -EINVAL);
+	cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
+		.max_seg_size = 4096 + 512 }), -EINVAL);
+	cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
+		.max_seg_size = 2 * WCP_PAGE_1G }), -EINVAL);
 	/* A start that misses the device's alignment. */
 	if ((uintptr_t)p % misaligned)
 		cr_assert_eq(reg_with(p, 4096, (struct wcp_register_options){
@@ -162,6 +168,81 @@ Test(reg, dma_buf_of_the_range)
 	munmap(m, len);
 	cr_assert_eq(wcp_unregister(pool, r), 0);
 	wcp_free(pool, p);
+}
+
+/*
+ * Device constraints: wcpool.ko checks them against the pages and cuts
+ * runs at max_seg_size; elsewhere nothing can see the pages: -EOPNOTSUPP.
+ */
+Test(reg, device_constraints)
+{
+	size_t len = 8 * MiB;
+	unsigned char *p = wcp_aligned_alloc(pool, 2 * MiB, len);
+	struct wcp_registration *r;
+	struct wcp_segment seg[256];
+	int n, runs;
+
+	cr_assert_not_null(p);
+	if (info.export_path != WCP_EXPORT_MODULE) {
+		cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+			.addr_bits = 64 }), -EOPNOTSUPP);
+		cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+			.max_segments = 1 }), -EOPNOTSUPP);
+		cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+			.max_seg_size = 64 * KiB }), -EOPNOTSUPP);
+		wcp_free(pool, p);
+		return;
+	}
+	cr_assert_eq(wcp_register(pool, p, len, NULL, &r), 0);
+	runs = wcp_registration_segments(r, seg, 256);
+	cr_assert_geq(runs, 1);
+	cr_assert_eq(wcp_unregister(pool, r), 0);
+
+	/* Runs cut at 64 KiB: exactly len / 64 KiB of them. */
+	cr_assert_eq(wcp_register(pool, p, len, &(struct wcp_register_options){
+		.max_seg_size = 64 * KiB }, &r), 0);
+	n = wcp_registration_segments(r, seg, 256);
+	cr_assert_eq(n, (int)(len / (64 * KiB)));
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(seg[i].length, 64 * KiB);
+	cr_assert_eq(wcp_unregister(pool, r), 0);
+
+	/* As many runs as the pages make, or fewer allowed: -ERANGE. */
+	cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+		.max_segments = (uint32_t)runs }), 0);
+	if (runs > 1)
+		cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+			.max_segments = (uint32_t)runs - 1 }), -ERANGE);
+	/* Every page is below 2^64; none below 4 KiB. */
+	cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+		.addr_bits = 64 }), 0);
+	cr_assert_eq(reg_with(p, len, (struct wcp_register_options){
+		.addr_bits = 12 }), -ERANGE);
+	wcp_free(pool, p);
+}
+
+/* A DMA32 pool: wcpool.ko's pages below 4 GiB, else -EOPNOTSUPP. */
+Test(dma32, pages_below_4g_or_eopnotsupp)
+{
+	struct wcp_pool_options o = { .flags = WCP_POOL_DMA32 };
+	struct wcp_pool *p32;
+	void *b;
+	int err = wcp_pool_create(&o, &p32);
+
+	o.backend = WCP_BACKEND_MEMFD;
+	cr_assert_eq(wcp_pool_create(&o, &pool), -EOPNOTSUPP);
+	if (access("/dev/wcpool", F_OK)) {
+		cr_assert_eq(err, -EOPNOTSUPP);
+		return;
+	}
+	cr_assert_eq(err, 0);
+	b = wcp_aligned_alloc(p32, 2 * MiB, 6 * MiB);
+	cr_assert_not_null(b);
+	pool = p32;
+	cr_assert_eq(reg_with(b, 6 * MiB, (struct wcp_register_options){
+		.addr_bits = 32 }), 0);
+	wcp_free(p32, b);
+	wcp_pool_destroy(p32);
 }
 
 /*
