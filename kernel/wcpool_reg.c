@@ -553,7 +553,11 @@ static int wcpool_reg_find(struct wcpool *pool, struct mm_struct *mm,
 	struct vm_area_struct *vma = vma_lookup(mm, addr);
 	u64 at = addr;
 
-	mmap_assert_locked(mm);
+	/*
+	 * Not mmap_assert_locked(): with CONFIG_DEBUG_VM it calls dump_mm(),
+	 * which 6.1 does not export, so the module would not link there.
+	 */
+	lockdep_assert_held(&mm->mmap_lock);
 	if (!vma)
 		return -EFAULT;
 	*offset = wcpool_reg_vma_offset(vma, addr);
