@@ -295,6 +295,32 @@ static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 	return sallocx(ptr, 0);
 }
 
+/*
+ * wcp_free() past its fast path: the thread's record to find, a block to
+ * send home, a full bin, or not a small block.  Out of line, so that the
+ * fast path keeps few registers to save.
+ */
+static void __attribute__((noinline))
+free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
+{
+	struct wcpi_tcache *tc;
+
+	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_get(pool))) {
+		unsigned owner = wcpi_livemap_owner(&pool->live, off);
+
+		/* From another arena: on its way home (remote.h). */
+		if (owner && owner != tc->slot + 1 &&
+		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
+			return;
+		clear_live(pool, ptr, off, "wcp_free");
+		if (wcpi_tcache_push(tc, kind - 1, ptr))
+			return;
+	} else {
+		clear_live(pool, ptr, off, "wcp_free");
+	}
+	release_block(pool, ptr, off);
+}
+
 void wcp_free(struct wcp_pool *pool, void *ptr)
 {
 	struct wcpi_tcache *tc;
@@ -308,24 +334,17 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		wcp_free(s, ptr);
 		return;
 	}
-	/* The common case: a small block into this thread's bin... */
 	off = free_offset(pool, ptr, "wcp_free");
 	kind = wcpi_livemap_kind(&pool->live, off);
-	if (kind - 1 < wcpi_classes.nr &&
-	    ((tc = wcpi_tcache_hit(pool)) || (tc = wcpi_tcache_get(pool)))) {
-		unsigned owner = wcpi_livemap_owner(&pool->live, off);
-
-		/* ...or, from another arena, on its way home (remote.h). */
-		if (owner && owner != tc->slot + 1 &&
-		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
-			return;
+	/* The common case: a small block of this thread's arena, bin room. */
+	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_hit(pool)) &&
+	    wcpi_livemap_owner(&pool->live, off) == tc->slot + 1 &&
+	    wcpi_tcache_room(tc, kind - 1)) {
 		clear_live(pool, ptr, off, "wcp_free");
-		if (wcpi_tcache_push(tc, kind - 1, ptr))
-			return;
-	} else {
-		clear_live(pool, ptr, off, "wcp_free");
+		wcpi_tcache_push(tc, kind - 1, ptr);
+		return;
 	}
-	release_block(pool, ptr, off);
+	free_slow(pool, ptr, off, kind);
 }
 
 /* A new block of @size (spilled if need be) with @ptr's bytes; @ptr goes. */

@@ -70,6 +70,12 @@ static inline void *wcpi_tcache_pop(struct wcpi_tcache *tc, unsigned c)
 	return b->slot[--b->n];
 }
 
+/* Has @tc's bin of class @c room for one more block? */
+static inline bool wcpi_tcache_room(const struct wcpi_tcache *tc, unsigned c)
+{
+	return tc->bins[c].n < tc->bins[c].cap;
+}
+
 /* Put freed block @p of class @c in @tc's bin; false when it is full. */
 static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
 				    void *p)
