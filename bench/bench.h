@@ -142,6 +142,8 @@ struct bench_case {
 	void *arg;
 	bool is_library;
 	bool comparable;
+	/* untimed operations before each sample; 0: one */
+	uint64_t warm_ops;
 	struct result *r;
 };
 void measure_set(const char *group, const char *memory, size_t size,
@@ -282,6 +284,7 @@ struct row {
 	bool per_buffer;		/* an mmap(MAP_HUGETLB) per buffer too */
 	const char *const *only;	/* the allocators, NULL-ended; NULL: all */
 	const void *arg;		/* the workload's, for open */
+	uint64_t warm_ops;		/* bench_case.warm_ops */
 	/* A case's state for @a, warmed up; NULL on failure. */
 	void *(*open)(const struct row *r, const struct allocator *a);
 	bench_fn run;

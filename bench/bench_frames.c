@@ -194,6 +194,8 @@ int bench_frames(void)
 						   (3 * FRAME_1080P + FRAME_4K) / 4) >> shift()),
 				.huge_each = threads * huge_thread,
 				.per_buffer = true, .only = compared, .arg = l,
+				/* a sample starts with its own frames cached */
+				.warm_ops = LIVE,
 				.open = frames_open, .run = frames_run,
 				.block = frames_block, .close = frames_close,
 			};

@@ -162,11 +162,12 @@ void measure_set(const char *group, const char *memory, size_t size,
 			double cpu;
 
 			/*
-			 * One untimed operation first: the sample starts from
+			 * Untimed operations first: the sample starts from
 			 * the cache state this case leaves, not the one the
-			 * case before it left (non-temporal stores evict).
+			 * case before it left (non-temporal stores evict; a
+			 * frame pool's frames must all be its own again).
 			 */
-			c->fn(c->arg, 1);
+			c->fn(c->arg, c->warm_ops ? c->warm_ops : 1);
 			perf_read(&a);
 			faults = minor_faults();
 			reported_cpu = NAN;

@@ -123,6 +123,10 @@ void bench_note(const char *group, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(notes[nnotes] + n, sizeof(notes[0]) - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* once each: child processes repeat their parent's */
+	for (size_t i = 0; i < nnotes; i++)
+		if (!strcmp(notes[i], notes[nnotes]))
+			return;
 	nnotes++;
 }
 
