@@ -107,25 +107,37 @@ static size_t fill_default_threshold(void)
 }
 
 /*
- * Largest fill done with vector stores (see fill_plain()): the last-level
- * cache, at most 32 MiB (one Zen 5 CCD's L3; VMs report odd totals).
+ * The sizes filled with memset() rather than vector stores (see
+ * fill_plain()), [lo, hi): wcpool-tune's measurement on this CPU, else
+ * from the last-level cache, at most 32 MiB (one Zen 5 CCD's L3; VMs
+ * report odd totals), on.  lo == 0: not read yet.
  */
-static _Atomic size_t fill_vector_max;
+static _Atomic size_t fill_memset_lo, fill_memset_hi;
 
-static size_t fill_vector_limit(void)
+static bool fill_with_memset(size_t len)
 {
-	size_t v = atomic_load_explicit(&fill_vector_max, memory_order_relaxed);
+	size_t lo = atomic_load_explicit(&fill_memset_lo, memory_order_acquire);
 
-	if (!v) {
-		long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-		long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	if (!lo) {
+		size_t hi = SIZE_MAX;
 
-		v = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 : (size_t)1 << 20;
-		if (v > ((size_t)32 << 20))
-			v = (size_t)32 << 20;
-		atomic_store_explicit(&fill_vector_max, v, memory_order_relaxed);
+		if (wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &lo)) {
+			if (lo != SIZE_MAX)
+				wcpi_tune_value(WCPI_TUNE_FILL_VECTOR, &hi);
+		} else {
+			long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+			long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+
+			lo = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 :
+			     (size_t)1 << 20;
+			if (lo > ((size_t)32 << 20))
+				lo = (size_t)32 << 20;
+		}
+		atomic_store_explicit(&fill_memset_hi, hi, memory_order_relaxed);
+		atomic_store_explicit(&fill_memset_lo, lo, memory_order_release);
 	}
-	return v;
+	return len >= lo &&
+	       len < atomic_load_explicit(&fill_memset_hi, memory_order_relaxed);
 }
 
 /* Largest copy done with memcpy() (see copy_plain()): the L2 cache. */
@@ -166,7 +178,7 @@ static size_t stream_threshold(void)
 			t = (size_t)v;
 	}
 	/* wcpool-tune's measurement on this CPU, else the cache sizes. */
-	if (!t && !wcpi_tune_stream_threshold(&t))
+	if (!t && !wcpi_tune_value(WCPI_TUNE_STREAM, &t))
 		t = fill_default_threshold();
 	atomic_store_explicit(&fill_threshold, t, memory_order_relaxed);
 	return t;
@@ -291,13 +303,17 @@ static void copy_lines_avx512(char *d, const char *s, size_t n)
 
 /*
  * Ordinary stores.  Fills: aligned vector stores of the whole lines (one
- * 64-byte AVX-512 store a line, else two AVX2 ones) while the buffer fits in
- * the last-level cache, memset beyond.  Measured (AMD Zen 5 VM): within L2
+ * 64-byte AVX-512 store a line, else two AVX2 ones), but memset in the
+ * sizes where wcpool-tune measured it faster on this CPU, else beyond the
+ * last-level cache.  That band moves: on one AMD Zen 5 VM (22 November
+ * 2026), within L2
  * they were 1.5-1.8x faster than glibc's memset (rep stosb from 2 KiB);
  * between L2 and L3 rep stosb ran at 108 GB/s in half the runs and at DRAM
  * speed (41) in the others, AVX-512 stores at a steady 80-87, so they lose
  * at most 1.3x where rep stosb could lose 2x; beyond L3 rep stosb was the
- * fastest.  Copies: memcpy() within L2; beyond it glibc (2.36 on AMD)
+ * fastest.  On the same kind of VM on 30 November rep stosb ran at 90-105 GB/s
+ * from 1 to 16 MiB (1.1-1.3x faster than vector stores) for a while, then at
+ * 38-40 from 4 MiB up for minutes: wcpool-tune judges it by its worst.  Copies: memcpy() within L2; beyond it glibc (2.36 on AMD)
  * leaves rep movsb for a vector loop that was 1.2-1.4x slower than
  * rep movsb itself, so rep movsb where the CPU has ERMS.
  */
@@ -336,7 +352,8 @@ static void fill_lines_avx512_cached(char *d, int c, size_t n)
 }
 #endif
 
-static void fill_plain(void *dst, int c, size_t len)
+/* Vector stores whatever the size; memset() without AVX2. */
+void wcpi_fill_vector(void *dst, int c, size_t len)
 {
 #ifdef WCP_X86
 	char *d = dst;
@@ -345,7 +362,7 @@ static void fill_plain(void *dst, int c, size_t len)
 	unsigned f;
 	size_t lines;
 
-	if (len < 4 * WCP_LINE + head || len >= fill_vector_limit() ||
+	if (len < 4 * WCP_LINE + head ||
 	    !((f = fill_cpu_features()) & (CPU_AVX2 | CPU_AVX512))) {
 		memset(dst, c, len);
 		return;
@@ -364,6 +381,14 @@ static void fill_plain(void *dst, int c, size_t len)
 #else
 	memset(dst, c, len);
 #endif
+}
+
+static void fill_plain(void *dst, int c, size_t len)
+{
+	if (fill_with_memset(len))
+		memset(dst, c, len);
+	else
+		wcpi_fill_vector(dst, c, len);
 }
 
 static void copy_plain(void *dst, const void *src, size_t len)

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * The tune file: what wcpool-tune measured on this machine, so that the
- * plain-or-streaming choice of wcp_fill()/wcp_copy() on write-back memory
- * comes from a measurement rather than from cache-size reports (a VM's
+ * plain-or-streaming choice of wcp_fill()/wcp_copy() on write-back memory,
+ * and memset-or-vector stores for wcp_fill()'s plain ones, come from a
+ * measurement rather than from cache-size reports (a VM's
  * sysconf may report the host's L3, 8 times its share).  Format, one
  * "key value" a line, '#' comments:
  *
  *   cpu AMD EPYC, family 26 model 2 stepping 1, cache 512 KB
  *   stream_threshold 16777216        (bytes; "never" when streaming lost)
+ *   fill_memset_from 1048576         (bytes; "never" when memset lost)
+ *   fill_memset_to 4194304           (bytes; "never": on to the end)
  *
  * Used only when "cpu" is this CPU's model: a file copied to another
  * machine, or a VM moved to another host, falls back to the default.
@@ -63,11 +66,11 @@ bool wcpi_tune_cpu_model(char *buf, size_t len)
 	return true;
 }
 
-bool wcpi_tune_stream_threshold(size_t *threshold)
+bool wcpi_tune_value(const char *key, size_t *value)
 {
 	const char *path = secure_getenv("WCPOOL_TUNE_FILE");
 	char line[256], model[256], cpu[256] = "";
-	size_t t = 0;
+	size_t t = 0, klen = strlen(key);
 	bool have_t = false;
 	FILE *f;
 
@@ -80,16 +83,16 @@ bool wcpi_tune_stream_threshold(size_t *threshold)
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "cpu ", 4)) {
 			snprintf(cpu, sizeof(cpu), "%s", line + 4);
-		} else if (!strncmp(line, "stream_threshold ", 17)) {
+		} else if (!strncmp(line, key, klen) && line[klen] == ' ') {
 			char *end;
 			unsigned long long v;
 
-			if (!strcmp(line + 17, "never")) {
+			if (!strcmp(line + klen + 1, "never")) {
 				t = SIZE_MAX;
 				have_t = true;
 				continue;
 			}
-			v = strtoull(line + 17, &end, 10);
+			v = strtoull(line + klen + 1, &end, 10);
 			if (!*end && v) {
 				t = (size_t)v;
 				have_t = true;
@@ -100,6 +103,6 @@ bool wcpi_tune_stream_threshold(size_t *threshold)
 	if (!have_t || !wcpi_tune_cpu_model(model, sizeof(model)) ||
 	    strcmp(model, cpu))
 		return false;
-	*threshold = t;
+	*value = t;
 	return true;
 }

@@ -12,12 +12,23 @@
 /* Where wcpool-tune writes and the library reads, unless WCPOOL_TUNE_FILE. */
 #define WCPI_TUNE_FILE "/var/lib/wcpool/tune"
 
+/* The tune file's keys, in bytes ("never": SIZE_MAX) */
+/* wcp_fill/wcp_copy stream from here on into write-back memory */
+#define WCPI_TUNE_STREAM "stream_threshold"
+/* wcp_fill's ordinary stores: memset() from here, below the next */
+#define WCPI_TUNE_FILL_MEMSET "fill_memset_from"
+/* ... vector stores again from here on ("never": memset to the end) */
+#define WCPI_TUNE_FILL_VECTOR "fill_memset_to"
+
 /*
- * The stream threshold measured on this machine's CPU model (SIZE_MAX:
- * streaming never won): true if the tune file exists, parses and names
- * this CPU; else false and *@threshold is left alone.
+ * The value of @key measured on this machine's CPU model: true if the tune
+ * file exists, names this CPU and has a valid @key line; else false and
+ * *@value is left alone.
  */
-bool wcpi_tune_stream_threshold(size_t *threshold);
+bool wcpi_tune_value(const char *key, size_t *value);
+
+/* Ordinary vector stores whatever the size (fill.c), for wcpool-tune. */
+void wcpi_fill_vector(void *dst, int c, size_t len);
 
 /* This CPU's model name (/proc/cpuinfo), into @buf; false if unknown. */
 bool wcpi_tune_cpu_model(char *buf, size_t len);

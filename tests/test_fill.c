@@ -430,18 +430,22 @@ Test(choice, environment_sets_the_threshold)
 	free(big);
 }
 
-/* A tune file (wcpool-tune's) for @cpu with @threshold; its path. */
-static const char *tune_file(const char *cpu, const char *threshold)
+/* A tune file (wcpool-tune's) for @cpu with @threshold, then @more. */
+static const char *tune_file(const char *cpu, const char *threshold,
+			     const char *more)
 {
-	static char path[] = "/tmp/wcpool-tune.XXXXXX";
-	int fd = mkstemp(path);
+	static char path[32];
+	int fd;
+
+	strcpy(path, "/tmp/wcpool-tune.XXXXXX");
+	fd = mkstemp(path);
 	FILE *f;
 
 	cr_assert_geq(fd, 0);
 	f = fdopen(fd, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "# a comment\ncpu %s\nstream_threshold %s\n", cpu,
-		threshold);
+	fprintf(f, "# a comment\ncpu %s\nstream_threshold %s\n%s", cpu,
+		threshold, more);
 	fclose(f);
 	cr_assert_eq(setenv("WCPOOL_TUNE_FILE", path, 1), 0);
 	return path;
@@ -457,7 +461,7 @@ static const char *this_cpu(void)
 
 Test(choice, tune_file_sets_the_threshold)
 {
-	const char *path = tune_file(this_cpu(), "12345678");
+	const char *path = tune_file(this_cpu(), "12345678", "");
 
 	cr_assert_eq(wcp_stream_threshold(), 12345678);
 	cr_assert_eq(wcp_store_choice(NULL, 12345677), WCP_STORE_PLAIN);
@@ -467,7 +471,7 @@ Test(choice, tune_file_sets_the_threshold)
 
 Test(choice, tune_file_never_means_plain_stores)
 {
-	const char *path = tune_file(this_cpu(), "never");
+	const char *path = tune_file(this_cpu(), "never", "");
 
 	cr_assert_eq(wcp_stream_threshold(), SIZE_MAX);
 	cr_assert_eq(wcp_store_choice(NULL, (size_t)1 << 40), WCP_STORE_PLAIN);
@@ -477,7 +481,7 @@ Test(choice, tune_file_never_means_plain_stores)
 /* Made on another CPU, or garbled: the default, as without a file. */
 Test(choice, tune_file_of_another_cpu_is_ignored)
 {
-	const char *path = tune_file("Some Other CPU, family 1 model 2", "4096");
+	const char *path = tune_file("Some Other CPU, family 1 model 2", "4096", "");
 
 	cr_assert_geq(wcp_stream_threshold(), (size_t)32 << 20);
 	unlink(path);
@@ -485,15 +489,65 @@ Test(choice, tune_file_of_another_cpu_is_ignored)
 
 Test(choice, tune_file_garbled_is_ignored)
 {
-	const char *path = tune_file(this_cpu(), "12abc");
+	const char *path = tune_file(this_cpu(), "12abc", "");
 
 	cr_assert_geq(wcp_stream_threshold(), (size_t)32 << 20);
 	unlink(path);
 }
 
+Test(choice, tune_file_memset_band_is_read)
+{
+	const char *path = tune_file(this_cpu(), "never",
+				     "fill_memset_from 1048576\n"
+				     "fill_memset_to never\n");
+	size_t v = 0;
+
+	cr_assert(wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &v));
+	cr_assert_eq(v, (size_t)1 << 20);
+	cr_assert(wcpi_tune_value(WCPI_TUNE_FILL_VECTOR, &v));
+	cr_assert_eq(v, SIZE_MAX);
+	cr_assert(wcpi_tune_value(WCPI_TUNE_STREAM, &v));
+	cr_assert_eq(v, SIZE_MAX);
+	unlink(path);
+	/* a key the file lacks: not read, the value left alone */
+	path = tune_file(this_cpu(), "4096", "");
+	v = 7;
+	cr_assert_not(wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &v));
+	cr_assert_eq(v, 7);
+	unlink(path);
+}
+
+/*
+ * Fills just inside and outside a memset band set by the tune file, at
+ * odd alignments: either way every byte asked for and none other.
+ */
+Test(choice, fills_across_the_memset_band_edges)
+{
+	const char *path = tune_file(this_cpu(), "never",
+				     "fill_memset_from 100000\n"
+				     "fill_memset_to 200000\n");
+	static const size_t lens[] = { 99999, 100000, 100001, 199999, 200000,
+				       200001 };
+	unsigned char *big = malloc(200100);
+
+	cr_assert_not_null(big);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t a = 0; a < 3; a++) {
+			memset(big, OUTSIDE, 200100);
+			wcp_fill(NULL, big + a * 29, 0x5a, lens[i]);
+			cr_assert_eq(first_not(big, a * 29, OUTSIDE), a * 29);
+			cr_assert_eq(first_not(big + a * 29, lens[i], 0x5a),
+				     lens[i], "len %zu at +%zu", lens[i], a * 29);
+			cr_assert_eq(first_not(big + a * 29 + lens[i], 40,
+					       OUTSIDE), 40);
+		}
+	free(big);
+	unlink(path);
+}
+
 Test(choice, environment_overrides_the_tune_file)
 {
-	const char *path = tune_file(this_cpu(), "12345678");
+	const char *path = tune_file(this_cpu(), "12345678", "");
 
 	cr_assert_eq(setenv("WCPOOL_STREAM_THRESHOLD", "1M", 1), 0);
 	cr_assert_eq(wcp_stream_threshold(), (size_t)1 << 20);

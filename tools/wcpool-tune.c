@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * wcpool-tune - measure where non-temporal stores start to beat ordinary
- * ones for wcp_fill() and wcp_copy() into write-back memory on this
- * machine, and write it to the tune file the library reads (tune.h).
+ * wcpool-tune - measure, on this machine, where non-temporal stores start
+ * to beat ordinary ones for wcp_fill() and wcp_copy() into write-back
+ * memory, and in which sizes memset() beats wcp_fill()'s vector stores;
+ * write them to the tune file the library reads (tune.h).
  *
  *   wcpool-tune [-o FILE] [-q]
  *
- * For each size from 1 MiB to 512 MiB (doubling), the best of several
- * timed runs of a fill plus a copy, ordinary stores against streaming
- * ones; the threshold is the smallest size from which streaming is at
- * least 5 % faster at that size and every larger one ("never" if it never
- * is).  Best-of runs keep a loaded machine's noise out; rerun it after a
- * hardware or VM change (the library ignores a file made on another CPU
- * model).  Default FILE: $WCPOOL_TUNE_FILE, else /var/lib/wcpool/tune.
+ * For each size from 1 MiB to 512 MiB (doubling), a fill plus a copy,
+ * ordinary stores against streaming ones; for each size from 64 KiB to
+ * 512 MiB, fills with vector stores against memset().  Each is the best of
+ * several timed runs (a loaded machine's noise out), and the worst of
+ * ROUNDS such sweeps (a method whose speed changes over time is judged by
+ * its bad times).  Rerun it after a hardware or VM change (the library
+ * ignores a file made on another CPU model).  Default FILE:
+ * $WCPOOL_TUNE_FILE, else /var/lib/wcpool/tune.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -28,7 +30,11 @@
 #include "../libwcpool/tune.h"
 
 #define MIN_SIZE ((size_t)1 << 20)
+#define MIN_FILL_SIZE ((size_t)64 << 10)
 #define MAX_SIZE ((size_t)512 << 20)
+
+/* What is measured: a fill and a copy, or a fill alone */
+enum way { PLAIN, STREAM, VECTOR, MEMSET };
 
 static double now(void)
 {
@@ -38,21 +44,44 @@ static double now(void)
 	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* Seconds for one fill and one copy of @size with @method, best of runs. */
-static double best(int method, char *dst, const char *src, size_t size)
+static void once(enum way way, char *dst, const char *src, size_t size,
+		 int c)
+{
+	switch (way) {
+	case PLAIN:
+	case STREAM:
+		wcp_fill_with(way == PLAIN ? WCP_STORE_PLAIN : WCP_STORE_STREAM,
+			      dst, c, size);
+		wcp_copy_with(way == PLAIN ? WCP_STORE_PLAIN : WCP_STORE_STREAM,
+			      dst, src, size);
+		break;
+	case VECTOR:
+		wcpi_fill_vector(dst, c, size);
+		break;
+	case MEMSET:
+		memset(dst, c, size);
+		break;
+	}
+}
+
+/* Seconds for one @way of @size, best of runs. */
+static double best(enum way way, char *dst, const char *src, size_t size)
 {
 	int runs = size <= ((size_t)64 << 20) ? 7 : 3;
 	double b = 1e9;
 
 	for (int r = 0; r < runs; r++) {
-		/* repeat small sizes to at least 16 MiB a run */
-		size_t reps = ((size_t)16 << 20) / size + 1;
+		/*
+		 * at least 256 MiB a run: rep stosb has been seen fast for
+		 * the first few MiB over a buffer, then at DRAM speed
+		 */
+		size_t reps = ((size_t)256 << 20) / size + 1;
 		double t = now();
 
-		for (size_t i = 0; i < reps; i++) {
-			wcp_fill_with(method, dst, (int)(i + r), size);
-			wcp_copy_with(method, dst, src, size);
-		}
+		/* one untimed: from the cache state this way leaves */
+		once(way, dst, src, size, r);
+		for (size_t i = 0; i < reps; i++)
+			once(way, dst, src, size, (int)(i + r));
 		t = (now() - t) / (double)reps;
 		if (t < b)
 			b = t;
@@ -73,11 +102,108 @@ static void *buffer(size_t size)
 	return p;
 }
 
+#define NSIZES 16		/* MIN_FILL_SIZE to MAX_SIZE, doubling */
+#define ROUNDS 3
+
+/*
+ * @second's time over @first's for each size from @from to MAX_SIZE
+ * (doubling) into @ratio: best of runs within a round, the worst of
+ * ROUNDS rounds (glibc's rep stosb has been seen to drop to DRAM speed
+ * at 4-16 MiB for minutes, then recover).  @bytes: bytes a way writes per
+ * byte of size (a fill and a copy: 2).  Returns the number of sizes.
+ */
+static size_t sweep(enum way first, enum way second, size_t from, double bytes,
+		    char *dst, const char *src, bool quiet, double *ratio)
+{
+	static const char *const names[] = { "plain", "stream", "vector",
+					     "memset" };
+	size_t n = 0;
+
+	for (size_t size = from; size <= MAX_SIZE; size *= 2)
+		ratio[n++] = 0;
+	if (!quiet)
+		printf("%10s %10s GB/s %10s GB/s %8s\n", "size", names[first],
+		       names[second], "ratio");
+	for (int r = 0; r < ROUNDS; r++) {
+		size_t i = 0;
+
+		for (size_t size = from; size <= MAX_SIZE; size *= 2, i++) {
+			double a = best(first, dst, src, size);
+			double b = best(second, dst, src, size);
+
+			if (!quiet)
+				printf("%7zu KiB %15.1f %15.1f %8.2f\n",
+				       size >> 10, bytes * size / a / 1e9,
+				       bytes * size / b / 1e9, b / a);
+			if (b / a > ratio[i])
+				ratio[i] = b / a;
+		}
+	}
+	return n;
+}
+
+/*
+ * The smallest size at which @second was at least 5 % faster than @first
+ * and from which it is nowhere more than 5 % slower up to MAX_SIZE (where
+ * both run at DRAM speed, noise alone decides which is ahead); SIZE_MAX if
+ * none.
+ */
+static size_t crossover(const double *ratio, size_t n, size_t from)
+{
+	size_t at = SIZE_MAX, size = from;
+
+	for (size_t i = 0; i < n; i++, size *= 2)
+		if (ratio[i] > 1.05)
+			at = SIZE_MAX;
+		else if (ratio[i] < 0.95 && at == SIZE_MAX)
+			at = size;
+	return at;
+}
+
+/*
+ * The first run of sizes where @second was at least 5 % faster, from
+ * *@lo up to *@hi (exclusive, SIZE_MAX: to the end), running on while it
+ * is not more than 5 % slower; *@lo = SIZE_MAX if there is none.
+ */
+static void band(const double *ratio, size_t n, size_t from, size_t *lo,
+		 size_t *hi)
+{
+	size_t size = from, i = 0;
+
+	*lo = *hi = SIZE_MAX;
+	for (; i < n && ratio[i] >= 0.95; i++)
+		size *= 2;
+	if (i == n)
+		return;
+	*lo = size;
+	for (; i < n && ratio[i] <= 1.05; i++)
+		size *= 2;
+	if (i < n)
+		*hi = size;
+}
+
+static void put(FILE *f, const char *key, size_t v)
+{
+	if (v == SIZE_MAX)
+		fprintf(f, "%s never\n", key);
+	else
+		fprintf(f, "%s %zu\n", key, v);
+}
+
+static void say(const char *out, const char *what, size_t v)
+{
+	if (v == SIZE_MAX)
+		printf("wcpool-tune: %s: %s never won\n", out, what);
+	else
+		printf("wcpool-tune: %s: %s from %zu KiB\n", out, what, v >> 10);
+}
+
 int main(int argc, char **argv)
 {
 	const char *out = getenv("WCPOOL_TUNE_FILE");
 	char model[256], *src, *dst;
-	size_t threshold = SIZE_MAX, size;
+	double ratio[NSIZES];
+	size_t n, stream, memset_from, memset_to;
 	bool quiet = false;
 	FILE *f;
 	int opt;
@@ -105,25 +231,10 @@ int main(int argc, char **argv)
 			MAX_SIZE >> 20);
 		return 1;
 	}
-	if (!quiet)
-		printf("%10s %12s %12s %8s\n", "size", "plain GB/s",
-		       "stream GB/s", "stream/plain");
-	for (size = MIN_SIZE; size <= MAX_SIZE; size *= 2) {
-		double plain = best(WCP_STORE_PLAIN, dst, src, size);
-		double stream = best(WCP_STORE_STREAM, dst, src, size);
-
-		if (!quiet)
-			printf("%7zu MiB %12.1f %12.1f %8.2f\n", size >> 20,
-			       2 * size / plain / 1e9, 2 * size / stream / 1e9,
-			       stream / plain);
-		/* the smallest size of the last run of streaming wins */
-		if (stream < 0.95 * plain) {
-			if (threshold == SIZE_MAX)
-				threshold = size;
-		} else {
-			threshold = SIZE_MAX;
-		}
-	}
+	n = sweep(PLAIN, STREAM, MIN_SIZE, 2, dst, src, quiet, ratio);
+	stream = crossover(ratio, n, MIN_SIZE);
+	n = sweep(VECTOR, MEMSET, MIN_FILL_SIZE, 1, dst, src, quiet, ratio);
+	band(ratio, n, MIN_FILL_SIZE, &memset_from, &memset_to);
 	if (!strcmp(out, WCPI_TUNE_FILE))
 		mkdir("/var/lib/wcpool", 0755);
 	f = fopen(out, "w");
@@ -131,20 +242,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wcpool-tune: %s: %s\n", out, strerror(errno));
 		return 1;
 	}
-	fprintf(f, "# wcpool-tune: ordinary or streaming stores into write-back memory\n");
+	fprintf(f, "# wcpool-tune: which stores wcp_fill/wcp_copy use on write-back memory\n");
 	fprintf(f, "cpu %s\n", model);
-	if (threshold == SIZE_MAX)
-		fprintf(f, "stream_threshold never\n");
-	else
-		fprintf(f, "stream_threshold %zu\n", threshold);
+	put(f, WCPI_TUNE_STREAM, stream);
+	put(f, WCPI_TUNE_FILL_MEMSET, memset_from);
+	put(f, WCPI_TUNE_FILL_VECTOR, memset_to);
 	if (fclose(f)) {
 		fprintf(stderr, "wcpool-tune: %s: %s\n", out, strerror(errno));
 		return 1;
 	}
-	if (threshold == SIZE_MAX)
-		printf("wcpool-tune: %s: streaming never won\n", out);
+	say(out, "streaming", stream);
+	if (memset_from == SIZE_MAX)
+		printf("wcpool-tune: %s: memset never beat vector stores\n", out);
+	else if (memset_to == SIZE_MAX)
+		printf("wcpool-tune: %s: memset from %zu KiB\n", out,
+		       memset_from >> 10);
 	else
-		printf("wcpool-tune: %s: streaming from %zu MiB\n", out,
-		       threshold >> 20);
+		printf("wcpool-tune: %s: memset from %zu KiB to %zu KiB\n", out,
+		       memset_from >> 10, memset_to >> 10);
 	return 0;
 }
