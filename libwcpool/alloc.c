@@ -94,11 +94,8 @@ static inline __attribute__((always_inline)) void
 clear_live(struct wcp_pool *pool, const void *ptr, uint64_t off,
 	   const char *fn)
 {
-	if (!wcpi_livemap_test(&pool->live, off))
-		not_live(fn, pool, ptr);
-	/* A concurrent free of the same pointer loses here. */
 	if (!wcpi_livemap_clear(&pool->live, off))
-		wcpi_misuse(fn, "double free of", pool, ptr);
+		not_live(fn, pool, ptr);
 }
 
 /* free_offset() and clear_live() in one. */
@@ -325,7 +322,7 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 {
 	struct wcpi_tcache *tc;
 	struct wcp_pool *s;
-	unsigned kind;
+	unsigned kind, page;
 	uint64_t off;
 
 	if (!ptr)
@@ -335,14 +332,19 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		return;
 	}
 	off = free_offset(pool, ptr, "wcp_free");
-	kind = wcpi_livemap_kind(&pool->live, off);
+	page = wcpi_livemap_page(&pool->live, off);
+	kind = WCPI_PAGE_KIND(page);
 	/* The common case: a small block of this thread's arena, bin room. */
 	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_hit(pool)) &&
-	    wcpi_livemap_owner(&pool->live, off) == tc->slot + 1 &&
-	    wcpi_tcache_room(tc, kind - 1)) {
-		clear_live(pool, ptr, off, "wcp_free");
-		wcpi_tcache_push(tc, kind - 1, ptr);
-		return;
+	    WCPI_PAGE_OWNER(page) == tc->slot + 1) {
+		struct wcpi_bin *b = &tc->bins[kind - 1];
+		unsigned n = wcpi_bin_n(b);
+
+		if (n < b->cap) {
+			clear_live(pool, ptr, off, "wcp_free");
+			wcpi_bin_put(b, n, ptr);
+			return;
+		}
 	}
 	free_slow(pool, ptr, off, kind);
 }

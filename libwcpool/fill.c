@@ -353,7 +353,7 @@ static void fill_lines_avx512_cached(char *d, int c, size_t n)
 #endif
 
 /* Vector stores whatever the size; memset() without AVX2. */
-void wcpi_fill_vector(void *dst, int c, size_t len)
+static void fill_vector(void *dst, int c, size_t len)
 {
 #ifdef WCP_X86
 	char *d = dst;
@@ -383,12 +383,18 @@ void wcpi_fill_vector(void *dst, int c, size_t len)
 #endif
 }
 
+/* For wcpool-tune; the library calls fill_vector() (no PLT). */
+void wcpi_fill_vector(void *dst, int c, size_t len)
+{
+	fill_vector(dst, c, len);
+}
+
 static void fill_plain(void *dst, int c, size_t len)
 {
 	if (fill_with_memset(len))
 		memset(dst, c, len);
 	else
-		wcpi_fill_vector(dst, c, len);
+		fill_vector(dst, c, len);
 }
 
 static void copy_plain(void *dst, const void *src, size_t len)

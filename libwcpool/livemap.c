@@ -29,10 +29,9 @@ int wcpi_livemap_init(struct wcpi_livemap *map, uint64_t pool_bytes)
 	map->granules = pool_bytes / WCPI_LIVEMAP_GRANULE;
 	map->pages = pool_bytes >> WCPI_KIND_SHIFT;
 	map->live = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->granules * 8);
-	/* A byte per page: the bitmap allocator with 8 bits a page. */
-	map->kind = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->pages * 8);
-	map->owner = (_Atomic uint8_t *)wcpi_bitmap_alloc(map->pages * 8);
-	if (!map->live || !map->kind || !map->owner) {
+	/* 16 bits a page, from the bitmap allocator */
+	map->page = (_Atomic uint16_t *)wcpi_bitmap_alloc(map->pages * 16);
+	if (!map->live || !map->page) {
 		wcpi_livemap_fini(map);
 		return -ENOMEM;
 	}
@@ -43,11 +42,8 @@ void wcpi_livemap_fini(struct wcpi_livemap *map)
 {
 	if (map->live)
 		wcpi_bitmap_free((void *)map->live, map->granules * 8);
-	if (map->kind)
-		wcpi_bitmap_free((void *)map->kind, map->pages * 8);
-	if (map->owner)
-		wcpi_bitmap_free((void *)map->owner, map->pages * 8);
+	if (map->page)
+		wcpi_bitmap_free((void *)map->page, map->pages * 16);
 	map->live = NULL;
-	map->kind = NULL;
-	map->owner = NULL;
+	map->page = NULL;
 }

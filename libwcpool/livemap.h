@@ -12,14 +12,16 @@
  *   holding small and large blocks, next to nothing for frames), and two
  *   threads freeing the same pointer at the same instant are not caught
  *   at the free but when the block is handed out twice (an abort);
- * - a kind byte per 4 KiB page: the size class of the blocks starting in
- *   it (every page of a jemalloc slab holds blocks of one class, and a
- *   slab is not reused while any of its blocks is allocated, cached ones
- *   included), or large (a jemalloc extent of its own) or huge (huge.c),
- *   so that a free learns the size without asking jemalloc;
- * - an owner byte per 4 KiB page: 1 + the slot of the pool arena whose slab
- *   the small blocks starting there come from, 0 if unknown, so that a
- *   free can send a block home without touching its live byte (remote.h).
+ * - a page entry per 4 KiB page, 16 bits, so that a free reads both of its
+ *   halves with one load from one cache line:
+ *   - the kind byte (low): the size class of the blocks starting in the
+ *     page (every page of a jemalloc slab holds blocks of one class, and a
+ *     slab is not reused while any of its blocks is allocated, cached ones
+ *     included), or large (a jemalloc extent of its own) or huge (huge.c),
+ *     so that a free learns the size without asking jemalloc;
+ *   - the owner byte (high): 1 + the slot of the pool arena whose slab the
+ *     small blocks starting there come from, 0 if unknown, so that a free
+ *     can send a block home without touching its live byte (remote.h).
  */
 #ifndef WCPOOL_INTERNAL_LIVEMAP_H
 #define WCPOOL_INTERNAL_LIVEMAP_H
@@ -37,8 +39,7 @@
 struct wcpi_livemap {
 	_Atomic uint8_t *live;
 	uint64_t granules;
-	_Atomic uint8_t *kind;
-	_Atomic uint8_t *owner;
+	_Atomic uint16_t *page;		/* owner << 8 | kind */
 	uint64_t pages;
 };
 
@@ -66,7 +67,10 @@ static inline bool wcpi_livemap_set(struct wcpi_livemap *map, uint64_t off)
 	return true;
 }
 
-/* Mark it dead; false if it was not live (double free, interior pointer). */
+/*
+ * Mark it dead; false if it was not live (double free, interior pointer).
+ * One load: a second one, between, would catch nothing more.
+ */
 static inline bool wcpi_livemap_clear(struct wcpi_livemap *map, uint64_t off)
 {
 	_Atomic uint8_t *b = livemap_byte(map, off);
@@ -84,12 +88,29 @@ static inline bool wcpi_livemap_test(const struct wcpi_livemap *map,
 				    memory_order_relaxed);
 }
 
+/* The page entry of @off: kind and owner, read together. */
+static inline unsigned wcpi_livemap_page(const struct wcpi_livemap *map,
+					 uint64_t off)
+{
+	return atomic_load_explicit(&map->page[off >> WCPI_KIND_SHIFT],
+				    memory_order_relaxed);
+}
+
+#define WCPI_PAGE_KIND(page) ((page) & 0xffu)
+#define WCPI_PAGE_OWNER(page) ((page) >> 8)
+
 /* The kind of the blocks that start in the page of @off. */
 static inline unsigned wcpi_livemap_kind(const struct wcpi_livemap *map,
 					 uint64_t off)
 {
-	return atomic_load_explicit(&map->kind[off >> WCPI_KIND_SHIFT],
-				    memory_order_relaxed);
+	return WCPI_PAGE_KIND(wcpi_livemap_page(map, off));
+}
+
+/* 1 + the arena slot of the page of small block @off, 0 if unknown. */
+static inline unsigned wcpi_livemap_owner(const struct wcpi_livemap *map,
+					  uint64_t off)
+{
+	return WCPI_PAGE_OWNER(wcpi_livemap_page(map, off));
 }
 
 /*
@@ -97,34 +118,28 @@ static inline unsigned wcpi_livemap_kind(const struct wcpi_livemap *map,
  * of the same value would still take the line from the threads that read
  * it on every free.
  */
+static inline void livemap_set_page(struct wcpi_livemap *map, uint64_t off,
+				    unsigned page)
+{
+	_Atomic uint16_t *e = &map->page[off >> WCPI_KIND_SHIFT];
+
+	if (atomic_load_explicit(e, memory_order_relaxed) != page)
+		atomic_store_explicit(e, (uint16_t)page, memory_order_relaxed);
+}
+
+/* A page of large or huge blocks: no owner. */
 static inline void wcpi_livemap_set_kind(struct wcpi_livemap *map,
 					 uint64_t off, unsigned kind)
 {
-	_Atomic uint8_t *k = &map->kind[off >> WCPI_KIND_SHIFT];
-
-	if (atomic_load_explicit(k, memory_order_relaxed) != kind)
-		atomic_store_explicit(k, (uint8_t)kind, memory_order_relaxed);
+	livemap_set_page(map, off, kind);
 }
 
-/* 1 + the arena slot of the page of small block @off, 0 if unknown. */
-static inline unsigned wcpi_livemap_owner(const struct wcpi_livemap *map,
-					  uint64_t off)
-{
-	return atomic_load_explicit(&map->owner[off >> WCPI_KIND_SHIFT],
-				    memory_order_relaxed);
-}
-
-/* The kind (a size class) and owner of a page, each stored if it changed. */
+/* The kind (a size class) and owner of a page of small blocks. */
 static inline void wcpi_livemap_set_small(struct wcpi_livemap *map,
 					  uint64_t off, unsigned cls,
 					  unsigned slot)
 {
-	_Atomic uint8_t *o = &map->owner[off >> WCPI_KIND_SHIFT];
-
-	wcpi_livemap_set_kind(map, off, cls + 1);
-	if (atomic_load_explicit(o, memory_order_relaxed) != slot + 1)
-		atomic_store_explicit(o, (uint8_t)(slot + 1),
-				      memory_order_relaxed);
+	livemap_set_page(map, off, (slot + 1) << 8 | (cls + 1));
 }
 
 #endif

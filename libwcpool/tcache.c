@@ -226,11 +226,13 @@ static struct wcpi_tcache *record_find(struct wcp_pool *pool)
 static void bin_flush(struct wcpi_tcache *tc, unsigned c, unsigned nr)
 {
 	struct wcpi_bin *b = &tc->bins[c];
+	unsigned n = wcpi_bin_n(b) - nr;
 
 	for (unsigned i = 0; i < nr; i++)
 		sdallocx(b->slot[i], wcpi_classes.size[c], tc->flags);
-	b->n -= (uint16_t)nr;
-	memmove(b->slot, b->slot + nr, b->n * sizeof(*b->slot));
+	memmove(b->slot, b->slot + nr, n * sizeof(*b->slot));
+	wcpi_bin_set_n(b, n);
+	wcpi_counter_add(&tc->held[c], -(int64_t)nr);
 }
 
 /* Queue the record's batches of other arenas' blocks, full or not. */
@@ -286,8 +288,8 @@ static void take_home(struct wcp_pool *pool, struct wcpi_tcache *tc)
 			unsigned c = home_check(pool, p);
 
 			/* It was counted free where it was freed. */
-			wcpi_counter_add(&tc->live[c], 1);
-			if (tc->bins[c].n == tc->bins[c].cap)
+			wcpi_counter_add(&tc->held[c], 1);
+			if (!wcpi_tcache_room(tc, c))
 				bin_flush(tc, c, tc->bins[c].cap / 2);
 			wcpi_tcache_push(tc, c, p);
 		}
@@ -316,7 +318,7 @@ static void record_flush(struct wcpi_tcache *tc)
 {
 	record_send_all(tc);
 	for (unsigned c = 0; c < wcpi_classes.nr; c++)
-		bin_flush(tc, c, tc->bins[c].n);
+		bin_flush(tc, c, wcpi_bin_n(&tc->bins[c]));
 	mallctl("tcache.flush", NULL, NULL, &tc->id, sizeof(tc->id));
 }
 
@@ -367,9 +369,10 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 {
 	struct wcpi_bin *b = &tc->bins[c];
 	size_t size = wcpi_classes.size[c];
+	unsigned n;
 
 	take_home(pool, tc);
-	while (b->n < b->cap / 2) {
+	while ((n = wcpi_bin_n(b)) < b->cap / 2u) {
 		void *p = mallocx(size, tc->flags);
 
 		if (!p)
@@ -382,9 +385,11 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		wcpi_livemap_set_small(&pool->live,
 				       (uint64_t)((char *)p - pool->base), c,
 				       tc->slot);
-		b->slot[b->n++] = p;
+		b->slot[n] = p;
+		wcpi_bin_set_n(b, n + 1);
+		wcpi_counter_add(&tc->held[c], 1);
 	}
-	return b->n;
+	return wcpi_bin_n(b);
 }
 
 void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c)
@@ -395,7 +400,7 @@ void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c)
 	if (!tc)
 		return NULL;
 	b = &tc->bins[c];
-	if (!b->n && !bin_refill(pool, tc, c))
+	if (!wcpi_bin_n(b) && !bin_refill(pool, tc, c))
 		return NULL;
 	return wcpi_tcache_pop(tc, c);
 }
@@ -408,7 +413,7 @@ bool wcpi_tcache_free(struct wcp_pool *pool, void *p, unsigned c)
 	if (!tc)
 		return false;
 	b = &tc->bins[c];
-	if (b->n == b->cap)
+	if (!wcpi_tcache_room(tc, c))
 		bin_flush(tc, c, b->cap / 2);
 	return wcpi_tcache_push(tc, c, p);
 }
@@ -437,7 +442,8 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 		n += atomic_load(&tc->allocations);
 		b += atomic_load(&tc->bytes);
 		for (unsigned c = 0; c < wcpi_classes.nr; c++) {
-			int64_t live = atomic_load(&tc->live[c]);
+			int64_t live = atomic_load(&tc->held[c]) -
+				       (int64_t)wcpi_bin_n(&tc->bins[c]);
 
 			n += live;
 			b += live * (int64_t)wcpi_classes.size[c];

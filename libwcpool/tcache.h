@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "remote.h"
 #include "sizeclass.h"
 
@@ -18,10 +19,21 @@ struct wcpi_tcache;
 
 /* Free blocks of one size class; slot[n - 1] is the most recently freed. */
 struct wcpi_bin {
-	uint16_t n;
+	/* Only the record's thread writes it; wcp_pool_stats() reads it. */
+	_Atomic uint16_t n;
 	uint16_t cap;
 	void **slot;
 };
+
+static inline unsigned wcpi_bin_n(const struct wcpi_bin *b)
+{
+	return atomic_load_explicit(&b->n, memory_order_relaxed);
+}
+
+static inline void wcpi_bin_set_n(struct wcpi_bin *b, unsigned n)
+{
+	atomic_store_explicit(&b->n, (uint16_t)n, memory_order_relaxed);
+}
 
 /*
  * A thread's record of a pool: tcache.c's, but for the inline fast path
@@ -36,8 +48,14 @@ struct wcpi_tcache {
 	unsigned slot;			/* its arena's slot in the pool */
 	int flags;			/* its arena and tcache, for mallocx */
 	bool idle;			/* no thread holds it */
-	/* Live blocks per class from this record (one writer: its thread). */
-	_Atomic int64_t live[WCPI_MAX_CLASSES];
+	/*
+	 * Per class, the blocks this record took from jemalloc (or home from
+	 * other threads) less those it gave back (or sent home): in its bin
+	 * or live.  Live: held less the bin's count, so that the fast path
+	 * counts nothing (a counter there cost 0.55 of 7.9 ns a free+malloc).
+	 * One writer, its thread.
+	 */
+	_Atomic int64_t held[WCPI_MAX_CLASSES];
 	/* Live other blocks and their bytes, counted by this thread. */
 	_Atomic int64_t allocations;
 	_Atomic int64_t bytes;
@@ -63,17 +81,26 @@ static inline void wcpi_counter_add(_Atomic int64_t *v, int64_t delta)
 static inline void *wcpi_tcache_pop(struct wcpi_tcache *tc, unsigned c)
 {
 	struct wcpi_bin *b = &tc->bins[c];
+	unsigned n = wcpi_bin_n(b);
 
-	if (!b->n)
+	if (!n)
 		return NULL;
-	wcpi_counter_add(&tc->live[c], 1);
-	return b->slot[--b->n];
+	wcpi_bin_set_n(b, n - 1);
+	return b->slot[n - 1];
 }
 
 /* Has @tc's bin of class @c room for one more block? */
 static inline bool wcpi_tcache_room(const struct wcpi_tcache *tc, unsigned c)
 {
-	return tc->bins[c].n < tc->bins[c].cap;
+	return wcpi_bin_n(&tc->bins[c]) < tc->bins[c].cap;
+}
+
+/* Put freed block @p in bin @b, which holds @n (< its capacity). */
+static inline void wcpi_bin_put(struct wcpi_bin *b, unsigned n, void *p)
+{
+	WCPI_ASSERT(n < b->cap && n == wcpi_bin_n(b));
+	b->slot[n] = p;
+	wcpi_bin_set_n(b, n + 1);
 }
 
 /* Put freed block @p of class @c in @tc's bin; false when it is full. */
@@ -81,11 +108,11 @@ static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
 				    void *p)
 {
 	struct wcpi_bin *b = &tc->bins[c];
+	unsigned n = wcpi_bin_n(b);
 
-	if (b->n == b->cap)
+	if (n == b->cap)
 		return false;
-	b->slot[b->n++] = p;
-	wcpi_counter_add(&tc->live[c], -1);
+	wcpi_bin_put(b, n, p);
 	return true;
 }
 
@@ -118,7 +145,7 @@ static inline bool wcpi_tcache_send(struct wcp_pool *pool,
 	if (!b && !(b = wcpi_tcache_out(pool, tc, slot)))
 		return false;
 	b->ptr[b->n++] = p;
-	wcpi_counter_add(&tc->live[c], -1);
+	wcpi_counter_add(&tc->held[c], -1);
 	if (b->n == WCPI_REMOTE_BATCH)
 		wcpi_tcache_send_full(pool, tc, slot);
 	return true;

@@ -20,6 +20,35 @@ static struct wcp_pool_stats stats_of(struct wcp_pool *pool)
 	return st;
 }
 
+/*
+ * The counts stay exact across every refill of a bin from jemalloc and
+ * every flush back (live = held less the bin's count): one class, far
+ * more blocks than a bin holds, checked after each malloc and free.
+ */
+Test(tcache, counts_exact_across_refills_and_flushes)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	enum { N = 3000 };
+	static void *p[N];
+
+	for (int i = 0; i < N; i++) {
+		p[i] = wcp_malloc(pool, 48);
+		cr_assert_not_null(p[i]);
+		cr_assert_eq(stats_of(pool).allocations, (uint64_t)i + 1);
+	}
+	/* every other one, then the rest: flushes from half-full bins */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = pass; i < N; i += 2) {
+			wcp_free(pool, p[i]);
+			cr_assert_eq(stats_of(pool).allocations,
+				     (uint64_t)(pass ? N / 2 - (i + 1) / 2 :
+						N - i / 2 - 1), "pass %d i %d",
+				     pass, i);
+		}
+	cr_assert_eq(stats_of(pool).allocated, 0);
+	wcp_pool_destroy(pool);
+}
+
 Test(tcache, cached_objects_are_not_live)
 {
 	struct wcp_pool *pool = make_pool(0, 0);
