@@ -114,41 +114,48 @@ static size_t fill_default_threshold(void)
 }
 
 /*
- * The sizes filled with memset() rather than vector stores (see
- * fill_plain()), [lo, hi): wcpool-tune's measurement on this CPU, else
- * from the last-level cache, at most 32 MiB (one Zen 5 CCD's L3; VMs
- * report odd totals), on.  lo == 0: not read yet.
+ * The size buckets filled with memset() rather than vector stores (see
+ * fill_plain(); tune.h): wcpool-tune's measurement on this CPU, else from
+ * the last-level cache (at most 32 MiB; VMs report odd totals) on.  Bit
+ * WCPI_FILL_BUCKETS set: read.
  */
-static _Atomic size_t fill_memset_lo, fill_memset_hi;
+static _Atomic unsigned fill_memset_mask;
 
-static size_t __attribute__((noinline, cold)) fill_memset_init(void)
+static unsigned __attribute__((noinline, cold)) fill_memset_init(void)
 {
-	size_t lo, hi = SIZE_MAX;
+	size_t mask;
 
-	if (wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &lo)) {
-		if (lo != SIZE_MAX)
-			wcpi_tune_value(WCPI_TUNE_FILL_VECTOR, &hi);
-	} else {
+	if (!wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &mask)) {
 		long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-		long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+		size_t from = l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
 
-		lo = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 : (size_t)1 << 20;
-		if (lo > ((size_t)32 << 20))
-			lo = (size_t)32 << 20;
+		mask = 0;
+		for (unsigned i = 0; i < WCPI_FILL_BUCKETS; i++)
+			if (WCPI_FILL_BUCKET0 << i >= from ||
+			    WCPI_FILL_BUCKET0 << i >= ((size_t)32 << 20))
+				mask |= 1u << i;
 	}
-	atomic_store_explicit(&fill_memset_hi, hi, memory_order_relaxed);
-	atomic_store_explicit(&fill_memset_lo, lo, memory_order_release);
-	return lo;
+	mask = (mask & ((1u << WCPI_FILL_BUCKETS) - 1)) | 1u << WCPI_FILL_BUCKETS;
+	atomic_store_explicit(&fill_memset_mask, (unsigned)mask,
+			      memory_order_relaxed);
+	return (unsigned)mask;
 }
 
 static inline bool fill_with_memset(size_t len)
 {
-	size_t lo = atomic_load_explicit(&fill_memset_lo, memory_order_acquire);
+	unsigned mask = atomic_load_explicit(&fill_memset_mask,
+					     memory_order_relaxed);
+	unsigned bucket;
 
-	if (__builtin_expect(!lo, 0))
-		lo = fill_memset_init();
-	return len >= lo &&
-	       len < atomic_load_explicit(&fill_memset_hi, memory_order_relaxed);
+	if (__builtin_expect(!mask, 0))
+		mask = fill_memset_init();
+	if (len < WCPI_FILL_BUCKET0)
+		return false;
+	/* log2(len / 64 KiB), the last bucket for all larger */
+	bucket = (unsigned)(63 - __builtin_clzll(len)) - 16;
+	if (bucket >= WCPI_FILL_BUCKETS)
+		bucket = WCPI_FILL_BUCKETS - 1;
+	return mask >> bucket & 1;
 }
 
 /* Largest copy done with memcpy() (see copy_plain()): the L2 cache. */
@@ -320,16 +327,16 @@ static void copy_lines_avx512(char *d, const char *s, size_t n)
 /*
  * Ordinary stores.  Fills: aligned vector stores of the whole lines (one
  * 64-byte AVX-512 store a line, else two AVX2 ones), but memset in the
- * sizes where wcpool-tune measured it faster on this CPU, else beyond the
- * last-level cache.  That band moves: on one AMD Zen 5 VM (22 November
- * 2026), within L2
+ * size buckets where wcpool-tune measured it faster on this CPU, else
+ * beyond the last-level cache.  Which win where moves: on one AMD Zen 5 VM
+ * (22 November 2026), within L2
  * they were 1.5-1.8x faster than glibc's memset (rep stosb from 2 KiB);
  * between L2 and L3 rep stosb ran at 108 GB/s in half the runs and at DRAM
  * speed (41) in the others, AVX-512 stores at a steady 80-87, so they lose
  * at most 1.3x where rep stosb could lose 2x; beyond L3 rep stosb was the
- * fastest.  On the same kind of VM on 30 November rep stosb ran at 90-105 GB/s
+ * fastest.  On the same kind of VM on 30 November rep stosb ran at 90-110 GB/s
  * from 1 to 16 MiB (1.1-1.3x faster than vector stores) for a while, then at
- * 38-40 from 4 MiB up for minutes: wcpool-tune judges it by its worst.  Copies: memcpy() within L2; beyond it glibc (2.36 on AMD)
+ * 38-40 from 4 MiB up for tens of minutes, then fast again.  Copies: memcpy() within L2; beyond it glibc (2.36 on AMD)
  * leaves rep movsb for a vector loop that was 1.2-1.4x slower than
  * rep movsb itself, so rep movsb where the CPU has ERMS.
  */

@@ -9,8 +9,7 @@
  *
  *   cpu AMD EPYC, family 26 model 2 stepping 1, cache 512 KB
  *   stream_threshold 16777216        (bytes; "never" when streaming lost)
- *   fill_memset_from 1048576         (bytes; "never" when memset lost)
- *   fill_memset_to 4194304           (bytes; "never": on to the end)
+ *   fill_memset_mask 0x1f00          (size buckets where memset wins)
  *
  * Used only when "cpu" is this CPU's model: a file copied to another
  * machine, or a VM moved to another host, falls back to the default.
@@ -92,7 +91,7 @@ bool wcpi_tune_value(const char *key, size_t *value)
 				have_t = true;
 				continue;
 			}
-			v = strtoull(line + klen + 1, &end, 10);
+			v = strtoull(line + klen + 1, &end, 0);
 			if (!*end && v) {
 				t = (size_t)v;
 				have_t = true;

@@ -15,10 +15,15 @@
 /* The tune file's keys, in bytes ("never": SIZE_MAX) */
 /* wcp_fill/wcp_copy stream from here on into write-back memory */
 #define WCPI_TUNE_STREAM "stream_threshold"
-/* wcp_fill's ordinary stores: memset() from here, below the next */
-#define WCPI_TUNE_FILL_MEMSET "fill_memset_from"
-/* ... vector stores again from here on ("never": memset to the end) */
-#define WCPI_TUNE_FILL_VECTOR "fill_memset_to"
+/*
+ * wcp_fill's ordinary stores: bit i set, memset() for sizes in
+ * [WCPI_FILL_BUCKET0 << i, WCPI_FILL_BUCKET0 << (i + 1)), vector stores
+ * where clear; the last bit covers every larger size too, smaller sizes
+ * take vector stores.
+ */
+#define WCPI_TUNE_FILL_MEMSET "fill_memset_mask"
+#define WCPI_FILL_BUCKET0 ((size_t)64 << 10)
+#define WCPI_FILL_BUCKETS 14	/* 64 KiB to 512 MiB */
 
 /*
  * The value of @key measured on this machine's CPU model: true if the tune

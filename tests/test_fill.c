@@ -495,17 +495,14 @@ Test(choice, tune_file_garbled_is_ignored)
 	unlink(path);
 }
 
-Test(choice, tune_file_memset_band_is_read)
+Test(choice, tune_file_memset_mask_is_read)
 {
 	const char *path = tune_file(this_cpu(), "never",
-				     "fill_memset_from 1048576\n"
-				     "fill_memset_to never\n");
+				     "fill_memset_mask 0x1f00\n");
 	size_t v = 0;
 
 	cr_assert(wcpi_tune_value(WCPI_TUNE_FILL_MEMSET, &v));
-	cr_assert_eq(v, (size_t)1 << 20);
-	cr_assert(wcpi_tune_value(WCPI_TUNE_FILL_VECTOR, &v));
-	cr_assert_eq(v, SIZE_MAX);
+	cr_assert_eq(v, 0x1f00);
 	cr_assert(wcpi_tune_value(WCPI_TUNE_STREAM, &v));
 	cr_assert_eq(v, SIZE_MAX);
 	unlink(path);
@@ -518,29 +515,31 @@ Test(choice, tune_file_memset_band_is_read)
 }
 
 /*
- * Fills just inside and outside a memset band set by the tune file, at
- * odd alignments: either way every byte asked for and none other.
+ * Fills at the edges of the size buckets, with memset in every other
+ * bucket (the tune file's mask), at odd alignments: either way every byte
+ * asked for and none other.
  */
-Test(choice, fills_across_the_memset_band_edges)
+Test(choice, fills_across_the_memset_bucket_edges)
 {
 	const char *path = tune_file(this_cpu(), "never",
-				     "fill_memset_from 100000\n"
-				     "fill_memset_to 200000\n");
-	static const size_t lens[] = { 99999, 100000, 100001, 199999, 200000,
-				       200001 };
-	unsigned char *big = malloc(200100);
+				     "fill_memset_mask 0x2a55\n");
+	unsigned char *big = malloc((4 << 20) + 100);
 
 	cr_assert_not_null(big);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
-		for (size_t a = 0; a < 3; a++) {
-			memset(big, OUTSIDE, 200100);
-			wcp_fill(NULL, big + a * 29, 0x5a, lens[i]);
-			cr_assert_eq(first_not(big, a * 29, OUTSIDE), a * 29);
-			cr_assert_eq(first_not(big + a * 29, lens[i], 0x5a),
-				     lens[i], "len %zu at +%zu", lens[i], a * 29);
-			cr_assert_eq(first_not(big + a * 29 + lens[i], 40,
-					       OUTSIDE), 40);
-		}
+	for (size_t edge = 32 << 10; edge <= (4u << 20); edge *= 2)
+		for (size_t d = 0; d < 3; d++)
+			for (size_t a = 0; a < 3; a++) {
+				size_t len = edge - 1 + d, at = a * 29;
+
+				memset(big, OUTSIDE, at + len + 40);
+				wcp_fill(NULL, big + at, (int)(edge + d), len);
+				cr_assert_eq(first_not(big, at, OUTSIDE), at);
+				cr_assert_eq(first_not(big + at, len,
+						       (unsigned char)(edge + d)),
+					     len, "len %zu at +%zu", len, at);
+				cr_assert_eq(first_not(big + at + len, 40,
+						       OUTSIDE), 40);
+			}
 	free(big);
 	unlink(path);
 }

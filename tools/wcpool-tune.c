@@ -9,10 +9,11 @@
  *
  * For each size from 1 MiB to 512 MiB (doubling), a fill plus a copy,
  * ordinary stores against streaming ones; for each size from 64 KiB to
- * 512 MiB, fills with vector stores against memset().  Each is the best of
- * several timed runs (a loaded machine's noise out), and the worst of
- * ROUNDS such sweeps (a method whose speed changes over time is judged by
- * its bad times).  Rerun it after a hardware or VM change (the library
+ * 512 MiB, fills with vector stores against memset(): memset in the size
+ * buckets (a size to twice it) where it was at least 5 % faster.  Each is
+ * the best of several timed runs (a loaded machine's noise out), and the
+ * worst of ROUNDS such sweeps (a method whose speed changes over time is
+ * judged by its bad times).  Rerun it after a hardware or VM change (the library
  * ignores a file made on another CPU model).  Default FILE:
  * $WCPOOL_TUNE_FILE, else /var/lib/wcpool/tune.
  */
@@ -30,7 +31,7 @@
 #include "../libwcpool/tune.h"
 
 #define MIN_SIZE ((size_t)1 << 20)
-#define MIN_FILL_SIZE ((size_t)64 << 10)
+#define MIN_FILL_SIZE WCPI_FILL_BUCKET0
 #define MAX_SIZE ((size_t)512 << 20)
 
 /* What is measured: a fill and a copy, or a fill alone */
@@ -161,25 +162,17 @@ static size_t crossover(const double *ratio, size_t n, size_t from)
 }
 
 /*
- * The first run of sizes where @second was at least 5 % faster, from
- * *@lo up to *@hi (exclusive, SIZE_MAX: to the end), running on while it
- * is not more than 5 % slower; *@lo = SIZE_MAX if there is none.
+ * The size buckets (tune.h) where memset was at least 5 % faster than
+ * vector stores in every sweep; elsewhere the steadier vector stores.
  */
-static void band(const double *ratio, size_t n, size_t from, size_t *lo,
-		 size_t *hi)
+static size_t memset_mask(const double *ratio, size_t n)
 {
-	size_t size = from, i = 0;
+	size_t mask = 0;
 
-	*lo = *hi = SIZE_MAX;
-	for (; i < n && ratio[i] >= 0.95; i++)
-		size *= 2;
-	if (i == n)
-		return;
-	*lo = size;
-	for (; i < n && ratio[i] <= 1.05; i++)
-		size *= 2;
-	if (i < n)
-		*hi = size;
+	for (size_t i = 0; i < n && i < WCPI_FILL_BUCKETS; i++)
+		if (ratio[i] < 0.95)
+			mask |= (size_t)1 << i;
+	return mask;
 }
 
 static void put(FILE *f, const char *key, size_t v)
@@ -203,7 +196,7 @@ int main(int argc, char **argv)
 	const char *out = getenv("WCPOOL_TUNE_FILE");
 	char model[256], *src, *dst;
 	double ratio[NSIZES];
-	size_t n, stream, memset_from, memset_to;
+	size_t n, stream, mask;
 	bool quiet = false;
 	FILE *f;
 	int opt;
@@ -234,7 +227,7 @@ int main(int argc, char **argv)
 	n = sweep(PLAIN, STREAM, MIN_SIZE, 2, dst, src, quiet, ratio);
 	stream = crossover(ratio, n, MIN_SIZE);
 	n = sweep(VECTOR, MEMSET, MIN_FILL_SIZE, 1, dst, src, quiet, ratio);
-	band(ratio, n, MIN_FILL_SIZE, &memset_from, &memset_to);
+	mask = memset_mask(ratio, n);
 	if (!strcmp(out, WCPI_TUNE_FILE))
 		mkdir("/var/lib/wcpool", 0755);
 	f = fopen(out, "w");
@@ -245,20 +238,16 @@ int main(int argc, char **argv)
 	fprintf(f, "# wcpool-tune: which stores wcp_fill/wcp_copy use on write-back memory\n");
 	fprintf(f, "cpu %s\n", model);
 	put(f, WCPI_TUNE_STREAM, stream);
-	put(f, WCPI_TUNE_FILL_MEMSET, memset_from);
-	put(f, WCPI_TUNE_FILL_VECTOR, memset_to);
+	fprintf(f, "%s %#zx\n", WCPI_TUNE_FILL_MEMSET, mask);
 	if (fclose(f)) {
 		fprintf(stderr, "wcpool-tune: %s: %s\n", out, strerror(errno));
 		return 1;
 	}
 	say(out, "streaming", stream);
-	if (memset_from == SIZE_MAX)
-		printf("wcpool-tune: %s: memset never beat vector stores\n", out);
-	else if (memset_to == SIZE_MAX)
-		printf("wcpool-tune: %s: memset from %zu KiB\n", out,
-		       memset_from >> 10);
-	else
-		printf("wcpool-tune: %s: memset from %zu KiB to %zu KiB\n", out,
-		       memset_from >> 10, memset_to >> 10);
+	printf("wcpool-tune: %s: memset over vector stores at", out);
+	for (unsigned i = 0; i < WCPI_FILL_BUCKETS; i++)
+		if (mask >> i & 1)
+			printf(" %zu KiB", (WCPI_FILL_BUCKET0 << i) >> 10);
+	printf("%s\n", mask ? "" : " no size");
 	return 0;
 }
