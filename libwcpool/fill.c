@@ -334,11 +334,12 @@ static void copy_lines_avx512(char *d, const char *s, size_t n)
  * between L2 and L3 rep stosb ran at 108 GB/s in half the runs and at DRAM
  * speed (41) in the others, AVX-512 stores at a steady 80-87, so they lose
  * at most 1.3x where rep stosb could lose 2x; beyond L3 rep stosb was the
- * fastest.  On the same kind of VM on 30 November rep stosb ran at 90-110 GB/s
- * from 1 to 16 MiB (1.1-1.3x faster than vector stores) for a while, then at
- * 38-40 from 4 MiB up for tens of minutes, then fast again.  Copies: memcpy() within L2; beyond it glibc (2.36 on AMD)
- * leaves rep movsb for a vector loop that was 1.2-1.4x slower than
- * rep movsb itself, so rep movsb where the CPU has ERMS.
+ * fastest.  On the same kind of VM on 30 November rep stosb filled 4-16 MiB
+ * at 103-111 GB/s (vector stores 83-102) or at 38-40 (vector 78-88),
+ * switching several times within the hour.  Copies: memcpy() within L2;
+ * beyond it glibc (2.36 on AMD) leaves rep movsb for a vector loop that was
+ * 1.2-1.4x slower than rep movsb itself, so rep movsb where the CPU has
+ * ERMS.
  */
 #ifdef WCP_X86
 __attribute__((target("avx2")))
