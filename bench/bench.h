@@ -192,6 +192,12 @@ unsigned workers_max(void);
 double workers_run(unsigned n, void (*fn)(void *arg, unsigned index), void *arg);
 /* Within a job: wait until all its workers are here. */
 void workers_barrier(void);
+/*
+ * A cache line's round trip between workers 0 and 1 (ns, best of a few
+ * ping-pongs); NAN with one CPU.  In a VM it depends on where the host
+ * runs the vCPUs, and so does every cross-thread figure.
+ */
+double workers_round_trip_ns(void);
 void workers_stop(void);
 
 /* The workloads' random numbers: xorshift64, and log-uniform sizes */

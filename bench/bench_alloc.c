@@ -18,6 +18,7 @@
  * 4... threads up to the CPUs: a thread does the same work at every count,
  * so its throughput should not drop as threads are added.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +233,7 @@ static int alloc_rows(const char *group, const struct load *l, unsigned threads)
 
 int bench_alloc(void)
 {
+	double rt[2];
 	int err = 0;
 
 	if (!opt.child) {
@@ -248,7 +250,13 @@ int bench_alloc(void)
 	for (size_t l = 0; l < sizeof(loads) / sizeof(loads[0]); l++)
 		for (unsigned threads = 1; threads <= 2; threads++)
 			err |= alloc_rows("alloc", &loads[l], threads);
+	rt[0] = opt.child ? NAN : workers_round_trip_ns();
 	for (unsigned threads = 1; threads <= workers_max(); threads *= 2)
 		err |= alloc_rows("scaling", &scaling, threads);
+	rt[1] = opt.child ? NAN : workers_round_trip_ns();
+	if (!isnan(rt[0]))
+		bench_note("scaling", "a cache line's round trip between the "
+			   "workers' CPUs: %.0f ns before the rows, %.0f ns after",
+			   rt[0], rt[1]);
 	return err;
 }

@@ -4,6 +4,7 @@
  * each job, so that every case of a row runs on the same threads and no
  * sample pays (or profits from) a thread's start or its cold caches.
  */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -132,4 +133,46 @@ void workers_stop(void)
 		sem_destroy(&w.done);
 	w.started = 0;
 	w.stop = false;
+}
+
+/*
+ * Ping-pong between workers 0 and 1: each waits for the counter to be its
+ * turn and bumps it.  Its own cache line, so each bump moves the line.
+ */
+static struct {
+	_Alignas(64) _Atomic uint64_t turn;
+	uint64_t rounds;
+} pingpong;
+
+static void pingpong_job(void *arg, unsigned index)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < pingpong.rounds; i++) {
+		uint64_t mine = 2 * i + index;
+
+		while (atomic_load_explicit(&pingpong.turn,
+					    memory_order_acquire) != mine)
+			;
+		atomic_store_explicit(&pingpong.turn, mine + 1,
+				      memory_order_release);
+	}
+}
+
+double workers_round_trip_ns(void)
+{
+	double best = INFINITY;
+
+	if (workers_max() < 2)
+		return NAN;
+	/* best of a few: a descheduled worker makes one slow */
+	for (int r = 0; r < 5; r++) {
+		double t;
+
+		pingpong.rounds = 2000;
+		atomic_store(&pingpong.turn, 0);
+		t = workers_run(2, pingpong_job, NULL) / (double)pingpong.rounds;
+		if (t < best)
+			best = t;
+	}
+	return best;
 }
