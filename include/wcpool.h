@@ -676,9 +676,11 @@ int wcp_uring_unregister(struct wcp_pool *pool);
 enum wcp_store_method {
 	/**
 	 * Ordinary cached stores.  Fills: aligned AVX-512 or AVX2 stores of
-	 * the whole lines while the buffer fits in the last-level cache (at
-	 * most 32 MiB), memset() beyond it or without those.  Copies:
-	 * memcpy() within L2, rep movsb beyond it where the CPU has ERMS.
+	 * the whole lines, but memset() in the size buckets (64 KiB to twice
+	 * it, and so on) where wcpool-tune(1) measured it faster on this CPU
+	 * model, else from the last-level cache (at most 32 MiB) on, and
+	 * without those instructions.  Copies: memcpy() within L2, rep movsb
+	 * beyond it where the CPU has ERMS.
 	 */
 	WCP_STORE_PLAIN = 1,
 	/**
