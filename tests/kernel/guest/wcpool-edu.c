@@ -308,6 +308,17 @@ static bool reachable(struct edu *e, unsigned int bits)
 	return ok;
 }
 
+/* The first edu whose DMA mask has @bits bits; nedu if none. */
+static unsigned int edu_with_bits(unsigned int bits)
+{
+	unsigned int i;
+
+	for (i = 0; i < nedu; i++)
+		if (edu_bits[i] == bits)
+			return i;
+	return nedu;
+}
+
 static unsigned int widest(void)
 {
 	unsigned int i, w = 0;
@@ -729,14 +740,12 @@ static void test_dma32(void)
 {
 	const uint64_t start = 64 * KB, len = 4 * MB;
 	struct wcpool_info in = { .size = sizeof(in) };
-	unsigned int i, d32 = nedu, plain_above;
+	unsigned int d32, plain_above;
 	int fd, dfd, pfd, pdfd;
 	struct edu w, e;
 	uint8_t *p;
 
-	for (i = 0; i < nedu; i++)
-		if (edu_bits[i] == 32)
-			d32 = i;
+	d32 = edu_with_bits(32);
 	ASSERT(d32 < nedu);
 	fd = pool_flags(WCPOOL_POLICY_WC, 32 * MB, WCPOOL_CREATE_DMA32);
 	ASSERT(ioctl(fd, WCPOOL_IOC_INFO, &in) == 0);
@@ -818,7 +827,7 @@ static void test_reg_constraints(void)
 		.size = sizeof(sq), .count = 64, .segments = (uintptr_t)segs,
 	};
 	struct wcpool_register bad;
-	unsigned int i, d32 = nedu, bits = 0;
+	unsigned int i, d32, bits = 0;
 	uint32_t n;
 	uint64_t off;
 	int fd, dfd = -1;
@@ -826,9 +835,7 @@ static void test_reg_constraints(void)
 	struct edu w, e;
 	uint8_t *p;
 
-	for (i = 0; i < nedu; i++)
-		if (edu_bits[i] == 32)
-			d32 = i;
+	d32 = edu_with_bits(32);
 	ASSERT(d32 < nedu);
 	fd = pool_flags(WCPOOL_POLICY_WC, 400 * MB, 0);
 	p = map(fd, 400 * MB);
