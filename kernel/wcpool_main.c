@@ -140,3 +140,4 @@ module_exit(wcpool_exit);
 
 MODULE_DESCRIPTION("Huge page pools with a fixed cache policy behind an mmap-able fd");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(WCPOOL_VERSION);

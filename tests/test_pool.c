@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <linux/wcpool.h>
 
 #include "helpers.h"
 
@@ -294,6 +295,8 @@ Test(pool, version_matches_the_header)
 		 WCP_VERSION_MINOR, WCP_VERSION_PATCH);
 	cr_assert_str_eq(wcp_version(&major, &minor, &patch), want);
 	cr_assert_str_eq(WCP_VERSION_STRING, want);
+	/* wcpool.ko's MODULE_VERSION and the DKMS package's, from the ABI. */
+	cr_assert_str_eq(WCPOOL_VERSION, want);
 	cr_assert_eq(major, WCP_VERSION_MAJOR);
 	cr_assert_eq(minor, WCP_VERSION_MINOR);
 	cr_assert_eq(patch, WCP_VERSION_PATCH);

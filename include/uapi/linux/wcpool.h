@@ -39,6 +39,16 @@
 
 #define WCPOOL_IOC_MAGIC	0xB7
 
+/*
+ * The wcpool release this header belongs to: wcpool.ko's MODULE_VERSION
+ * (modinfo, /sys/module/wcpool/version) and the DKMS package version.
+ * libwcpool's build fails unless <wcpool.h>'s WCP_VERSION_* are the same.
+ */
+#define WCPOOL_VERSION_MAJOR	0
+#define WCPOOL_VERSION_MINOR	3
+#define WCPOOL_VERSION_PATCH	0
+#define WCPOOL_VERSION		"0.3.0"
+
 /* Cache policy of a pool, fixed at creation.  WC is the default (0). */
 #define WCPOOL_POLICY_WC	0	/* write-combining */
 #define WCPOOL_POLICY_UC	1	/* uncached (x86 UC-) */
