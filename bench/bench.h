@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "hugepages.h"
 #include "stats.h"
 #include "wcpool.h"
 
@@ -163,8 +164,6 @@ void *anon_4k(size_t size);
 void anon_free(void *p, size_t size);
 /* MAP_HUGETLB memory, touched; NULL if no huge pages */
 void *hugetlb_map(size_t size);
-/* Free 2 MiB huge pages in the system right now. */
-long free_hugepages(void);
 /* The page size of the mapping @p is in (/proc/self/smaps); 0 if unknown */
 size_t page_size_at(const void *p);
 /* A pool on 2 MiB pages when the system has them (policy from wcp_pool_info) */

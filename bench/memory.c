@@ -40,20 +40,6 @@ void *hugetlb_map(size_t size)
 	return p;
 }
 
-/* As in tests/helpers.c, which the bench cannot link: it needs Criterion. */
-long free_hugepages(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
-	long n = 0;
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = 0;
-	fclose(f);
-	return n;
-}
-
 size_t page_size_at(const void *p)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");

@@ -79,20 +79,6 @@ int count_fds(void)
 	return n;
 }
 
-/* As in bench/memory.c: the bench does not link these Criterion helpers. */
-long free_hugepages(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
-	long n = 0;
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = 0;
-	fclose(f);
-	return n;
-}
-
 static unsigned char pattern_byte(size_t i, unsigned seed)
 {
 	return (unsigned char)((i * 2654435761u) >> 13 ^ seed);

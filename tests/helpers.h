@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hugepages.h"
 #include "wcpool.h"
 
 #define KiB ((size_t)1 << 10)
@@ -25,8 +26,6 @@ void *alias_of(void *p);
 int count_mappings(const void *lo, const void *hi);
 /* Open fds of this process. */
 int count_fds(void);
-/* Free 2 MiB huge pages in the system right now. */
-long free_hugepages(void);
 /* Fill @len bytes at @p with a pattern derived from @seed. */
 void fill_pattern(void *p, size_t len, unsigned seed);
 /* True if @len bytes at @p hold the pattern of @seed. */
