@@ -6,8 +6,9 @@
  * be the element's own, and its errors must be clear GStreamer errors.
  *
  * Each test runs in its own process (Criterion) with a registry of its
- * own that holds only the plugins it uses: GStreamer's coreelements and
- * videotestsrc (symlinks in a temporary directory) and this build's
+ * own that holds only the plugins it uses: GStreamer's coreelements,
+ * videotestsrc and videoconvertscale (symlinks in a temporary directory)
+ * and this build's
  * plugin, scanned in-process (GST_REGISTRY_FORK=no, so that a sanitizer
  * build of the plugin is loaded by a sanitizer build of the test).
  */
@@ -56,6 +57,7 @@ static void setup(void)
 	cr_assert_eq(mkdir(plugins, 0700), 0);
 	link_system_plugin(plugins, "libgstcoreelements.so");
 	link_system_plugin(plugins, "libgstvideotestsrc.so");
+	link_system_plugin(plugins, "libgstvideoconvertscale.so");
 	registry = g_build_filename(tmpdir, "registry.bin", NULL);
 	g_setenv("GST_PLUGIN_SYSTEM_PATH", plugins, TRUE);
 	g_setenv("GST_PLUGIN_PATH", WCP_GST_PLUGIN_DIR, TRUE);
@@ -227,7 +229,12 @@ static void same_pixels(const char *caps_str, const char *a, const char *b,
 	cr_expect_eq(bad, 0, "%s: %zu rows differ", caps_str, bad);
 }
 
-static void compare(const char *caps, const char *pattern, int n)
+/*
+ * videotestsrc ! @chain ! [wcpoolalloc] ! filesink, both ways; @caps are
+ * the caps at the end of @chain.
+ */
+static void compare_chain(const char *chain, const char *caps,
+			  const char *pattern, int n)
 {
 	char *a = g_build_filename(tmpdir, "plain.raw", NULL);
 	char *b = g_build_filename(tmpdir, "wcpool.raw", NULL);
@@ -241,7 +248,7 @@ static void compare(const char *caps, const char *pattern, int n)
 	GError *err;
 
 	desc = g_strdup_printf("videotestsrc num-buffers=%d pattern=%s ! %s ! "
-			       "filesink location=%s", n, pattern, caps, a);
+			       "filesink location=%s", n, pattern, chain, a);
 	p = launch(desc);
 	err = run_pipeline(p, NULL);
 	cr_assert_null(err, "%s: %s", desc, err ? err->message : "");
@@ -251,7 +258,7 @@ static void compare(const char *caps, const char *pattern, int n)
 	desc = g_strdup_printf("videotestsrc num-buffers=%d pattern=%s ! %s ! "
 			       "wcpoolalloc name=w strict=true ! "
 			       "filesink name=sink location=%s", n, pattern,
-			       caps, b);
+			       chain, b);
 	p = launch(desc);
 	sink = gst_bin_get_by_name(GST_BIN(p), "sink");
 	pad = gst_element_get_static_pad(sink, "sink");
@@ -293,6 +300,11 @@ static void compare(const char *caps, const char *pattern, int n)
 	g_free(b);
 }
 
+static void compare(const char *caps, const char *pattern, int n)
+{
+	compare_chain(caps, caps, pattern, n);
+}
+
 Test(gst, i420_vga)
 {
 	compare("video/x-raw,format=I420,width=640,height=480", "ball", 10);
@@ -322,6 +334,14 @@ Test(gst, yuy2)
 Test(gst, gray8_1x1)
 {
 	compare("video/x-raw,format=GRAY8,width=1,height=1", "white", 3);
+}
+
+/* A transform that allocates its output: videoconvert writes into the pool. */
+Test(gst, videoconvert_output)
+{
+	compare_chain("video/x-raw,format=I420,width=320,height=240 ! "
+		      "videoconvert ! video/x-raw,format=NV12",
+		      "video/x-raw,format=NV12,width=320,height=240", "ball", 6);
 }
 
 Test(gst, bgra_1080p)
