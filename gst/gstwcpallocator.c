@@ -339,14 +339,15 @@ GstAllocator *gst_wcp_allocator_new(const struct wcp_pool_options *opts,
 	if (!st.dmabuf) {
 		/*
 		 * fd memory names the pool file, which does not hold the
-		 * 4 KiB pages a default huge-page pool spills onto: ask for
-		 * the page size the pool got, so it fails instead of
-		 * spilling.
+		 * 4 KiB pages a default huge-page pool spills onto once the
+		 * system's huge pages run out, and an explicit huge-page
+		 * pool would fail then: a memfd pool of 4 KiB pages is one
+		 * file whatever else takes the huge pages.
 		 */
 		if (o.page_size == 0 && st.info.page_size != WCP_PAGE_4K) {
 			wcp_pool_destroy(st.pool);
 			st.pool = NULL;
-			o.page_size = st.info.page_size;
+			o.page_size = WCP_PAGE_4K;
 			ret = wcp_pool_create(&o, &st.pool);
 			if (ret < 0)
 				goto fail;
