@@ -55,7 +55,13 @@ static void usage(FILE *f)
 		"  --out DIR        results directory (default bench/results)\n"
 		"  --max-size SIZE  largest fill buffer in MiB (default 1024)\n"
 		"  --tolerance PCT  library check tolerance (default 5)\n"
-		"  --no-plot        no gnuplot PNGs\n");
+		"  --no-plot        no gnuplot PNGs\n"
+		"  --ops N          no timing: run N operations of each selected\n"
+		"                   one-thread case on 4 KiB pages once, inside\n"
+		"                   bench_counted_job() (for callgrind; see\n"
+		"                   bench/callgrind-ops)\n"
+		"  --allocator NAME with --ops: that allocator only\n"
+		"  --row NAME       with --ops: that row (workload) only\n");
 }
 
 int main(int argc, char **argv)
@@ -70,6 +76,9 @@ int main(int argc, char **argv)
 		{ "tolerance", required_argument, NULL, 't' },
 		{ "no-plot", no_argument, NULL, 'n' },
 		{ "child", required_argument, NULL, 'C' },
+		{ "ops", required_argument, NULL, 'O' },
+		{ "allocator", required_argument, NULL, 'A' },
+		{ "row", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -112,6 +121,15 @@ int main(int argc, char **argv)
 		case 'C':
 			opt.child = optarg;
 			break;
+		case 'O':
+			opt.count_ops = strtoull(optarg, NULL, 0);
+			break;
+		case 'A':
+			opt.only_alloc = optarg;
+			break;
+		case 'R':
+			opt.only_row = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -148,7 +166,9 @@ int main(int argc, char **argv)
 		opt.cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
 	pin_to(opt.cpu);
 	machine_read();
-	if (!opt.child && mkdir(opt.out, 0777) && errno != EEXIST) {
+	if (opt.count_ops)
+		opt.plot = false;
+	if (!opt.child && !opt.count_ops && mkdir(opt.out, 0777) && errno != EEXIST) {
 		progress("cannot create %s: %s", opt.out, strerror(errno));
 		return 1;
 	}
@@ -169,6 +189,10 @@ int main(int argc, char **argv)
 	workers_stop();
 	perf_close();
 
+	if (opt.count_ops) {
+		results_free();
+		return failed ? 1 : 0;
+	}
 	if (opt.child) {
 		/* one row for the parent to read (allocators.c) */
 		results_dump(stdout);
