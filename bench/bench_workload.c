@@ -22,10 +22,12 @@
  *                 4 B-32 KiB, the chance of a size falling as its inverse
  *                 square (most blocks tiny, a few up to 32 KiB)
  *   cfrac-burst   one thread, a bignum program's pattern: a burst of
- *                 16-1024 blocks of 16-104 B (8 B and a few 8-byte
- *                 digits), each first word written, then all freed, the
- *                 newest first; larger than a thread cache's bin, so
- *                 the allocator's refill and flush paths are exercised
+ *                 16-1024 blocks of one computation's numbers (8 B and
+ *                 d or d+1 8-byte digits, d 1-11 for the burst: 16-104
+ *                 B), each first word written, then all freed, the
+ *                 newest first; mostly more blocks of a class than a
+ *                 thread cache's bin holds, so the allocator's refill
+ *                 and flush paths are exercised
  *   frame-pool    free the oldest of a thread's 4 frames, allocate one of
  *                 three video frame sizes (3-8 MiB) and write it all
  */
@@ -188,8 +190,11 @@ static void cfrac_burst(void *arg, unsigned t)
 		if (n > c->iters - done)
 			n = c->iters - done;
 		done += n;
+		/* one computation's numbers: about the same length */
+		size_t digits = 1 + xorshift(&me->rng) % 11;
+
 		for (size_t i = 0; i < n; i++) {
-			size_t size = 8 + 8 * (1 + xorshift(&me->rng) % 12);
+			size_t size = 8 + 8 * (digits + xorshift(&me->rng) % 2);
 			uint64_t *p = wl_alloc(c, me, size);
 
 			if (p)
