@@ -151,7 +151,7 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 	if (!p)
 		return NULL;
 	/* jemalloc takes recommitted pages as zero: some may not be. */
-	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.max)
+	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.slab_max)
 		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
 	set_kind(pool, p, tc);
 	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));

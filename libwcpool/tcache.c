@@ -95,15 +95,29 @@ static void make_thread_key(void)
 }
 
 /*
- * Blocks a bin of @size-byte blocks holds: fewer of the larger ones.  The
- * tiny classes hold as many as jemalloc's own tcache (200), so that a
- * thread that allocates and frees batches of up to that many keeps them in
- * its bins instead of refilling and flushing every round.
+ * Blocks a bin of @size-byte blocks holds: 64 KiB worth of small blocks,
+ * 8 to 1024 of them, so that a thread that allocates a burst of a class
+ * and frees it (a bignum program, glibc's bench-malloc-simple) keeps the
+ * blocks in its bin instead of flushing them to jemalloc and refilling
+ * every round (jemalloc's own tcache holds 20-200 a class, but refills
+ * and flushes in batches inside the arena, which a pool's bins cannot).
+ * Blocks of the large classes (14-64 KiB), an extent each: 8 up to 32 KiB
+ * as jemalloc's tcache (20 there), 4 beyond, where jemalloc keeps none.
+ * wcp_pool_trim() gives everything back.
  */
 static unsigned bin_capacity(size_t size)
 {
-	return size <= 128 ? 200 : size <= 512 ? 64 : size <= 2048 ? 32 :
-	       size <= 4096 ? 16 : 8;
+	size_t n = ((size_t)64 << 10) / size;
+
+	if (size > wcpi_classes.slab_max)
+		return size <= ((size_t)32 << 10) ? 8 : 4;
+	return n < 8 ? 8 : n > 1024 ? 1024 : (unsigned)n;
+}
+
+/* Blocks a refill of a bin of capacity @cap asks jemalloc for at once. */
+static unsigned refill_count(unsigned cap)
+{
+	return cap / 2 < 128 ? cap / 2 : 128;
 }
 
 /* Bytes of a record with its bins laid out behind it. */
@@ -402,7 +416,7 @@ static unsigned alloc_batch(void **ptrs, unsigned num, size_t size, int flags)
 }
 
 /*
- * Fill bin @c with half its capacity from jemalloc, in one batch.  Each
+ * Fill bin @c from jemalloc (half its capacity, 128 at most), in one batch.  Each
  * block's page learns its class (the block map) as the block leaves
  * jemalloc.
  */
@@ -414,10 +428,10 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 
 	take_home(pool, tc);
 	n = wcpi_bin_n(b);
-	if (n >= b->cap / 2u)
+	if (n >= refill_count(b->cap))
 		return n;
-	got = alloc_batch(b->slot + n, b->cap / 2u - n, wcpi_classes.size[c],
-			  tc->flags);
+	got = alloc_batch(b->slot + n, refill_count(b->cap) - n,
+			  wcpi_classes.size[c], tc->flags);
 	for (unsigned i = 0; i < got; i++) {
 		void *p = b->slot[n + i];
 
