@@ -221,10 +221,9 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 }
 
 /*
- * The common case, inline: a small block from the bin of the record this
- * thread found first.  A record there proves the checks pool_alloc()
- * makes: the pool exists, allocates (not a view) and is this process's
- * (a fork() child starts without records).
+ * The common case, inline: a block of a cached class from the bin of the
+ * record this thread found first.  The hit proves the checks pool_alloc()
+ * makes (pool.h); a block from a bin lies in the pool.
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
@@ -233,8 +232,13 @@ void *wcp_malloc(struct wcp_pool *pool, size_t size)
 
 	if (size <= wcpi_classes.max &&
 	    (tc = wcpi_tcache_hit(pool)) &&
-	    (p = wcpi_tcache_pop(tc, wcpi_class_of(size))))
-		return mark_live(pool, p);
+	    (p = wcpi_tcache_pop(tc, wcpi_class_of(size)))) {
+		if (!wcpi_livemap_set(&pool->live,
+				      (uint64_t)((char *)p - pool->base)))
+			wcpi_misuse("wcp_malloc", "allocator returned a live pointer",
+				    pool, p);
+		return p;
+	}
 	return pool_alloc(pool, size, 0, false);
 }
 
@@ -306,7 +310,7 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 		unsigned owner = wcpi_livemap_owner(&pool->live, off);
 
 		/* From another arena: on its way home (remote.h). */
-		if (owner && owner != tc->slot + 1 &&
+		if (owner && owner != tc->owner &&
 		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
 			return;
 		clear_live(pool, ptr, off, "wcp_free");
@@ -318,11 +322,11 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 	release_block(pool, ptr, off);
 }
 
-void wcp_free(struct wcp_pool *pool, void *ptr)
+/* wcp_free() past its fast path: every check, then free_slow(). */
+static void __attribute__((noinline))
+free_checked(struct wcp_pool *pool, void *ptr)
 {
-	struct wcpi_tcache *tc;
 	struct wcp_pool *s;
-	unsigned kind, page;
 	uint64_t off;
 
 	if (!ptr)
@@ -332,21 +336,38 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		return;
 	}
 	off = free_offset(pool, ptr, "wcp_free");
-	page = wcpi_livemap_page(&pool->live, off);
-	kind = WCPI_PAGE_KIND(page);
-	/* The common case: a small block of this thread's arena, bin room. */
-	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_hit(pool)) &&
-	    WCPI_PAGE_OWNER(page) == tc->slot + 1) {
-		struct wcpi_bin *b = &tc->bins[kind - 1];
-		unsigned n = wcpi_bin_n(b);
+	free_slow(pool, ptr, off, wcpi_livemap_kind(&pool->live, off));
+}
 
-		if (n < b->cap) {
-			clear_live(pool, ptr, off, "wcp_free");
-			wcpi_bin_put(b, n, ptr);
-			return;
+/*
+ * The common case, inline: a block of a cached class of this thread's
+ * arena, with room in its bin.  The record's hit proves the pool checks
+ * (pool.h); the block must still be a live block start in the pool.
+ * Anything else (NULL, another pool's or a spilled block, misuse) takes
+ * free_checked(), which reports it.
+ */
+void wcp_free(struct wcp_pool *pool, void *ptr)
+{
+	struct wcpi_tcache *tc = wcpi_tcache_hit(pool);
+	uint64_t off = (uint64_t)((char *)ptr - (tc ? pool->base : NULL));
+
+	if (tc && off < pool->max_size && !(off % WCPI_LIVEMAP_GRANULE)) {
+		unsigned page = wcpi_livemap_page(&pool->live, off);
+		unsigned kind = WCPI_PAGE_KIND(page);
+
+		if (kind - 1 < wcpi_classes.nr &&
+		    WCPI_PAGE_OWNER(page) == tc->owner) {
+			struct wcpi_bin *b = &tc->bins[kind - 1];
+			unsigned n = wcpi_bin_n(b);
+
+			if (n < b->cap) {
+				clear_live(pool, ptr, off, "wcp_free");
+				wcpi_bin_put(b, n, ptr);
+				return;
+			}
 		}
 	}
-	free_slow(pool, ptr, off, kind);
+	free_checked(pool, ptr);
 }
 
 /* A new block of @size (spilled if need be) with @ptr's bytes; @ptr goes. */

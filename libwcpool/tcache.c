@@ -47,6 +47,7 @@ static pthread_key_t tcache_key;
 /* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
 _Thread_local struct wcpi_tcache *wcpi_thread_caches[WCPI_THREAD_POOLS]
 	__attribute__((tls_model("initial-exec")));
+const char wcpi_tcache_unarmed[1];
 /* What a destroyed pool leaves in its records' pool field. */
 static const struct wcp_pool *const dead_pool = (const struct wcp_pool *)&dead_pool;
 /*
@@ -186,9 +187,11 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 		record_free(tc);
 		return NULL;
 	}
+	atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
 	atomic_store(&tc->pool, pool);
 	tc->trim_seen = atomic_load(&pool->tcaches.trim_generation);
 	tc->slot = wcpi_arena_pick(pool, &arena);
+	tc->owner = tc->slot + 1;
 	tc->flags = wcpi_mallocx_arena(arena) | MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches.list;
@@ -337,26 +340,46 @@ static void record_flush(struct wcpi_tcache *tc)
 }
 
 /*
- * This thread's record for @pool, flushed if the pool was trimmed since it
- * last looked; NULL when jemalloc has no tcache left to give or the thread
- * is exiting (the caller goes without).  The hit is the first slot.
+ * Arm @tc for the fast path, flushed first if the pool was trimmed since
+ * it last looked.  A trim bumps the generation, then unarms every record;
+ * this sets hit, then reads the generation (both sequentially consistent):
+ * either it sees the new generation and flushes, or the trim's unarming
+ * comes after its arming and the next call lands here again.
+ */
+static void __attribute__((noinline))
+record_arm(struct wcp_pool *pool, struct wcpi_tcache *tc)
+{
+	for (;;) {
+		unsigned trim = atomic_load(&pool->tcaches.trim_generation);
+
+		if (tc->trim_seen != trim) {
+			record_flush(tc);
+			tc->trim_seen = trim;
+		}
+		atomic_store(&tc->hit, pool);
+		if (atomic_load(&pool->tcaches.trim_generation) == trim)
+			return;
+		atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
+	}
+}
+
+/*
+ * This thread's record for @pool, armed (flushed if the pool was trimmed
+ * since it last looked); NULL when jemalloc has no tcache left to give or
+ * the thread is exiting (the caller goes without).  The hit is the first
+ * slot.
  */
 static inline struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc = wcpi_thread_caches[0];
-	unsigned trim;
 
 	if (!tc || atomic_load_explicit(&tc->pool, memory_order_relaxed) != pool)
 		tc = record_find(pool);
 	if (!tc)
 		return NULL;
 	/* Only this thread uses its record: it flushes it itself. */
-	trim = atomic_load_explicit(&pool->tcaches.trim_generation,
-				    memory_order_relaxed);
-	if (tc->trim_seen != trim) {
-		record_flush(tc);
-		tc->trim_seen = trim;
-	}
+	if (atomic_load_explicit(&tc->hit, memory_order_relaxed) != pool)
+		record_arm(pool, tc);
 	return tc;
 }
 
@@ -524,6 +547,9 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
+		/* Its thread's next call takes the slow path and flushes. */
+		atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
+
 		for (int i = 0; i < WCPI_THREAD_POOLS; i++)
 			mine |= wcpi_thread_caches[i] == tc;
 		if (tc->idle || mine) {
@@ -548,6 +574,7 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 			record_free(tc);
 		} else {
 			/* Its thread frees it; the fast path misses it now. */
+			atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
 			atomic_store(&tc->pool, dead_pool);
 		}
 	}
