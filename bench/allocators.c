@@ -404,16 +404,18 @@ static void check_pages(const struct alloc_set *s, const char *name,
 }
 
 /*
- * --ops: each allocator of a one-thread row on 4 KiB pages opened (and so
- * warmed up), then opt.count_ops operations inside bench_counted_job(),
- * untimed; a line "ops NAME ROW THREADS N" on stdout for each.
+ * --ops: each allocator of a row of --ops-threads threads (one) on 4 KiB
+ * pages opened (and so
+ * warmed up), then opt.count_ops operations of each thread inside
+ * bench_counted_job(), untimed; a line "ops NAME ROW THREADS N" on stdout for each.
  */
 static int count_row(const struct row *r, enum pages pages)
 {
 	struct alloc_set s;
 	int err = 0;
 
-	if (pages != PAGES_4K || r->threads != 1 || strcmp(r->group, r->sub) ||
+	if (pages != PAGES_4K || r->threads != opt.count_threads ||
+	    strcmp(r->group, r->sub) ||
 	    (opt.only_row && strcmp(opt.only_row, r->workload)))
 		return 0;
 	alloc_set_open(&s, r, pages);
@@ -445,6 +447,8 @@ int measure_row(const struct row *r, enum pages pages)
 
 	if (opt.count_ops)
 		return count_row(r, pages);
+	if (opt.only_row && strcmp(opt.only_row, r->workload))
+		return 0;
 	snprintf(memory, sizeof(memory), "%s %s", r->workload, pages_label[pages]);
 	if (pages == PAGES_HUGETLB_2M && !opt.child)
 		hugetlb_row(r, memory);

@@ -42,6 +42,7 @@ struct bench_options {
 	uint64_t count_ops;
 	const char *only_alloc;	/* --allocator NAME: that one alone */
 	const char *only_row;	/* --row NAME: that workload alone */
+	unsigned count_threads;	/* --ops-threads N: rows of N threads (1) */
 };
 
 extern struct bench_options opt;

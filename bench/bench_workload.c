@@ -417,8 +417,9 @@ int bench_workload(void)
 			   "jemalloc's and glibc's on the same pages");
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
 		const struct program *p = &programs[i];
-		/* counting (--ops): one thread, so none waits for another */
-		unsigned n = p->one_thread || opt.count_ops ? 1 : threads;
+		/* counting (--ops): --ops-threads, one unless asked */
+		unsigned n = p->one_thread ? 1 : opt.count_ops ? opt.count_threads :
+			     threads;
 		struct row r = {
 			.sub = "workload", .group = "workload",
 			.workload = p->name, .threads = n, .only = compared,
@@ -427,7 +428,7 @@ int bench_workload(void)
 			.huge_each = (long)(n * (p->live / (2 * MiB) + 2)),
 		};
 
-		if (opt.count_ops && p->job == xmalloc)
+		if (opt.count_ops && p->job == xmalloc && n < 2)
 			continue;	/* a producer needs its consumer */
 		for (int k = 0; k < NPAGES; k++)
 			err |= measure_row(&r, k);

@@ -27,6 +27,7 @@ struct bench_options opt = {
 	.tolerance = 0.05,
 	.budget_ms = 400,
 	.plot = true,
+	.count_threads = 1,
 };
 
 /* In the order they run, whatever the order on the command line. */
@@ -60,8 +61,10 @@ static void usage(FILE *f)
 		"                   one-thread case on 4 KiB pages once, inside\n"
 		"                   bench_counted_job() (for callgrind; see\n"
 		"                   bench/callgrind-ops)\n"
+		"  --ops-threads N  with --ops: the rows of N threads (default 1;\n"
+		"                   waits between threads count too)\n"
 		"  --allocator NAME with --ops: that allocator only\n"
-		"  --row NAME       with --ops: that row (workload) only\n");
+		"  --row NAME       only the rows of that workload (alloc, workload)\n");
 }
 
 int main(int argc, char **argv)
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'O' },
 		{ "allocator", required_argument, NULL, 'A' },
 		{ "row", required_argument, NULL, 'R' },
+		{ "ops-threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -129,6 +133,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			opt.only_row = optarg;
+			break;
+		case 'T':
+			opt.count_threads = (unsigned)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);
