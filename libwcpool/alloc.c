@@ -117,8 +117,11 @@ mark_live(struct wcp_pool *pool, void *p)
 	return p;
 }
 
-/* The block map's kind (and owner) for a block jemalloc just handed out. */
-static void set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
+/*
+ * The block map's kind (and owner) for a block jemalloc just handed out;
+ * its size (one sallocx() for both).
+ */
+static size_t set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
 {
 	size_t size = sallocx(p, 0);
 
@@ -129,6 +132,7 @@ static void set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
 	else
 		wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
 				      WCPI_KIND_LARGE);
+	return size;
 }
 
 /*
@@ -153,8 +157,7 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 	/* jemalloc takes recommitted pages as zero: some may not be. */
 	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.slab_max)
 		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
-	set_kind(pool, p, tc);
-	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
+	wcpi_tcache_count(pool, tc, 1, (int64_t)set_kind(pool, p, tc));
 	return p;
 }
 
@@ -268,6 +271,7 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 {
 	unsigned kind = wcpi_livemap_kind(&pool->live, off);
 	struct wcpi_tcache *tc;
+	size_t size;
 	int flags;
 
 	if (kind == WCPI_KIND_HUGE) {
@@ -281,8 +285,10 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 			return;
 	}
 	flags = wcpi_tcache_flags(pool, &tc);
-	wcpi_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
-	dallocx(ptr, flags);
+	size = sallocx(ptr, 0);
+	wcpi_tcache_count(pool, tc, -1, -(int64_t)size);
+	/* Sized: jemalloc then skips its own lookup of the size. */
+	sdallocx(ptr, size, flags);
 }
 
 static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
@@ -426,9 +432,8 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
 			    flags);
 		if (p) {
-			set_kind(pool, p, tc);
 			wcpi_tcache_count(pool, tc, 0,
-					  (int64_t)sallocx(p, 0) - before);
+					  (int64_t)set_kind(pool, p, tc) - before);
 			return mark_live(pool, p);
 		}
 		/* Out of huge pages where it is: elsewhere, maybe spilled. */
