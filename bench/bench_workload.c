@@ -186,12 +186,12 @@ static void cfrac_burst(void *arg, unsigned t)
 
 	for (uint64_t done = 0; done < c->iters;) {
 		size_t n = 16 + xorshift(&me->rng) % (most - 15);
+		/* one computation's numbers: about the same length */
+		size_t digits = 1 + xorshift(&me->rng) % 11;
 
 		if (n > c->iters - done)
 			n = c->iters - done;
 		done += n;
-		/* one computation's numbers: about the same length */
-		size_t digits = 1 + xorshift(&me->rng) % 11;
 
 		for (size_t i = 0; i < n; i++) {
 			size_t size = 8 + 8 * (digits + xorshift(&me->rng) % 2);
