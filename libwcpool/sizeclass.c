@@ -18,6 +18,17 @@ static size_t class_size(const char *leaf, unsigned i)
 	return mallctl(name, &size, &len, NULL, 0) ? 0 : size;
 }
 
+/* Blocks a slab of small class @i holds; 0 if unknown. */
+static uint32_t class_nregs(unsigned i)
+{
+	char name[64];
+	uint32_t nregs;
+	size_t len = sizeof(nregs);
+
+	snprintf(name, sizeof(name), "arenas.bin.%u.nregs", i);
+	return mallctl(name, &nregs, &len, NULL, 0) ? 0 : nregs;
+}
+
 /*
  * Without the classes (an unexpected jemalloc), nr stays 0 and every
  * allocation takes the jemalloc path: slower, still correct.
@@ -41,6 +52,7 @@ void wcpi_sizeclass_init(void)
 		    (n && size <= c->size[n - 1]))
 			return;
 		c->size[n] = (uint32_t)size;
+		c->nregs[n] = class_nregs(n);
 	}
 	/* The large classes up to the limit, if jemalloc tells them. */
 	for (unsigned i = 0; i < nlextents && n < WCPI_MAX_CLASSES; i++, n++) {

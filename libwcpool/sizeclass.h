@@ -28,6 +28,8 @@ struct wcpi_sizeclasses {
 	size_t max;				/* largest size they serve */
 	size_t slab_max;			/* largest small class */
 	uint32_t size[WCPI_MAX_CLASSES];	/* bytes of each class */
+	/* Blocks of a slab of each small class (0: large, or unknown). */
+	uint32_t nregs[WCPI_MAX_CLASSES];
 	/* Class of a size, by (size + 15) / 16: sizes up to max. */
 	uint8_t of[WCPI_CACHE_LIMIT / 16 + 1];
 };
