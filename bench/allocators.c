@@ -277,6 +277,8 @@ static bool wanted(struct alloc_set *s, const char *name)
 
 	for (size_t i = 0; r->only && r->only[i]; i++)
 		listed |= !strcmp(r->only[i], name);
+	if (opt.only_alloc && strcmp(opt.only_alloc, name))
+		return false;
 	if (!listed || s->pages != PAGES_HUGETLB_2M)
 		return listed;
 	/* a few left to others */
@@ -334,6 +336,9 @@ static void alloc_set_open(struct alloc_set *s, const struct row *r,
 	int err;
 
 	*s = (struct alloc_set){ .row = r, .pages = pages };
+	/* valgrind (--ops under callgrind) cannot reserve 64 GiB at once */
+	if (opt.count_ops)
+		o.max_size = 4 * GiB;
 	/* The 4 KiB rows stay on 4 KiB pages whatever THP's setting. */
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	je_resolve();
@@ -398,6 +403,41 @@ static void check_pages(const struct alloc_set *s, const char *name,
 			   got / KiB);
 }
 
+/*
+ * --ops: each allocator of a row of --ops-threads threads (one) on 4 KiB
+ * pages opened (and so
+ * warmed up), then opt.count_ops operations of each thread inside
+ * bench_counted_job(), untimed; a line "ops NAME ROW THREADS N" on stdout for each.
+ */
+static int count_row(const struct row *r, enum pages pages)
+{
+	struct alloc_set s;
+	int err = 0;
+
+	if (pages != PAGES_4K || r->threads != opt.count_threads ||
+	    strcmp(r->group, r->sub) ||
+	    (opt.only_row && strcmp(opt.only_row, r->workload)))
+		return 0;
+	alloc_set_open(&s, r, pages);
+	for (size_t i = 0; i < s.n; i++) {
+		void *state = r->open(r, &s.a[i]);
+
+		if (!state) {
+			err = -1;
+			break;
+		}
+		workers_count(true);
+		r->run(state, opt.count_ops);
+		workers_count(false);
+		if (r->close(state))
+			err = -1;
+		printf("ops %s %s %u %llu\n", s.a[i].name, r->workload,
+		       r->threads, (unsigned long long)opt.count_ops);
+	}
+	alloc_set_close(&s);
+	return err;
+}
+
 int measure_row(const struct row *r, enum pages pages)
 {
 	struct bench_case c[MAX_ALLOCATORS];
@@ -405,6 +445,10 @@ int measure_row(const struct row *r, enum pages pages)
 	char memory[40];
 	int err = 0;
 
+	if (opt.count_ops)
+		return count_row(r, pages);
+	if (opt.only_row && strcmp(opt.only_row, r->workload))
+		return 0;
 	snprintf(memory, sizeof(memory), "%s %s", r->workload, pages_label[pages]);
 	if (pages == PAGES_HUGETLB_2M && !opt.child)
 		hugetlb_row(r, memory);

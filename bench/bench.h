@@ -36,6 +36,14 @@ struct bench_options {
 	bool plot;
 	/* "memory|threads": measure only that row, as a child (allocators.c) */
 	const char *child;
+	/*
+	 * --ops N: no timing; each selected case runs N operations once,
+	 * through bench_counted_job(), for callgrind to count (allocators.c)
+	 */
+	uint64_t count_ops;
+	const char *only_alloc;	/* --allocator NAME: that one alone */
+	const char *only_row;	/* --row NAME: that workload alone */
+	unsigned count_threads;	/* --ops-threads N: rows of N threads (1) */
 };
 
 extern struct bench_options opt;
@@ -198,6 +206,13 @@ void workers_barrier(void);
  */
 double workers_round_trip_ns(void);
 void workers_stop(void);
+/*
+ * While on, jobs run through bench_counted_job(), the function callgrind
+ * counts in --ops mode (bench/callgrind-ops).
+ */
+void workers_count(bool on);
+void bench_counted_job(void (*fn)(void *arg, unsigned index), void *arg,
+		       unsigned index);
 
 /* The workloads' random numbers: xorshift64, and log-uniform sizes */
 static inline uint64_t xorshift(uint64_t *s)

@@ -8,6 +8,9 @@
  * block and allocates a new one, slot and size (log-uniform) from a
  * sequence drawn in advance, so the timed loop draws nothing:
  *   free+malloc-16-256B     1024 live, nothing written: the issue's row;
+ *   free+malloc-14-64KiB    256 live, nothing written, sizes uniform
+ *                           (past jemalloc's slab classes, 14 KiB, up to
+ *                           twice its thread cache's limit, 32 KiB);
  *   mixed-64B-64KiB         256 live, first byte written;
  *   frames-1-32MiB-overhead 8 live, first byte written only: what the
  *                           allocator costs, not what using a frame does;
@@ -34,14 +37,16 @@ struct load {
 	bool write;		/* the first byte of each new block */
 	bool frames;		/* an mmap(MAP_HUGETLB) per buffer too */
 	bool xfree;		/* one free in four by the next thread */
+	bool uniform;		/* sizes uniform in lo..hi, not log-uniform */
 };
 
 static const struct load loads[] = {
-	{ "free+malloc-16-256B", 16, 256, 1024, false, false, false },
-	{ "mixed-64B-64KiB", 64, 64 * KiB, 256, true, false, false },
-	{ "frames-1-32MiB-overhead", 1 * MiB, 32 * MiB, 8, true, true, false },
+	{ "free+malloc-16-256B", 16, 256, 1024, false, false, false, false },
+	{ "free+malloc-14-64KiB", 14 * KiB, 64 * KiB, 256, false, false, false, true },
+	{ "mixed-64B-64KiB", 64, 64 * KiB, 256, true, false, false, false },
+	{ "frames-1-32MiB-overhead", 1 * MiB, 32 * MiB, 8, true, true, false, false },
 };
-static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false, true };
+static const struct load scaling = { "xfree-16-256B", 16, 256, 1024, false, false, true, false };
 
 struct step {
 	uint32_t size;
@@ -199,7 +204,9 @@ static void *case_open(const struct row *r, const struct allocator *a)
 		for (size_t i = 0; i < SEQ_LEN; i++)
 			x->w[t]->seq[i] = (struct step){
 				.slot = (uint16_t)(xorshift(&rng) % x->slots),
-				.size = (uint32_t)pick_size(&rng, l->lo, l->hi),
+				.size = (uint32_t)(l->uniform ?
+					l->lo + xorshift(&rng) % (l->hi - l->lo + 1) :
+					pick_size(&rng, l->lo, l->hi)),
 			};
 		ring_init(&x->w[t]->inbox);
 	}
@@ -239,7 +246,9 @@ int bench_alloc(void)
 	if (!opt.child) {
 		bench_note("alloc", "free+malloc-16-256B: one free and one malloc "
 			   "of 16-256 B blocks, 1024 live per thread, nothing "
-			   "written; mixed-64B-64KiB: 256 live, first byte written");
+			   "written; free+malloc-14-64KiB: the same with 256 live "
+			   "blocks of uniform 14-64 KiB sizes; mixed-64B-64KiB: "
+			   "256 live, first byte written");
 		bench_note("alloc", "frames-1-32MiB-overhead: 8 live 1-32 MiB "
 			   "frames, only the first byte written: what the "
 			   "allocator costs, not what using the memory costs");
@@ -250,6 +259,8 @@ int bench_alloc(void)
 	for (size_t l = 0; l < sizeof(loads) / sizeof(loads[0]); l++)
 		for (unsigned threads = 1; threads <= 2; threads++)
 			err |= alloc_rows("alloc", &loads[l], threads);
+	if (opt.count_ops)
+		return err;
 	rt[0] = opt.child ? NAN : workers_round_trip_ns();
 	for (unsigned threads = 1; threads <= workers_max(); threads *= 2)
 		err |= alloc_rows("scaling", &scaling, threads);

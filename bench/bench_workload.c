@@ -18,6 +18,16 @@
  *                 in turn) allocated, then all freed
  *   glibc-thread  free a random one of a thread's 1024 blocks, allocate
  *                 16 B-32 KiB (log-uniform) and write its first byte
+ *   glibc-thread-isq  the same with glibc's bench-malloc-thread sizes:
+ *                 4 B-32 KiB, the chance of a size falling as its inverse
+ *                 square (most blocks tiny, a few up to 32 KiB)
+ *   cfrac-burst   one thread, a bignum program's pattern: a burst of
+ *                 16-1024 blocks of one computation's numbers (8 B and
+ *                 d or d+1 8-byte digits, d 1-11 for the burst: 16-104
+ *                 B), each first word written, then all freed, the
+ *                 newest first; mostly more blocks of a class than a
+ *                 thread cache's bin holds, so the allocator's refill
+ *                 and flush paths are exercised
  *   frame-pool    free the oldest of a thread's 4 frames, allocate one of
  *                 three video frame sizes (3-8 MiB) and write it all
  */
@@ -33,6 +43,9 @@
 #define SCRATCH_WRITES 64	/* cache-scratch: writes of each block */
 #define LARSON_LIFE 16		/* larson: an array's operations per block
 				   before the next thread takes it over */
+#define ISQ_SIZES 4096		/* glibc-thread-isq: sizes drawn in advance */
+#define ISQ_MIN 4
+#define ISQ_MAX (32 * KiB)
 
 struct program {
 	const char *name;
@@ -123,6 +136,74 @@ static void glibc_thread(void *arg, unsigned t)
 
 	for (uint64_t i = 0; i < c->iters; i++)
 		replace(c, me, me, pick_size(&me->rng, 16, 32 * KiB));
+}
+
+/*
+ * glibc-thread-isq's sizes, drawn once: a size's chance is proportional
+ * to 1/size^2 between ISQ_MIN and ISQ_MAX (the inverse of that
+ * distribution's CDF applied to uniform numbers).
+ */
+static uint32_t isq_sizes[ISQ_SIZES];
+
+static void isq_init(void)
+{
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+
+	if (isq_sizes[0])
+		return;
+	for (size_t i = 0; i < ISQ_SIZES; i++) {
+		double u = (double)(xorshift(&rng) >> 11) * 0x1p-53;
+		double inv = 1.0 / ISQ_MIN - u * (1.0 / ISQ_MIN - 1.0 / ISQ_MAX);
+		double size = 1.0 / inv;
+
+		isq_sizes[i] = (uint32_t)(size < ISQ_MIN ? ISQ_MIN :
+					  size > ISQ_MAX ? ISQ_MAX : size);
+	}
+}
+
+static void glibc_thread_isq(void *arg, unsigned t)
+{
+	struct wl_case *c = arg;
+	struct blocks *me = c->b[t];
+
+	for (uint64_t i = 0; i < c->iters; i++, me->pos++) {
+		size_t k = xorshift(&me->rng) % me->n;
+		char *p;
+
+		wl_free(c, me->slot[k]);
+		p = wl_alloc(c, me, isq_sizes[me->pos % ISQ_SIZES]);
+		if (p)
+			p[0] = 1;
+		me->slot[k] = p;
+	}
+}
+
+static void cfrac_burst(void *arg, unsigned t)
+{
+	struct wl_case *c = arg;
+	struct blocks *me = c->b[t];
+	size_t most = opt.mode == MODE_SMOKE ? 64 : MAX_SLOTS;
+
+	for (uint64_t done = 0; done < c->iters;) {
+		size_t n = 16 + xorshift(&me->rng) % (most - 15);
+		/* one computation's numbers: about the same length */
+		size_t digits = 1 + xorshift(&me->rng) % 11;
+
+		if (n > c->iters - done)
+			n = c->iters - done;
+		done += n;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t size = 8 + 8 * (digits + xorshift(&me->rng) % 2);
+			uint64_t *p = wl_alloc(c, me, size);
+
+			if (p)
+				*p = size;
+			me->slot[i] = p;
+		}
+		while (n)
+			wl_free(c, me->slot[--n]);
+	}
 }
 
 /* Spin, then let others run: the machine may have fewer CPUs than threads. */
@@ -237,6 +318,9 @@ static const struct program programs[] = {
 	{ "cache-scratch", cache_scratch, 0, 0, false },
 	{ "glibc-simple", glibc_simple, 0, 100 * KiB, true },
 	{ "glibc-thread", glibc_thread, 1024, 1024 * 32 * KiB, false },
+	/* 1024 blocks of 36 B on average; room for a few more big ones */
+	{ "glibc-thread-isq", glibc_thread_isq, 1024, 2 * MiB, false },
+	{ "cfrac-burst", cfrac_burst, 0, 0, true },
 	{ "frame-pool", frame_pool, 4, 5 * 1920 * 1080 * 4, false },
 };
 
@@ -289,6 +373,7 @@ static void *wl_open(const struct row *r, const struct allocator *a)
 
 	if (!c)
 		return NULL;
+	isq_init();
 	*c = (struct wl_case){ .p = p, .a = a, .threads = r->threads };
 	for (unsigned t = 0; ok && t < c->threads; t++) {
 		c->b[t] = aligned_alloc(64, sizeof(struct blocks));
@@ -327,11 +412,14 @@ int bench_workload(void)
 	if (!opt.child)
 		bench_note("workload", "programs after larson, xmalloc-test, "
 			   "cache-scratch, glibc's bench-malloc-simple/-thread "
-			   "and a frame pool; ratios are wcpool's CPU time over "
+			   "(log-uniform and inverse-square sizes), cfrac's "
+			   "bursts and a frame pool; ratios are wcpool's CPU time over "
 			   "jemalloc's and glibc's on the same pages");
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
 		const struct program *p = &programs[i];
-		unsigned n = p->one_thread ? 1 : threads;
+		/* counting (--ops): --ops-threads, one unless asked */
+		unsigned n = p->one_thread ? 1 : opt.count_ops ? opt.count_threads :
+			     threads;
 		struct row r = {
 			.sub = "workload", .group = "workload",
 			.workload = p->name, .threads = n, .only = compared,
@@ -340,6 +428,8 @@ int bench_workload(void)
 			.huge_each = (long)(n * (p->live / (2 * MiB) + 2)),
 		};
 
+		if (opt.count_ops && p->job == xmalloc && n < 2)
+			continue;	/* a producer needs its consumer */
 		for (int k = 0; k < NPAGES; k++)
 			err |= measure_row(&r, k);
 	}

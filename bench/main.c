@@ -27,6 +27,7 @@ struct bench_options opt = {
 	.tolerance = 0.05,
 	.budget_ms = 400,
 	.plot = true,
+	.count_threads = 1,
 };
 
 /* In the order they run, whatever the order on the command line. */
@@ -55,7 +56,15 @@ static void usage(FILE *f)
 		"  --out DIR        results directory (default bench/results)\n"
 		"  --max-size SIZE  largest fill buffer in MiB (default 1024)\n"
 		"  --tolerance PCT  library check tolerance (default 5)\n"
-		"  --no-plot        no gnuplot PNGs\n");
+		"  --no-plot        no gnuplot PNGs\n"
+		"  --ops N          no timing: run N operations of each selected\n"
+		"                   one-thread case on 4 KiB pages once, inside\n"
+		"                   bench_counted_job() (for callgrind; see\n"
+		"                   bench/callgrind-ops)\n"
+		"  --ops-threads N  with --ops: the rows of N threads (default 1;\n"
+		"                   waits between threads count too)\n"
+		"  --allocator NAME with --ops: that allocator only\n"
+		"  --row NAME       only the rows of that workload (alloc, workload)\n");
 }
 
 int main(int argc, char **argv)
@@ -70,6 +79,10 @@ int main(int argc, char **argv)
 		{ "tolerance", required_argument, NULL, 't' },
 		{ "no-plot", no_argument, NULL, 'n' },
 		{ "child", required_argument, NULL, 'C' },
+		{ "ops", required_argument, NULL, 'O' },
+		{ "allocator", required_argument, NULL, 'A' },
+		{ "row", required_argument, NULL, 'R' },
+		{ "ops-threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -112,6 +125,18 @@ int main(int argc, char **argv)
 		case 'C':
 			opt.child = optarg;
 			break;
+		case 'O':
+			opt.count_ops = strtoull(optarg, NULL, 0);
+			break;
+		case 'A':
+			opt.only_alloc = optarg;
+			break;
+		case 'R':
+			opt.only_row = optarg;
+			break;
+		case 'T':
+			opt.count_threads = (unsigned)atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -148,7 +173,9 @@ int main(int argc, char **argv)
 		opt.cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
 	pin_to(opt.cpu);
 	machine_read();
-	if (!opt.child && mkdir(opt.out, 0777) && errno != EEXIST) {
+	if (opt.count_ops)
+		opt.plot = false;
+	if (!opt.child && !opt.count_ops && mkdir(opt.out, 0777) && errno != EEXIST) {
 		progress("cannot create %s: %s", opt.out, strerror(errno));
 		return 1;
 	}
@@ -169,6 +196,10 @@ int main(int argc, char **argv)
 	workers_stop();
 	perf_close();
 
+	if (opt.count_ops) {
+		results_free();
+		return failed ? 1 : 0;
+	}
 	if (opt.child) {
 		/* one row for the parent to read (allocators.c) */
 		results_dump(stdout);

@@ -61,6 +61,26 @@ void workers_barrier(void)
 			sched_yield();
 }
 
+/*
+ * The job, called through here while workers_count() is on: callgrind's
+ * --toggle-collect=bench_counted_job then counts the job's instructions
+ * alone, in each worker (bench/callgrind-ops).
+ */
+static bool counting;
+
+void __attribute__((noinline, used))
+bench_counted_job(void (*fn)(void *arg, unsigned index), void *arg,
+		  unsigned index)
+{
+	fn(arg, index);
+	__asm__ volatile("" ::: "memory");
+}
+
+void workers_count(bool on)
+{
+	counting = on;
+}
+
 static void *worker_main(void *p)
 {
 	unsigned index = (unsigned)(uintptr_t)p;
@@ -77,7 +97,10 @@ static void *worker_main(void *p)
 		workers_barrier();
 		w.cpu_ns[index] = thread_cpu_ns();
 		w.start_ns[index] = now_ns();
-		w.fn(w.arg, index);
+		if (counting)
+			bench_counted_job(w.fn, w.arg, index);
+		else
+			w.fn(w.arg, index);
 		w.end_ns[index] = now_ns();
 		w.cpu_ns[index] = thread_cpu_ns() - w.cpu_ns[index];
 		if (atomic_fetch_sub(&w.pending, 1) == 1)

@@ -28,8 +28,9 @@
  *   pools fails with EPERM, freeing into them aborts, wcp_pool_trim()
  *   returns -EPERM and wcp_pool_destroy() only drops the child's view.
  * - All calls are thread safe.  Any thread may free what another allocated.
- *   Each thread caches small blocks (up to 32 KiB) of the last four pools
- *   it used, so small allocations take no lock; a cache only ever holds
+ *   Each thread caches blocks up to 64 KiB (about 64 KiB of each size
+ *   class) of the last four pools it used, so they take no lock; a cache
+ *   only ever holds
  *   its own pool's memory.  When a thread exits, its caches go back to
  *   their pools, still filled, for the next new thread to adopt;
  *   wcp_pool_trim() and wcp_pool_destroy() empty them (a running thread

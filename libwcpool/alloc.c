@@ -117,8 +117,11 @@ mark_live(struct wcp_pool *pool, void *p)
 	return p;
 }
 
-/* The block map's kind (and owner) for a block jemalloc just handed out. */
-static void set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
+/*
+ * The block map's kind (and owner) for a block jemalloc just handed out;
+ * its size (one sallocx() for both).
+ */
+static size_t set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
 {
 	size_t size = sallocx(p, 0);
 
@@ -129,6 +132,7 @@ static void set_kind(struct wcp_pool *pool, void *p, struct wcpi_tcache *tc)
 	else
 		wcpi_livemap_set_kind(&pool->live, wcpi_offset(pool, p),
 				      WCPI_KIND_LARGE);
+	return size;
 }
 
 /*
@@ -151,10 +155,9 @@ static void *arena_alloc(struct wcp_pool *pool, size_t size, int flags)
 	if (!p)
 		return NULL;
 	/* jemalloc takes recommitted pages as zero: some may not be. */
-	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.max)
+	if ((flags & MALLOCX_ZERO) && size > wcpi_classes.slab_max)
 		wcpi_commit_zero(pool, wcpi_offset(pool, p), size);
-	set_kind(pool, p, tc);
-	wcpi_tcache_count(pool, tc, 1, (int64_t)sallocx(p, 0));
+	wcpi_tcache_count(pool, tc, 1, (int64_t)set_kind(pool, p, tc));
 	return p;
 }
 
@@ -221,10 +224,9 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 }
 
 /*
- * The common case, inline: a small block from the bin of the record this
- * thread found first.  A record there proves the checks pool_alloc()
- * makes: the pool exists, allocates (not a view) and is this process's
- * (a fork() child starts without records).
+ * The common case, inline: a block of a cached class from the bin of the
+ * record this thread found first.  The hit proves the checks pool_alloc()
+ * makes (pool.h); a block from a bin lies in the pool.
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
@@ -233,8 +235,13 @@ void *wcp_malloc(struct wcp_pool *pool, size_t size)
 
 	if (size <= wcpi_classes.max &&
 	    (tc = wcpi_tcache_hit(pool)) &&
-	    (p = wcpi_tcache_pop(tc, wcpi_class_of(size))))
-		return mark_live(pool, p);
+	    (p = wcpi_tcache_pop(tc, wcpi_class_of(size)))) {
+		if (!wcpi_livemap_set(&pool->live,
+				      (uint64_t)((char *)p - pool->base)))
+			wcpi_misuse("wcp_malloc", "allocator returned a live pointer",
+				    pool, p);
+		return p;
+	}
 	return pool_alloc(pool, size, 0, false);
 }
 
@@ -264,6 +271,7 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 {
 	unsigned kind = wcpi_livemap_kind(&pool->live, off);
 	struct wcpi_tcache *tc;
+	size_t size;
 	int flags;
 
 	if (kind == WCPI_KIND_HUGE) {
@@ -277,8 +285,10 @@ static void release_block(struct wcp_pool *pool, void *ptr, uint64_t off)
 			return;
 	}
 	flags = wcpi_tcache_flags(pool, &tc);
-	wcpi_tcache_count(pool, tc, -1, -(int64_t)sallocx(ptr, 0));
-	dallocx(ptr, flags);
+	size = sallocx(ptr, 0);
+	wcpi_tcache_count(pool, tc, -1, -(int64_t)size);
+	/* Sized: jemalloc then skips its own lookup of the size. */
+	sdallocx(ptr, size, flags);
 }
 
 static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
@@ -306,7 +316,7 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 		unsigned owner = wcpi_livemap_owner(&pool->live, off);
 
 		/* From another arena: on its way home (remote.h). */
-		if (owner && owner != tc->slot + 1 &&
+		if (owner && owner != tc->owner &&
 		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
 			return;
 		clear_live(pool, ptr, off, "wcp_free");
@@ -318,11 +328,11 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 	release_block(pool, ptr, off);
 }
 
-void wcp_free(struct wcp_pool *pool, void *ptr)
+/* wcp_free() past its fast path: every check, then free_slow(). */
+static void __attribute__((noinline))
+free_checked(struct wcp_pool *pool, void *ptr)
 {
-	struct wcpi_tcache *tc;
 	struct wcp_pool *s;
-	unsigned kind, page;
 	uint64_t off;
 
 	if (!ptr)
@@ -332,21 +342,38 @@ void wcp_free(struct wcp_pool *pool, void *ptr)
 		return;
 	}
 	off = free_offset(pool, ptr, "wcp_free");
-	page = wcpi_livemap_page(&pool->live, off);
-	kind = WCPI_PAGE_KIND(page);
-	/* The common case: a small block of this thread's arena, bin room. */
-	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_hit(pool)) &&
-	    WCPI_PAGE_OWNER(page) == tc->slot + 1) {
-		struct wcpi_bin *b = &tc->bins[kind - 1];
-		unsigned n = wcpi_bin_n(b);
+	free_slow(pool, ptr, off, wcpi_livemap_kind(&pool->live, off));
+}
 
-		if (n < b->cap) {
-			clear_live(pool, ptr, off, "wcp_free");
-			wcpi_bin_put(b, n, ptr);
-			return;
+/*
+ * The common case, inline: a block of a cached class of this thread's
+ * arena, with room in its bin.  The record's hit proves the pool checks
+ * (pool.h); the block must still be a live block start in the pool.
+ * Anything else (NULL, another pool's or a spilled block, misuse) takes
+ * free_checked(), which reports it.
+ */
+void wcp_free(struct wcp_pool *pool, void *ptr)
+{
+	struct wcpi_tcache *tc = wcpi_tcache_hit(pool);
+	uint64_t off = (uint64_t)((char *)ptr - (tc ? pool->base : NULL));
+
+	if (tc && off < pool->max_size && !(off % WCPI_LIVEMAP_GRANULE)) {
+		unsigned page = wcpi_livemap_page(&pool->live, off);
+		unsigned kind = WCPI_PAGE_KIND(page);
+
+		if (kind - 1 < wcpi_classes.nr &&
+		    WCPI_PAGE_OWNER(page) == tc->owner) {
+			struct wcpi_bin *b = &tc->bins[kind - 1];
+			unsigned n = wcpi_bin_n(b);
+
+			if (n < b->cap) {
+				clear_live(pool, ptr, off, "wcp_free");
+				wcpi_bin_put(b, n, ptr);
+				return;
+			}
 		}
 	}
-	free_slow(pool, ptr, off, kind);
+	free_checked(pool, ptr);
 }
 
 /* A new block of @size (spilled if need be) with @ptr's bytes; @ptr goes. */
@@ -405,9 +432,8 @@ void *wcp_realloc(struct wcp_pool *pool, void *ptr, size_t size)
 		p = rallocx(ptr, size < WCP_MIN_ALLOC ? WCP_MIN_ALLOC : size,
 			    flags);
 		if (p) {
-			set_kind(pool, p, tc);
 			wcpi_tcache_count(pool, tc, 0,
-					  (int64_t)sallocx(p, 0) - before);
+					  (int64_t)set_kind(pool, p, tc) - before);
 			return mark_live(pool, p);
 		}
 		/* Out of huge pages where it is: elsewhere, maybe spilled. */

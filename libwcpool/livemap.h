@@ -17,11 +17,14 @@
  *   - the kind byte (low): the size class of the blocks starting in the
  *     page (every page of a jemalloc slab holds blocks of one class, and a
  *     slab is not reused while any of its blocks is allocated, cached ones
- *     included), or large (a jemalloc extent of its own) or huge (huge.c),
- *     so that a free learns the size without asking jemalloc;
- *   - the owner byte (high): 1 + the slot of the pool arena whose slab the
- *     small blocks starting there come from, 0 if unknown, so that a free
- *     can send a block home without touching its live byte (remote.h).
+ *     included; a block of a large class up to 64 KiB is an extent of its
+ *     own, the only block starting in its first page), or large (a bigger
+ *     jemalloc extent) or huge (huge.c), so that a free learns the size
+ *     without asking jemalloc;
+ *   - the owner byte (high): 1 + the slot of the pool arena whose slab (or
+ *     extent) the blocks of a class starting there come from, 0 if
+ *     unknown, so that a free can send a block home without touching its
+ *     live byte (remote.h).
  */
 #ifndef WCPOOL_INTERNAL_LIVEMAP_H
 #define WCPOOL_INTERNAL_LIVEMAP_H

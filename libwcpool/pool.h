@@ -98,17 +98,16 @@ static inline bool wcpi_owns(const struct wcp_pool *pool, const void *ptr)
 }
 
 /*
- * The fast path's record for @pool (tcache.h): the thread's first, if it is
- * @pool's, alive and not due a flush (a trim happened); else NULL.
+ * The fast path's record for @pool (tcache.h): the thread's first, if it
+ * is armed for @pool (alive, up to date with the pool's trims); else NULL.
+ * A hit also proves what pool_alloc() checks: @pool exists, allocates (not
+ * a view) and is this process's (a fork() child starts without records).
  */
 static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc = wcpi_thread_caches[0];
 
-	if (tc && pool &&
-	    atomic_load_explicit(&tc->pool, memory_order_relaxed) == pool &&
-	    tc->trim_seen == atomic_load_explicit(&pool->tcaches.trim_generation,
-						  memory_order_relaxed))
+	if (tc && atomic_load_explicit(&tc->hit, memory_order_relaxed) == pool)
 		return tc;
 	return NULL;
 }

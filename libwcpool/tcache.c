@@ -47,6 +47,7 @@ static pthread_key_t tcache_key;
 /* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
 _Thread_local struct wcpi_tcache *wcpi_thread_caches[WCPI_THREAD_POOLS]
 	__attribute__((tls_model("initial-exec")));
+const char wcpi_tcache_unarmed[1];
 /* What a destroyed pool leaves in its records' pool field. */
 static const struct wcp_pool *const dead_pool = (const struct wcp_pool *)&dead_pool;
 /*
@@ -95,15 +96,38 @@ static void make_thread_key(void)
 }
 
 /*
- * Blocks a bin of @size-byte blocks holds: fewer of the larger ones.  The
- * tiny classes hold as many as jemalloc's own tcache (200), so that a
- * thread that allocates and frees batches of up to that many keeps them in
- * its bins instead of refilling and flushing every round.
+ * Blocks a bin of @size-byte blocks holds: 64 KiB worth of small blocks,
+ * 8 to 1024 of them, so that a thread that allocates a burst of a class
+ * and frees it (a bignum program, glibc's bench-malloc-simple) keeps the
+ * blocks in its bin instead of flushing them to jemalloc and refilling
+ * every round (jemalloc's own tcache holds 20-200 a class, but refills
+ * and flushes in batches inside the arena, which a pool's bins cannot).
+ * Blocks of the large classes (14-64 KiB), an extent each: 8 up to 32 KiB
+ * as jemalloc's tcache (20 there), 4 beyond, where jemalloc keeps none.
+ * wcp_pool_trim() gives everything back.
  */
 static unsigned bin_capacity(size_t size)
 {
-	return size <= 128 ? 200 : size <= 512 ? 64 : size <= 2048 ? 32 :
-	       size <= 4096 ? 16 : 8;
+	size_t n = ((size_t)64 << 10) / size;
+
+	if (size > wcpi_classes.slab_max)
+		return size <= ((size_t)32 << 10) ? 8 : 4;
+	return n < 8 ? 8 : n > 1024 ? 1024 : (unsigned)n;
+}
+
+/*
+ * Blocks a refill of bin @c asks jemalloc for at once: half the bin, 128
+ * at most, and fewer than a slab of the class holds: batch_alloc serves a
+ * slab's worth or more from fresh slabs, past the partly used ones that
+ * freed blocks went back to (larson's minor faults went up 5x so).
+ */
+static unsigned refill_count(const struct wcpi_tcache *tc, unsigned c)
+{
+	unsigned n = tc->bins[c].cap / 2, nregs = wcpi_classes.nregs[c];
+
+	if (n > 128)
+		n = 128;
+	return nregs && n >= nregs ? (nregs > 1 ? nregs - 1 : 1) : n;
 }
 
 /* Bytes of a record with its bins laid out behind it. */
@@ -172,9 +196,11 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 		record_free(tc);
 		return NULL;
 	}
+	atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
 	atomic_store(&tc->pool, pool);
 	tc->trim_seen = atomic_load(&pool->tcaches.trim_generation);
 	tc->slot = wcpi_arena_pick(pool, &arena);
+	tc->owner = tc->slot + 1;
 	tc->flags = wcpi_mallocx_arena(arena) | MALLOCX_TCACHE(tc->id);
 	pthread_mutex_lock(&tcache_lock);
 	tc->next = pool->tcaches.list;
@@ -323,26 +349,46 @@ static void record_flush(struct wcpi_tcache *tc)
 }
 
 /*
- * This thread's record for @pool, flushed if the pool was trimmed since it
- * last looked; NULL when jemalloc has no tcache left to give or the thread
- * is exiting (the caller goes without).  The hit is the first slot.
+ * Arm @tc for the fast path, flushed first if the pool was trimmed since
+ * it last looked.  A trim bumps the generation, then unarms every record;
+ * this sets hit, then reads the generation (both sequentially consistent):
+ * either it sees the new generation and flushes, or the trim's unarming
+ * comes after its arming and the next call lands here again.
+ */
+static void __attribute__((noinline))
+record_arm(struct wcp_pool *pool, struct wcpi_tcache *tc)
+{
+	for (;;) {
+		unsigned trim = atomic_load(&pool->tcaches.trim_generation);
+
+		if (tc->trim_seen != trim) {
+			record_flush(tc);
+			tc->trim_seen = trim;
+		}
+		atomic_store(&tc->hit, pool);
+		if (atomic_load(&pool->tcaches.trim_generation) == trim)
+			return;
+		atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
+	}
+}
+
+/*
+ * This thread's record for @pool, armed (flushed if the pool was trimmed
+ * since it last looked); NULL when jemalloc has no tcache left to give or
+ * the thread is exiting (the caller goes without).  The hit is the first
+ * slot.
  */
 static inline struct wcpi_tcache *thread_record(struct wcp_pool *pool)
 {
 	struct wcpi_tcache *tc = wcpi_thread_caches[0];
-	unsigned trim;
 
 	if (!tc || atomic_load_explicit(&tc->pool, memory_order_relaxed) != pool)
 		tc = record_find(pool);
 	if (!tc)
 		return NULL;
 	/* Only this thread uses its record: it flushes it itself. */
-	trim = atomic_load_explicit(&pool->tcaches.trim_generation,
-				    memory_order_relaxed);
-	if (tc->trim_seen != trim) {
-		record_flush(tc);
-		tc->trim_seen = trim;
-	}
+	if (atomic_load_explicit(&tc->hit, memory_order_relaxed) != pool)
+		record_arm(pool, tc);
 	return tc;
 }
 
@@ -360,36 +406,80 @@ int wcpi_tcache_flags(struct wcp_pool *pool, struct wcpi_tcache **tcp)
 }
 
 
+/* jemalloc 5.3's experimental.batch_alloc: what it takes. */
+struct batch_request {
+	void **ptrs;
+	size_t num;
+	size_t size;
+	int flags;
+};
+
+static size_t batch_mib[2], batch_miblen;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_resolve(void)
+{
+	batch_miblen = 2;
+	if (mallctlnametomib("experimental.batch_alloc", batch_mib,
+			     &batch_miblen))
+		batch_miblen = 0;
+}
+
 /*
- * Fill bin @c with half its capacity from jemalloc.  Each block's page
- * learns its class (the block map) as the block leaves jemalloc.
+ * Up to @num blocks of @size into @ptrs with one call (jemalloc serves them
+ * from the record's tcache, then fresh slabs, then one by one): one
+ * mallocx() per block cost 120 instructions of glibc-simple's 386 per
+ * operation (callgrind).  One by one where jemalloc has no batch_alloc.
+ */
+static unsigned alloc_batch(void **ptrs, unsigned num, size_t size, int flags)
+{
+	struct batch_request req = { ptrs, num, size, flags };
+	size_t filled = 0, len = sizeof(filled);
+	unsigned i;
+
+	pthread_once(&batch_once, batch_resolve);
+	if (batch_miblen &&
+	    !mallctlbymib(batch_mib, batch_miblen, &filled, &len, &req,
+			  sizeof(req)))
+		return (unsigned)filled;
+	for (i = 0; i < num && (ptrs[i] = mallocx(size, flags)); i++)
+		;
+	return i;
+}
+
+/*
+ * Fill bin @c from jemalloc (refill_count() blocks), in one batch.  Each
+ * block's page learns its class (the block map) as the block leaves
+ * jemalloc.
  */
 static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		       unsigned c)
 {
 	struct wcpi_bin *b = &tc->bins[c];
-	size_t size = wcpi_classes.size[c];
-	unsigned n;
+	unsigned n, got, kept = 0;
 
 	take_home(pool, tc);
-	while ((n = wcpi_bin_n(b)) < b->cap / 2u) {
-		void *p = mallocx(size, tc->flags);
+	n = wcpi_bin_n(b);
+	if (n >= refill_count(tc, c))
+		return n;
+	got = alloc_batch(b->slot + n, refill_count(tc, c) - n,
+			  wcpi_classes.size[c], tc->flags);
+	for (unsigned i = 0; i < got; i++) {
+		void *p = b->slot[n + i];
 
-		if (!p)
-			break;
 		if (!wcpi_owns(pool, p)) {
 			/* jemalloc has torn this thread down: see alloc.c. */
 			dallocx(p, MALLOCX_TCACHE_NONE);
-			break;
+			continue;
 		}
 		wcpi_livemap_set_small(&pool->live,
 				       (uint64_t)((char *)p - pool->base), c,
 				       tc->slot);
-		b->slot[n] = p;
-		wcpi_bin_set_n(b, n + 1);
-		wcpi_counter_add(&tc->held[c], 1);
+		b->slot[n + kept++] = p;
 	}
-	return wcpi_bin_n(b);
+	wcpi_bin_set_n(b, n + kept);
+	wcpi_counter_add(&tc->held[c], kept);
+	return n + kept;
 }
 
 void *wcpi_tcache_alloc(struct wcp_pool *pool, unsigned c)
@@ -466,6 +556,9 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
+		/* Its thread's next call takes the slow path and flushes. */
+		atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
+
 		for (int i = 0; i < WCPI_THREAD_POOLS; i++)
 			mine |= wcpi_thread_caches[i] == tc;
 		if (tc->idle || mine) {
@@ -490,6 +583,7 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 			record_free(tc);
 		} else {
 			/* Its thread frees it; the fast path misses it now. */
+			atomic_store(&tc->hit, WCPI_TCACHE_UNARMED);
 			atomic_store(&tc->pool, dead_pool);
 		}
 	}

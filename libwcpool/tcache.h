@@ -41,11 +41,22 @@ static inline void wcpi_bin_set_n(struct wcpi_bin *b, unsigned n)
  * the bins of the record the thread found first.
  */
 struct wcpi_tcache {
+	/*
+	 * The pool while the inline fast path may use this record: its
+	 * thread sets it once the record is up to date with the pool's trims
+	 * (tcache.c's thread_record()); a trim or the pool's destruction
+	 * resets it to WCPI_TCACHE_UNARMED from any thread.  One load and one
+	 * compare prove the pool, its record and that no flush is due (the
+	 * pool, its trim generation and the fork check cost 10 instructions
+	 * of 151 a free+malloc, callgrind).
+	 */
+	_Atomic(const struct wcp_pool *) hit;
 	/* The pool; tcache.c's dead_pool once the pool destroyed it. */
 	_Atomic(const struct wcp_pool *) pool;
 	unsigned trim_seen;		/* the pool's trim generation, flushed */
 	unsigned id;			/* jemalloc's tcache index */
 	unsigned slot;			/* its arena's slot in the pool */
+	unsigned owner;			/* slot + 1: the block map's owner */
 	int flags;			/* its arena and tcache, for mallocx */
 	bool idle;			/* no thread holds it */
 	/*
@@ -65,6 +76,10 @@ struct wcpi_tcache {
 	struct wcpi_bin bins[WCPI_MAX_CLASSES];
 	void *slots[];			/* the bins' arrays */
 };
+
+/* What hit holds while the record is not armed: no pool's address. */
+extern const char wcpi_tcache_unarmed[1];
+#define WCPI_TCACHE_UNARMED ((const struct wcp_pool *)wcpi_tcache_unarmed)
 
 /* The thread's records, most recently found first. */
 extern _Thread_local struct wcpi_tcache *wcpi_thread_caches[WCPI_THREAD_POOLS]

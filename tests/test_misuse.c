@@ -61,6 +61,20 @@ Test(misuse, free_of_interior_pointer)
 	wcp_free(pool, p);
 }
 
+/* Blocks of 14-64 KiB come from the thread's cache too: same checks. */
+Test(misuse, misuse_of_cached_large_blocks)
+{
+	char *p = wcp_malloc(pool, 40000), *q = wcp_malloc(pool, 20000);
+	void *q2 = alias_of(q);
+
+	expect_abort(free_it, p + 16, "not a live allocation");
+	expect_abort(free_it, p + 4096, "not a live allocation");
+	wcp_free(pool, q);
+	expect_abort(free_it, q2, "not a live allocation");
+	expect_abort(usable_size_of, q2, "wcp_usable_size(): invalid pointer");
+	wcp_free(pool, p);
+}
+
 Test(misuse, double_free)
 {
 	void *p = wcp_malloc(pool, 100), *p2 = alias_of(p);

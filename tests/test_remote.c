@@ -152,3 +152,47 @@ Test(remote, double_free_here_and_away_aborts, .signal = SIGABRT)
 	for (int i = 0; i < 1000; i++)
 		cr_assert_not_null(wcp_malloc(pool, 32));
 }
+
+/* Blocks of the large classes (14-64 KiB) freed away come home too. */
+static void *free_large(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 64; i++)
+		wcp_free(pool, blocks[i]);
+	return NULL;
+}
+
+Test(remote, large_class_blocks_freed_away_come_home)
+{
+	struct wcp_pool_stats st;
+	uint64_t first = 0;
+
+	pool = make_pool(0, 0);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 64; i++) {
+			blocks[i] = wcp_malloc(pool, 16384 + (size_t)i * 768);
+			cr_assert_not_null(blocks[i]);
+		}
+		in_thread(free_large, NULL);
+		cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+		cr_assert_eq(st.allocations, 0, "round %d", round);
+		cr_assert_eq(st.allocated, 0, "round %d", round);
+		if (!round)
+			first = active();
+	}
+	cr_expect_leq(active(), first + 1 * MiB, "active %lu after 10 rounds, %lu after 1",
+		      (unsigned long)active(), (unsigned long)first);
+	wcp_pool_destroy(pool);
+}
+
+Test(remote, double_free_of_a_large_class_block_away_aborts,
+     .signal = SIGABRT)
+{
+	void *p;
+
+	pool = make_pool(0, 0);
+	p = wcp_malloc(pool, 32768);
+	cr_assert_not_null(p);
+	in_thread(free_twice, p);
+	wcp_pool_trim(pool);
+}

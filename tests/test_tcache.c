@@ -395,3 +395,64 @@ Test(tcache, calls_after_thread_exit_leak_no_cache)
 	pthread_key_delete(late_key);
 	wcp_pool_destroy(late_pool);
 }
+
+/*
+ * Blocks of 14-64 KiB (jemalloc's large classes, an extent each) are
+ * cached per thread too: counts stay exact through the bins' refills and
+ * flushes, and each block is of its class's size.
+ */
+Test(tcache, large_class_blocks_counted_exactly)
+{
+	struct wcp_pool *pool = make_pool(0, 0);
+	enum { N = 200 };
+	static void *p[N];
+	uint64_t bytes = 0;
+	unsigned r = 7;
+
+	for (int i = 0; i < N; i++) {
+		size_t size, usable;
+
+		r = r * 1103515245u + 12345u;
+		size = 14 * 1024 + 1 + (r >> 8) % (50 * 1024);
+		p[i] = wcp_malloc(pool, size);
+		cr_assert_not_null(p[i]);
+		usable = wcp_usable_size(pool, p[i]);
+		cr_assert(usable >= size && usable <= size + size / 4,
+			  "%zu bytes for %zu", usable, size);
+		bytes += usable;
+		cr_assert_eq(stats_of(pool).allocations, (uint64_t)i + 1);
+		cr_assert_eq(stats_of(pool).allocated, bytes);
+	}
+	for (int i = 0; i < N; i += 2) {
+		bytes -= wcp_usable_size(pool, p[i]);
+		wcp_free(pool, p[i]);
+		cr_assert_eq(stats_of(pool).allocated, bytes, "i %d", i);
+	}
+	for (int i = 1; i < N; i += 2)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(stats_of(pool).allocations, 0);
+	cr_assert_eq(stats_of(pool).allocated, 0);
+	cr_assert_eq(wcp_pool_trim(pool), 0);
+	wcp_pool_destroy(pool);
+}
+
+/* A cached block handed out again by wcp_calloc() reads as zero. */
+Test(tcache, calloc_of_a_cached_block_is_zero)
+{
+	static const size_t sizes[] = { 48, 3000, 14336, 20000, 40000, 65536 };
+	struct wcp_pool *pool = make_pool(0, 0);
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		unsigned char *p = wcp_malloc(pool, sizes[k]), *q;
+
+		cr_assert_not_null(p);
+		memset(p, 0xab, sizes[k]);
+		wcp_free(pool, p);
+		q = wcp_calloc(pool, 1, sizes[k]);
+		cr_assert_eq(q, p, "%zu bytes: not the cached block", sizes[k]);
+		for (size_t i = 0; i < sizes[k]; i++)
+			cr_assert_eq(q[i], 0, "%zu bytes: byte %zu", sizes[k], i);
+		wcp_free(pool, q);
+	}
+	wcp_pool_destroy(pool);
+}
