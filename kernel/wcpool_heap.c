@@ -119,23 +119,15 @@ static long wcpool_heap_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
-	union {
-		struct dma_heap_allocation_data alloc;
-		struct wcpool_segments segs;
-	} u;
-	long ret;
+	struct dma_heap_allocation_data alloc;
 
 	switch (cmd) {
 	case DMA_HEAP_IOCTL_ALLOC:
-		if (copy_from_user(&u.alloc, uarg, sizeof(u.alloc)))
+		if (copy_from_user(&alloc, uarg, sizeof(alloc)))
 			return -EFAULT;
-		return wcpool_heap_alloc(file, &u.alloc, uarg);
+		return wcpool_heap_alloc(file, &alloc, uarg);
 	case WCPOOL_IOC_SEGMENTS:
-		ret = wcpool_copy_args(&u.segs, sizeof(u.segs),
-				       WCPOOL_SEGMENTS_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		return wcpool_reg_segments(NULL, &u.segs, uarg);
+		return wcpool_segments_ioctl(NULL, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -32,6 +32,7 @@
 static unsigned long wcpool_limit;
 static unsigned int wcpool_recycle_max;
 
+/* Recycle and deferred lists; innermost wcpool lock (see wcpool.h). */
 static DEFINE_SPINLOCK(wcpool_page_lock);
 static struct list_head wcpool_recycle[WCPOOL_POLICY_COUNT];
 static LIST_HEAD(wcpool_deferred);
