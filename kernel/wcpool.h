@@ -51,7 +51,9 @@
  * @spans: ranges pinned by live registrations (struct wcpool_span),
  *	under @lock
  * @heap: made by a dma-heap node for one dma-buf, which holds it
- * @dma32: pages below 4 GiB only (WCPOOL_CREATE_DMA32)
+ * @addr_bits: every page below 2^@addr_bits of physical address; 0: none
+ *	(WCPOOL_CREATE_DMA32 is 32)
+ * @contig: huge pages per physically contiguous run; 1: none
  */
 struct wcpool {
 	struct kref kref;
@@ -66,8 +68,16 @@ struct wcpool {
 	unsigned long nr_pages;
 	struct list_head spans;
 	bool heap;
-	bool dma32;
+	u32 addr_bits;
+	unsigned long contig;
 };
+
+/* The physical address limit of @pool in bytes; 0: none. */
+static inline u64 wcpool_pool_limit(const struct wcpool *pool)
+{
+	return pool->addr_bits && pool->addr_bits < 64 ?
+	       BIT_ULL(pool->addr_bits) : 0;
+}
 
 /**
  * struct wcpool_span - a byte range of a pool that a registration pins
@@ -97,6 +107,9 @@ struct wcpool_span {
  * @reg_bytes: bytes covered by live registrations
  * @reg_pinned: huge page references held by live registrations
  * @reg_mapped: importer attachments with a live DMA mapping
+ * @contig_runs: physically contiguous runs taken with alloc_contig_range()
+ *	so far
+ * @contig_pages: huge pages in those runs
  */
 struct wcpool_stats {
 	atomic_long_t pools;
@@ -113,6 +126,8 @@ struct wcpool_stats {
 	atomic_long_t reg_bytes;
 	atomic_long_t reg_pinned;
 	atomic_long_t reg_mapped;
+	atomic_long_t contig_runs;
+	atomic_long_t contig_pages;
 };
 
 extern struct wcpool_stats wcpool_stats;
@@ -123,16 +138,24 @@ void wcpool_page_exit(void);
 unsigned long wcpool_page_limit(void);
 int wcpool_page_reserve(unsigned long nr);
 void wcpool_page_unreserve(unsigned long nr);
-struct page *wcpool_page_alloc(u32 policy, bool dma32);
+struct page *wcpool_page_alloc(u32 policy, u64 limit);
+int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
+			  struct page **heads);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
 unsigned long wcpool_page_deferred_pinned(void);
 const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 
+/* wcpool_contig.c: physically contiguous runs below a limit */
+bool wcpool_contig_supported(void);
+int wcpool_contig_fits(u64 limit, unsigned long total, unsigned long run);
+int wcpool_contig_take(unsigned long nr, u64 limit, struct page **heads);
+
 /* wcpool_pool.c: the pool object, its pages and its pseudo filesystem */
 int wcpool_pool_init(void);
 void wcpool_pool_exit(void);
-struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size);
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size,
+			       u32 addr_bits, unsigned long contig);
 long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r);
 long wcpool_pool_release_range(struct wcpool *pool,
 			       const struct wcpool_range *r);

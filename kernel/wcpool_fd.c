@@ -29,15 +29,19 @@ static long wcpool_pool_info(struct wcpool *pool, struct file *file,
 {
 	u32 size = info->size;
 
-	if (info->flags || info->reserved0 || memchr_inv(info->reserved, 0,
-							 sizeof(info->reserved)))
+	if (info->flags || info->reserved0 ||
+	    memchr_inv(info->reserved, 0, sizeof(info->reserved)) ||
+	    info->addr_bits || info->reserved1 || info->contig_size)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
 	info->size = size;
 	if (!(file->f_mode & FMODE_WRITE))
 		info->flags |= WCPOOL_INFO_READONLY;
-	if (pool->dma32)
+	if (pool->addr_bits == 32)
 		info->flags |= WCPOOL_INFO_DMA32;
+	info->addr_bits = pool->addr_bits;
+	info->contig_size = pool->contig > 1 ?
+			    (u64)pool->contig << WCPOOL_PAGE_SHIFT_2M : 0;
 	info->policy = pool->policy;
 	info->page_shift = WCPOOL_PAGE_SHIFT_2M;
 	info->map_mode = pool->map_mode;
@@ -162,17 +166,46 @@ static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/*
+ * CREATE's address limit and contiguous run size: EINVAL for values out of
+ * range, EOPNOTSUPP for runs on a kernel that cannot make them.
+ */
+static int wcpool_pool_create_fit(const struct wcpool_create *args,
+				  u32 *addr_bits, unsigned long *contig)
+{
+	*addr_bits = args->addr_bits;
+	if (args->flags & WCPOOL_CREATE_DMA32) {
+		if (*addr_bits && *addr_bits != 32)
+			return -EINVAL;
+		*addr_bits = 32;
+	}
+	if (*addr_bits && (*addr_bits < 24 || *addr_bits > 64))
+		return -EINVAL;
+	if (args->reserved1 ||
+	    !IS_ALIGNED(args->contig_size, WCPOOL_HPAGE_SIZE) ||
+	    args->contig_size > WCPOOL_CONTIG_MAX ||
+	    (args->contig_size &&
+	     args->max_size % args->contig_size))
+		return -EINVAL;
+	*contig = max_t(u64, args->contig_size >> WCPOOL_PAGE_SHIFT_2M, 1);
+	if (*contig > 1 && !wcpool_contig_supported())
+		return -EOPNOTSUPP;
+	return 0;
+}
+
 /**
  * wcpool_pool_create - WCPOOL_IOC_CREATE: make a pool and install its fd
  * @args: the arguments, copied in; @args->fd is set on success
  * @uarg: where @args is copied back to
  *
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (see the uapi header).
  */
 long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 {
+	unsigned long contig;
 	struct wcpool *pool;
 	struct file *file;
+	u32 addr_bits;
 	int fd;
 
 	if ((args->flags & ~WCPOOL_CREATE_FLAGS) ||
@@ -195,11 +228,14 @@ long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
 	default:
 		return -EINVAL;
 	}
+	fd = wcpool_pool_create_fit(args, &addr_bits, &contig);
+	if (fd)
+		return fd;
 
-	pool = wcpool_pool_new(args->policy, args->map_mode, args->max_size);
+	pool = wcpool_pool_new(args->policy, args->map_mode, args->max_size,
+			       addr_bits, contig);
 	if (IS_ERR(pool))
 		return PTR_ERR(pool);
-	pool->dma32 = args->flags & WCPOOL_CREATE_DMA32;
 	/* The file takes its own references; drop the creation one after. */
 	fd = wcpool_pool_newfd(pool, O_RDWR,
 			       args->flags & WCPOOL_CREATE_CLOEXEC, &file);

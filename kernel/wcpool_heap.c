@@ -53,7 +53,7 @@ static struct dma_buf *wcpool_heap_buffer(u32 policy, u64 len, int flags)
 	struct wcpool *pool;
 	long ret;
 
-	pool = wcpool_pool_new(policy, WCPOOL_MAP_PTE, size);
+	pool = wcpool_pool_new(policy, WCPOOL_MAP_PTE, size, 0, 1);
 	if (IS_ERR(pool))
 		return ERR_CAST(pool);
 	pool->heap = true;

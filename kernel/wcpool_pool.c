@@ -158,6 +158,65 @@ static int wcpool_range_check(struct wcpool *pool,
 	return 0;
 }
 
+/*
+ * Grow pages [first, first + nr) of @pool, each run of @pool->contig
+ * pages physically contiguous.  Return: how many were grown before an
+ * error, which is in *@err (0: all).
+ */
+static unsigned long wcpool_pool_grow_pages(struct wcpool *pool,
+					    unsigned long first,
+					    unsigned long nr, int *err)
+{
+	u64 limit = wcpool_pool_limit(pool);
+	unsigned long i, j, run = pool->contig;
+	struct page **heads, *head;
+	int ret = 0;
+
+	heads = run > 1 ? kvmalloc_array(run, sizeof(*heads), GFP_KERNEL) :
+			  &head;
+	if (!heads) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	lockdep_assert_held(&pool->lock);
+	for (i = 0; i < nr; i += run) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (run > 1) {
+			ret = wcpool_page_alloc_run(pool->policy, run, limit,
+						    heads);
+		} else {
+			head = wcpool_page_alloc(pool->policy, limit);
+			ret = head ? 0 : -ENOMEM;
+		}
+		if (ret) {
+			if (fatal_signal_pending(current))
+				ret = -EINTR;
+			break;
+		}
+		for (j = 0; j < run; j++) {
+			ret = xa_err(xa_store(&pool->pages, first + i + j,
+					      heads[j], GFP_KERNEL_ACCOUNT));
+			if (ret)
+				break;
+		}
+		if (ret) {
+			/* The stored ones are undone by the caller. */
+			i += j;
+			for (; j < run; j++)
+				wcpool_page_free(heads[j], pool->policy);
+			break;
+		}
+		cond_resched();
+	}
+	if (heads != &head)
+		kvfree(heads);
+	*err = ret;
+	return min(i, nr);
+}
+
 /**
  * wcpool_pool_grow - WCPOOL_IOC_GROW: back a range with new pages
  * @pool: the pool
@@ -165,19 +224,24 @@ static int wcpool_range_check(struct wcpool *pool,
  *
  * A pool may span 2^25 huge pages: a range of more pages than the module
  * limit fails at once, and the range is searched for a present page rather
- * than walked index by index.
+ * than walked index by index.  So does a range that the RAM below the
+ * pool's address limit, or its longest contiguous range, can never hold.
  *
  * Return: 0 or a negative errno (see the uapi header).
  */
 long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 {
-	unsigned long first, nr, i, idx;
+	unsigned long first, nr, done, idx;
 	struct page *head;
+	int err;
 	long ret;
 
 	ret = wcpool_range_check(pool, r, &first, &nr);
 	if (ret)
 		return ret;
+	if (pool->contig > 1 &&
+	    (first % pool->contig || nr % pool->contig))
+		return -EINVAL;
 	/* More pages than the limit never fit; this bounds the loops below. */
 	if (nr > wcpool_page_limit())
 		return -ENOSPC;
@@ -190,36 +254,26 @@ long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 		ret = -EEXIST;
 		goto out_unlock;
 	}
+	if (wcpool_pool_limit(pool) || pool->contig > 1) {
+		ret = wcpool_contig_fits(wcpool_pool_limit(pool),
+					 pool->nr_pages + nr, pool->contig);
+		if (ret)
+			goto out_unlock;
+	}
 	ret = wcpool_page_reserve(nr);
 	if (ret)
 		goto out_unlock;
 
-	for (i = 0; i < nr; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			goto out_undo;
-		}
-		head = wcpool_page_alloc(pool->policy, pool->dma32);
-		if (!head) {
-			ret = -ENOMEM;
-			goto out_undo;
-		}
-		ret = xa_err(xa_store(&pool->pages, first + i, head,
-				      GFP_KERNEL_ACCOUNT));
-		if (ret) {
-			wcpool_page_free(head, pool->policy);
-			goto out_undo;
-		}
-		cond_resched();
+	done = wcpool_pool_grow_pages(pool, first, nr, &err);
+	if (!err) {
+		pool->nr_pages += nr;
+		mutex_unlock(&pool->lock);
+		return 0;
 	}
-	pool->nr_pages += nr;
-	mutex_unlock(&pool->lock);
-	return 0;
-
-out_undo:
+	ret = err;
 	/* Nothing was mapped yet: the pages go straight back. */
-	while (i--) {
-		head = xa_erase(&pool->pages, first + i);
+	while (done--) {
+		head = xa_erase(&pool->pages, first + done);
 		wcpool_page_free(head, pool->policy);
 		cond_resched();
 	}
@@ -318,11 +372,15 @@ struct file *wcpool_pool_file(struct wcpool *pool, int flags,
  * @policy: WCPOOL_POLICY_*
  * @map_mode: WCPOOL_MAP_*
  * @max_size: largest file size in bytes, a multiple of the huge page size
+ * @addr_bits: every page below 2^@addr_bits; 0: no limit
+ * @contig: huge pages per physically contiguous run (dividing @max_size's);
+ *	1: none
  *
  * Return: the pool, holding one reference (wcpool_pool_put() drops it), or
  * an ERR_PTR.
  */
-struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size)
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size,
+			       u32 addr_bits, unsigned long contig)
 {
 	struct wcpool *pool;
 	struct inode *inode;
@@ -344,6 +402,8 @@ struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size)
 	pool->policy = policy;
 	pool->map_mode = map_mode;
 	pool->max_size = max_size;
+	pool->addr_bits = addr_bits;
+	pool->contig = contig;
 	atomic_long_inc(&wcpool_stats.pools);
 	mutex_lock(&wcpool_list_lock);
 	list_add_tail(&pool->node, &wcpool_list);
