@@ -1042,6 +1042,7 @@ struct round {
 	int fd;			/* the pool's first fd, open all round */
 	uint64_t max;
 	uint32_t policy;
+	uint32_t dma32;		/* WCPOOL_INFO_DMA32 if addr_bits 32 */
 	bool pmd;
 	volatile bool stop;
 };
@@ -1288,7 +1289,8 @@ static void *duper(void *data)
 			       "(read-only fd)");
 			expect(I_RELEASE, range(fd, I_RELEASE, 0, HP), EBADF,
 			       "(read-only fd)");
-			if (!pool_info(fd, &i) || i.flags != WCPOOL_INFO_READONLY)
+			if (!pool_info(fd, &i) ||
+			    i.flags != (WCPOOL_INFO_READONLY | r->dma32))
 				fail("INFO on a read-only fd: flags %u",
 				     i.flags);
 			q = mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1327,7 +1329,7 @@ static void *duper(void *data)
 			break;
 		default:
 			fd = dup(r->fd);
-			if (!pool_info(fd, &i) || i.flags)
+			if (!pool_info(fd, &i) || i.flags != r->dma32)
 				fail("INFO on a dup(2) fd: flags %u", i.flags);
 			close(fd);
 		}
@@ -1346,6 +1348,7 @@ static void race_phase(double seconds, uint64_t seed)
 	double end = now_s() + seconds, left;
 	struct round r;
 	unsigned int i;
+	uint32_t bits;
 	int dev;
 
 	seed_rng(seed);
@@ -1356,9 +1359,11 @@ static void race_phase(double seconds, uint64_t seed)
 		r.policy = below(3);
 		r.pmd = pmd_ok && chance(30);
 		/* Some below an address limit: GROW may find no page there. */
+		bits = chance(80) ? 0 : PICK(28, 30, 32, 36);
+		r.dma32 = bits == 32 ? WCPOOL_INFO_DMA32 : 0;
 		r.fd = RETRY(create_bits(dev, r.policy, r.max,
 					 r.pmd ? WCPOOL_MAP_PMD : WCPOOL_MAP_PTE,
-					 chance(80) ? 0 : PICK(28, 30, 32, 36)));
+					 bits));
 		if (r.fd < 0)
 			break;
 		range(r.fd, I_GROW, 0, r.max / 2 & ~(HP - 1));
