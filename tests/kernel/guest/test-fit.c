@@ -249,7 +249,7 @@ static void test_fit_contig(void)
 	struct wcpool_register r;
 	struct wcpool_segment seg[2];
 	uint64_t *pa, len, align;
-	long runs, pages;
+	long runs, pages, in_use;
 	uint32_t count;
 	unsigned int i;
 	uint8_t *p;
@@ -263,12 +263,15 @@ static void test_fit_contig(void)
 		align = len & -len;
 		runs = stat_get("contig_runs");
 		pages = stat_get("contig_pages");
+		in_use = stat_get("in_use");
 		fd = fit_pool(i == 1 ? 0 : WCPOOL_CREATE_DMA32, len,
 			      0, len);
 		ASSERT(fd >= 0);
 		ASSERT(grow(fd, 0, len) == 0);
 		EXPECT(stat_get("contig_runs") == runs + 1);
 		EXPECT(stat_get("contig_pages") == pages + (long)(len / HP));
+		/* Counted against the module limit as any page. */
+		EXPECT(stat_get("in_use") == in_use + (long)(len / HP));
 		p = map(fd, len, PROT_READ, 0);
 		EXPECT(all_zero(p, len));
 		munmap(p, len);
