@@ -306,6 +306,48 @@ static void test_fit_contig(void)
 }
 
 /*
+ * A 1 GiB run: a 1 GiB page to a device, 1 GiB aligned, every 4 KiB page
+ * in place.  It needs a module limit of at least 1 GiB: below that (the
+ * default quarter of the suite's 2 GiB guest) GROW fails with ENOSPC
+ * before it allocates anything, as documented; with more, it must
+ * succeed (run it so: tests/kernel/vm --kernel 6.12 --mem 4G --param
+ * limit_mb=2048 -- wcpool-test fit_contig_1g).
+ */
+static void test_fit_contig_1g(void)
+{
+	const uint64_t len = 1024 * MB;
+	uint64_t *pa;
+	uint8_t *p;
+	size_t j;
+	int fd;
+
+	if (!contig_ok())
+		return;
+	fd = fit_pool(0, len, 0, len);
+	ASSERT(fd >= 0);
+	if (stat_get("limit") < (long)(len / HP)) {
+		EXPECT_ERR(grow(fd, 0, len), ENOSPC);
+		printf("  contig 1 GiB: module limit %ld pages: ENOSPC\n",
+		       stat_get("limit"));
+		close(fd);
+		return;
+	}
+	ASSERT(grow(fd, 0, len) == 0);
+	pa = touched_phys(fd, len, &p);
+	EXPECT(pa[0] % len == 0);
+	for (j = 1; j < len / 4096; j++)
+		if (pa[j] != pa[0] + j * 4096)
+			break;
+	EXPECT(j == len / 4096);
+	printf("  contig 1 GiB: pages %#llx..%#llx\n",
+	       (unsigned long long)pa[0],
+	       (unsigned long long)(pa[len / 4096 - 1] + 4095));
+	free(pa);
+	munmap(p, len);
+	close(fd);
+}
+
+/*
  * alloc_contig_range() failing every time (the kprobe module): GROW of a
  * contiguous pool fails with ENOMEM, changes nothing and leaves no page
  * behind (the harness checks the counters after the test).
@@ -415,6 +457,7 @@ const struct test fit_tests[] = {
 	{ "fit_impossible", test_fit_impossible },
 	{ "fit_bad_input", test_fit_bad_input },
 	{ "fit_contig", test_fit_contig },
+	{ "fit_contig_1g", test_fit_contig_1g },
 	{ "fit_contig_faults", test_fit_contig_faults },
 	{ "fit_heap_contig", test_fit_heap_contig },
 	{ NULL, NULL },
