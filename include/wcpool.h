@@ -125,9 +125,10 @@ enum wcp_pool_flags {
 	WCP_POOL_ALLOW_WB_FALLBACK = 1u << 0,
 	/**
 	 * Every page below 4 GiB of physical address, for devices with a
-	 * 32-bit DMA mask and no IOMMU.  wcpool.ko only (WCP_BACKEND_AUTO
-	 * then needs the module): -EOPNOTSUPP on the memfd backend, which
-	 * cannot choose where its pages are.
+	 * 32-bit DMA mask and no IOMMU: the same as addr_bits 32.
+	 * wcpool.ko only (WCP_BACKEND_AUTO then needs the module):
+	 * -EOPNOTSUPP on the memfd backend, which cannot choose where its
+	 * pages are.
 	 */
 	WCP_POOL_DMA32 = 1u << 1,
 };
@@ -162,8 +163,15 @@ struct wcp_pool_options {
 	uint64_t max_size;
 	/** enum wcp_pool_flags; unknown bits give -EINVAL. */
 	uint32_t flags;
-	/** Must be zero. */
-	uint32_t reserved;
+	/**
+	 * 0: pages anywhere.  24 to 64: every page below 2^addr_bits of
+	 * physical address, for a device with that DMA mask and no IOMMU
+	 * (24: ZONE_DMA, 16 MiB in all).  wcpool.ko only, as WCP_POOL_DMA32
+	 * (with which only 0 or 32 go): -EOPNOTSUPP on the memfd backend
+	 * below 64.  Other values: -EINVAL.  (Was a reserved field that had
+	 * to be 0: the ABI is unchanged.)
+	 */
+	uint32_t addr_bits;
 };
 
 /** What a pool actually got, as opposed to what was asked for. */

@@ -20,6 +20,23 @@
 #define WCPOOL_HPAGE_PAGES	BIT(WCPOOL_ORDER)
 #define WCPOOL_MAX_SIZE		BIT_ULL(46)
 
+/*
+ * Lock order of wcpool.ko (lockdep checks it on the debug kernel; each
+ * function that relies on a lock says so with lockdep_assert_held):
+ *
+ *   wcpool_list_lock (wcpool_pool.c, the list of all pools)
+ *     -> wcpool->lock (one pool)
+ *   mm->mmap_lock (page faults, REGISTER's address lookup)
+ *     -> wcpool->lock
+ *   wcpool->lock
+ *     -> page lock (lock_page() of a pool page: fault vs. RELEASE)
+ *     -> i_mmap_rwsem of the pool inode (RELEASE's unmap_mapping_range)
+ *     -> wcpool_page_lock (wcpool_page.c, a spinlock: recycle and
+ *        deferred lists; nothing is taken under it)
+ *   wcpool_reg->lock (wcpool_reg.h, one registration's attachments):
+ *     a leaf, taken with no other wcpool lock held
+ */
+
 /**
  * struct wcpool - one pool, shared by all of its fds and mappings
  * @kref: one reference per open file of the pool
@@ -31,13 +48,16 @@
  * @map_mode: WCPOOL_MAP_*
  * @max_size: largest file size in bytes
  * @nr_pages: huge pages in @pages
- * @regs: live registrations of this pool (struct wcpool_reg), under @lock
+ * @spans: ranges pinned by live registrations (struct wcpool_span),
+ *	under @lock
  * @heap: made by a dma-heap node for one dma-buf, which holds it
- * @dma32: pages below 4 GiB only (WCPOOL_CREATE_DMA32)
+ * @addr_bits: every page below 2^@addr_bits of physical address; 0: none
+ *	(WCPOOL_CREATE_DMA32 is 32)
+ * @contig: huge pages per physically contiguous run; 1: none
  */
 struct wcpool {
 	struct kref kref;
-	/* GROW/RELEASE vs. fault lookup, see struct comment */
+	/* see the lock order above: after list and mmap locks */
 	struct mutex lock;
 	struct xarray pages;
 	struct inode *inode;
@@ -46,9 +66,29 @@ struct wcpool {
 	u32 map_mode;
 	u64 max_size;
 	unsigned long nr_pages;
-	struct list_head regs;
+	struct list_head spans;
 	bool heap;
-	bool dma32;
+	u32 addr_bits;
+	unsigned long contig;
+};
+
+/* The physical address limit of @pool in bytes; 0: none. */
+static inline u64 wcpool_pool_limit(const struct wcpool *pool)
+{
+	return pool->addr_bits && pool->addr_bits < 64 ?
+	       BIT_ULL(pool->addr_bits) : 0;
+}
+
+/**
+ * struct wcpool_span - a byte range of a pool that a registration pins
+ * @node: entry in the pool's @spans, under its lock
+ * @offset: pool file offset of the first byte
+ * @length: bytes
+ */
+struct wcpool_span {
+	struct list_head node;
+	u64 offset;
+	u64 length;
 };
 
 /**
@@ -67,6 +107,9 @@ struct wcpool {
  * @reg_bytes: bytes covered by live registrations
  * @reg_pinned: huge page references held by live registrations
  * @reg_mapped: importer attachments with a live DMA mapping
+ * @contig_runs: physically contiguous runs taken with alloc_contig_range()
+ *	so far
+ * @contig_pages: huge pages in those runs
  */
 struct wcpool_stats {
 	atomic_long_t pools;
@@ -83,6 +126,8 @@ struct wcpool_stats {
 	atomic_long_t reg_bytes;
 	atomic_long_t reg_pinned;
 	atomic_long_t reg_mapped;
+	atomic_long_t contig_runs;
+	atomic_long_t contig_pages;
 };
 
 extern struct wcpool_stats wcpool_stats;
@@ -93,23 +138,40 @@ void wcpool_page_exit(void);
 unsigned long wcpool_page_limit(void);
 int wcpool_page_reserve(unsigned long nr);
 void wcpool_page_unreserve(unsigned long nr);
-struct page *wcpool_page_alloc(u32 policy, bool dma32);
+struct page *wcpool_page_alloc(u32 policy, u64 limit);
+int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
+			  struct page **heads);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
 unsigned long wcpool_page_deferred_pinned(void);
 const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 
-/* wcpool_pool.c */
+/* wcpool_contig.c: physically contiguous runs below a limit */
+bool wcpool_contig_supported(void);
+int wcpool_contig_fits(u64 limit, unsigned long total, unsigned long run);
+int wcpool_contig_take(unsigned long nr, u64 limit, struct page **heads);
+
+/* wcpool_pool.c: the pool object, its pages and its pseudo filesystem */
 int wcpool_pool_init(void);
 void wcpool_pool_exit(void);
-long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
-struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size);
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size,
+			       u32 addr_bits, unsigned long contig);
 long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r);
+long wcpool_pool_release_range(struct wcpool *pool,
+			       const struct wcpool_range *r);
 void wcpool_pool_get(struct wcpool *pool);
 void wcpool_pool_put(struct wcpool *pool);
+struct file *wcpool_pool_file(struct wcpool *pool, int flags,
+			      const struct file_operations *fops);
 bool wcpool_is_pool_file(const struct file *file);
+int wcpool_pool_pin(struct wcpool *pool, struct wcpool_span *span,
+		    struct page **heads);
+void wcpool_pool_unpin(struct wcpool *pool, struct wcpool_span *span);
 int wcpool_pool_for_each(void (*fn)(struct wcpool *pool, void *data),
 			 void *data);
+
+/* wcpool_fd.c: pool fds, their ioctls; WCPOOL_IOC_CREATE */
+long wcpool_pool_create(struct wcpool_create *args, void __user *uarg);
 
 /* wcpool_mmap.c */
 int wcpool_mmap(struct file *file, struct vm_area_struct *vma);
@@ -120,14 +182,16 @@ unsigned long wcpool_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
 				       unsigned long flags);
 
-/* wcpool_reg.c */
+/* wcpool_reg.c: WCPOOL_IOC_REGISTER */
 long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 			 void __user *uarg);
-long wcpool_reg_segments(struct wcpool *pool, struct wcpool_segments *args,
-			 void __user *uarg);
-bool wcpool_reg_overlaps(struct wcpool *pool, u64 offset, u64 length);
+
+/* wcpool_reg_heap.c: the dma-buf of a dma-heap buffer */
 struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 length,
 				       int flags);
+
+/* wcpool_segments.c: WCPOOL_IOC_SEGMENTS */
+long wcpool_segments_ioctl(struct wcpool *pool, void __user *uarg);
 
 /* wcpool_heap.c */
 int wcpool_heap_init(void);
@@ -137,7 +201,7 @@ void wcpool_heap_exit(void);
 void wcpool_stats_init(void);
 void wcpool_stats_exit(void);
 
-/* wcpool_main.c */
+/* wcpool_args.c: extensible ioctl argument structs */
 int wcpool_copy_args(void *karg, size_t ksize, size_t ver0,
 		     const void __user *uarg);
 int wcpool_copy_out(void __user *uarg, const void *karg, size_t ksize);

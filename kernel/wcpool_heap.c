@@ -16,6 +16,13 @@
  * first len bytes and exported at once, without a user mapping.  The
  * dma-buf holds the pool; its release frees both.  The node also takes
  * WCPOOL_IOC_SEGMENTS for these buffers.
+ *
+ * /dev/dma_heap/wcpool-{wc,uc,wb}-contig (where the kernel makes
+ * contiguous runs, wcpool_contig.c): each buffer is one physically
+ * contiguous run, up to WCPOOL_CONTIG_MAX; what programs written for
+ * "linux,cma" expect, on kernels without CMA.  Nodes rather than heap
+ * flags: the dma-heap UAPI defines no heap flag (the kernel's heaps refuse
+ * any), and programs choose a heap by its path.
  */
 #include <linux/dma-buf.h>
 #include <linux/file.h>
@@ -28,24 +35,39 @@
 
 #include "wcpool.h"
 
-/* The policy of a node: its index in wcpool_heaps[]. */
-static struct miscdevice wcpool_heaps[WCPOOL_POLICY_COUNT];
+/*
+ * The nodes: index = policy, + WCPOOL_POLICY_COUNT for the contiguous
+ * ones (registered only where the kernel makes contiguous runs).
+ */
+#define WCPOOL_HEAP_NODES	(2 * WCPOOL_POLICY_COUNT)
+static struct miscdevice wcpool_heaps[WCPOOL_HEAP_NODES];
+static unsigned int wcpool_heap_nr;
 
-static const char *const wcpool_heap_names[WCPOOL_POLICY_COUNT][2] = {
+static const char *const wcpool_heap_names[WCPOOL_HEAP_NODES][2] = {
 	[WCPOOL_POLICY_WC] = { "wcpool-heap-wc", "dma_heap/wcpool-wc" },
 	[WCPOOL_POLICY_UC] = { "wcpool-heap-uc", "dma_heap/wcpool-uc" },
 	[WCPOOL_POLICY_WB] = { "wcpool-heap-wb", "dma_heap/wcpool-wb" },
+	[WCPOOL_POLICY_COUNT + WCPOOL_POLICY_WC] = {
+		"wcpool-heap-wc-contig", "dma_heap/wcpool-wc-contig" },
+	[WCPOOL_POLICY_COUNT + WCPOOL_POLICY_UC] = {
+		"wcpool-heap-uc-contig", "dma_heap/wcpool-uc-contig" },
+	[WCPOOL_POLICY_COUNT + WCPOOL_POLICY_WB] = {
+		"wcpool-heap-wb-contig", "dma_heap/wcpool-wb-contig" },
 };
 
-static u32 wcpool_heap_policy(struct file *file)
+static unsigned int wcpool_heap_index(struct file *file)
 {
 	struct miscdevice *misc = file->private_data;
 
 	return misc - wcpool_heaps;
 }
 
-/* A dma-buf of @len bytes of a new pool of @policy. */
-static struct dma_buf *wcpool_heap_buffer(u32 policy, u64 len, int flags)
+/*
+ * A dma-buf of @len bytes of a new pool of @policy; @contig: one
+ * physically contiguous run.
+ */
+static struct dma_buf *wcpool_heap_buffer(u32 policy, u64 len, int flags,
+					  bool contig)
 {
 	u64 size = ALIGN(len, WCPOOL_HPAGE_SIZE);
 	struct wcpool_range r = { .size = sizeof(r), .length = size };
@@ -53,7 +75,8 @@ static struct dma_buf *wcpool_heap_buffer(u32 policy, u64 len, int flags)
 	struct wcpool *pool;
 	long ret;
 
-	pool = wcpool_pool_new(policy, WCPOOL_MAP_PTE, size);
+	pool = wcpool_pool_new(policy, WCPOOL_MAP_PTE, size, 0,
+			       contig ? size >> WCPOOL_PAGE_SHIFT_2M : 1);
 	if (IS_ERR(pool))
 		return ERR_CAST(pool);
 	pool->heap = true;
@@ -76,7 +99,8 @@ static struct dma_buf *wcpool_heap_buffer(u32 policy, u64 len, int flags)
  * As the kernel's dma-heaps: @data->fd must be 0, fd_flags at most
  * O_CLOEXEC | O_ACCMODE (the dma-buf file gets O_ACCMODE), heap_flags 0,
  * len is rounded up to whole pages and must be neither 0 nor more than the
- * machine's memory.
+ * machine's memory (on a contiguous node: nor more than
+ * WCPOOL_CONTIG_MAX).
  *
  * Return: 0 or a negative errno: -EINVAL (a field out of range), -ENOMEM
  * (no memory, the memory cgroup's limit or the module's), -EINTR (fatal
@@ -86,6 +110,8 @@ static long wcpool_heap_alloc(struct file *file,
 			      struct dma_heap_allocation_data *data,
 			      void __user *uarg)
 {
+	unsigned int idx = wcpool_heap_index(file);
+	bool contig = idx >= WCPOOL_POLICY_COUNT;
 	struct dma_buf *dmabuf;
 	u64 len;
 	int fd;
@@ -94,10 +120,11 @@ static long wcpool_heap_alloc(struct file *file,
 	    (data->heap_flags & ~DMA_HEAP_VALID_HEAP_FLAGS))
 		return -EINVAL;
 	len = PAGE_ALIGN(data->len);
-	if (!len || len / PAGE_SIZE > totalram_pages())
+	if (!len || len / PAGE_SIZE > totalram_pages() ||
+	    (contig && len > WCPOOL_CONTIG_MAX))
 		return -EINVAL;
-	dmabuf = wcpool_heap_buffer(wcpool_heap_policy(file), len,
-				    data->fd_flags & O_ACCMODE);
+	dmabuf = wcpool_heap_buffer(idx % WCPOOL_POLICY_COUNT, len,
+				    data->fd_flags & O_ACCMODE, contig);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	fd = get_unused_fd_flags(data->fd_flags & O_CLOEXEC);
@@ -119,23 +146,15 @@ static long wcpool_heap_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
-	union {
-		struct dma_heap_allocation_data alloc;
-		struct wcpool_segments segs;
-	} u;
-	long ret;
+	struct dma_heap_allocation_data alloc;
 
 	switch (cmd) {
 	case DMA_HEAP_IOCTL_ALLOC:
-		if (copy_from_user(&u.alloc, uarg, sizeof(u.alloc)))
+		if (copy_from_user(&alloc, uarg, sizeof(alloc)))
 			return -EFAULT;
-		return wcpool_heap_alloc(file, &u.alloc, uarg);
+		return wcpool_heap_alloc(file, &alloc, uarg);
 	case WCPOOL_IOC_SEGMENTS:
-		ret = wcpool_copy_args(&u.segs, sizeof(u.segs),
-				       WCPOOL_SEGMENTS_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		return wcpool_reg_segments(NULL, &u.segs, uarg);
+		return wcpool_segments_ioctl(NULL, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -150,9 +169,12 @@ static const struct file_operations wcpool_heap_fops = {
 
 int wcpool_heap_init(void)
 {
-	int i, ret;
+	unsigned int i;
+	int ret;
 
-	for (i = 0; i < WCPOOL_POLICY_COUNT; i++) {
+	wcpool_heap_nr = wcpool_contig_supported() ? WCPOOL_HEAP_NODES :
+						     WCPOOL_POLICY_COUNT;
+	for (i = 0; i < wcpool_heap_nr; i++) {
 		wcpool_heaps[i] = (struct miscdevice){
 			.minor = MISC_DYNAMIC_MINOR,
 			.name = wcpool_heap_names[i][0],
@@ -173,8 +195,8 @@ err:
 
 void wcpool_heap_exit(void)
 {
-	int i;
+	unsigned int i;
 
-	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
+	for (i = 0; i < wcpool_heap_nr; i++)
 		misc_deregister(&wcpool_heaps[i]);
 }

@@ -12,7 +12,8 @@
  *
  * Each page is converted as one 2 MiB range (set_memory_wc/uc/wb), which
  * keeps the linear map's 2 MiB entry: the page-array variants would split
- * it into 4 KiB entries.
+ * it into 4 KiB entries.  A physically contiguous run (wcpool_contig.c) is
+ * converted as one range, one TLB flush for all its pages.
  */
 #include <linux/gfp.h>
 #include <linux/highmem.h>
@@ -20,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/shrinker.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <asm/set_memory.h>
@@ -32,6 +34,7 @@
 static unsigned long wcpool_limit;
 static unsigned int wcpool_recycle_max;
 
+/* Recycle and deferred lists; innermost wcpool lock (see wcpool.h). */
 static DEFINE_SPINLOCK(wcpool_page_lock);
 static struct list_head wcpool_recycle[WCPOOL_POLICY_COUNT];
 static LIST_HEAD(wcpool_deferred);
@@ -59,17 +62,19 @@ void wcpool_page_unreserve(unsigned long nr)
 	atomic_long_sub(nr, &wcpool_stats.in_use);
 }
 
-static int wcpool_page_set_policy(struct page *head, u32 policy)
+/* Convert the linear map of @nr adjacent huge pages at @head at once. */
+static int wcpool_page_set_policy(struct page *head, unsigned long nr,
+				  u32 policy)
 {
 	unsigned long addr = (unsigned long)page_address(head);
 	int ret;
 
 	switch (policy) {
 	case WCPOOL_POLICY_WC:
-		ret = set_memory_wc(addr, WCPOOL_HPAGE_PAGES);
+		ret = set_memory_wc(addr, nr * WCPOOL_HPAGE_PAGES);
 		break;
 	case WCPOOL_POLICY_UC:
-		ret = set_memory_uc(addr, WCPOOL_HPAGE_PAGES);
+		ret = set_memory_uc(addr, nr * WCPOOL_HPAGE_PAGES);
 		break;
 	default:
 		return 0;
@@ -93,31 +98,79 @@ static void wcpool_page_destroy(struct page *head, u32 policy)
 	__free_pages(head, WCPOOL_ORDER);
 }
 
-/* Does @head lie below 4 GiB, as GFP_DMA32 pages do? */
-static bool wcpool_page_dma32(struct page *head)
+/* Does @head lie below @limit (bytes; 0: no limit)? */
+static bool wcpool_page_below(struct page *head, u64 limit)
 {
-	return PFN_PHYS(page_to_pfn(head)) + WCPOOL_HPAGE_SIZE <= SZ_4G;
+	return !limit ||
+	       PFN_PHYS(page_to_pfn(head)) + WCPOOL_HPAGE_SIZE <= limit;
+}
+
+/* Give a page that failed its conversion back, as WB only. */
+static void wcpool_page_unconvert(struct page *head, unsigned long nr)
+{
+	unsigned long i;
+
+	/* A failed WC conversion may stop half way (at UC-). */
+	if (set_memory_wb((unsigned long)page_address(head),
+			  nr * WCPOOL_HPAGE_PAGES)) {
+		pr_err("wcpool: cannot restore WB after a failed conversion, leaking %lu pages\n",
+		       nr);
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		__free_pages(pfn_to_page(page_to_pfn(head) +
+					 i * WCPOOL_HPAGE_PAGES), WCPOOL_ORDER);
+}
+
+/*
+ * A new zeroed WB page below @limit (bytes; 0: none): from ZONE_DMA for
+ * 24 bits, ZONE_DMA32 for 32; above 32 bits any page that lies below the
+ * limit, else one from ZONE_DMA32; between 24 and 32 bits one taken with
+ * alloc_contig_range() below the limit where the kernel can, else from
+ * ZONE_DMA.  Charged to the memcg where the page allocator gives it.
+ */
+static struct page *wcpool_page_new(u64 limit)
+{
+	struct page *head;
+
+	if (!limit)
+		return alloc_pages(WCPOOL_GFP, WCPOOL_ORDER);
+	if (limit <= SZ_16M)
+		return alloc_pages(WCPOOL_GFP | GFP_DMA, WCPOOL_ORDER);
+	if (limit >= SZ_4G) {
+		if (limit > SZ_4G) {
+			head = alloc_pages(WCPOOL_GFP, WCPOOL_ORDER);
+			if (!head || wcpool_page_below(head, limit))
+				return head;
+			__free_pages(head, WCPOOL_ORDER);
+		}
+		return alloc_pages(WCPOOL_GFP | __GFP_DMA32, WCPOOL_ORDER);
+	}
+	if (!wcpool_contig_take(1, limit, &head))
+		return head;
+	if (fatal_signal_pending(current))
+		return NULL;
+	return alloc_pages(WCPOOL_GFP | GFP_DMA, WCPOOL_ORDER);
 }
 
 /**
  * wcpool_page_alloc - get a zeroed huge page with the linear map in @policy
  * @policy: WCPOOL_POLICY_*
- * @dma32: only a page below 4 GiB will do
+ * @limit: only a page below this physical address will do; 0: any
  *
  * Takes a page from the recycle pool of @policy if there is one (below
- * 4 GiB for @dma32), else allocates (from ZONE_DMA32 for @dma32) and
- * converts a new one.  The caller has reserved it with
- * wcpool_page_reserve().
+ * @limit), else allocates one (see wcpool_page_new()) and converts it.
+ * The caller has reserved it with wcpool_page_reserve().
  *
  * Return: the head page, or NULL.
  */
-struct page *wcpool_page_alloc(u32 policy, bool dma32)
+struct page *wcpool_page_alloc(u32 policy, u64 limit)
 {
 	struct page *head = NULL, *p;
 
 	spin_lock(&wcpool_page_lock);
 	list_for_each_entry(p, &wcpool_recycle[policy], lru) {
-		if (!dma32 || wcpool_page_dma32(p)) {
+		if (wcpool_page_below(p, limit)) {
 			head = p;
 			break;
 		}
@@ -129,27 +182,48 @@ struct page *wcpool_page_alloc(u32 policy, bool dma32)
 	spin_unlock(&wcpool_page_lock);
 
 	if (!head) {
-		head = alloc_pages(WCPOOL_GFP | (dma32 ? __GFP_DMA32 : 0),
-				   WCPOOL_ORDER);
+		head = wcpool_page_new(limit);
 		if (!head)
 			return NULL;
 		atomic_long_inc(&wcpool_stats.allocated);
-		if (wcpool_page_set_policy(head, policy)) {
-			/*
-			 * A failed WC conversion may stop half way (at UC-):
-			 * the page goes back to the allocator only as WB.
-			 */
-			if (set_memory_wb((unsigned long)page_address(head),
-					  WCPOOL_HPAGE_PAGES)) {
-				pr_err("wcpool: cannot restore WB after a failed conversion, leaking the page\n");
-				return NULL;
-			}
-			__free_pages(head, WCPOOL_ORDER);
+		if (wcpool_page_set_policy(head, 1, policy)) {
+			wcpool_page_unconvert(head, 1);
 			return NULL;
 		}
 	}
 	atomic_long_inc(&wcpool_stats.pages[policy]);
 	return head;
+}
+
+/**
+ * wcpool_page_alloc_run - physically contiguous huge pages in @policy
+ * @policy: WCPOOL_POLICY_*
+ * @nr: huge pages of the run
+ * @limit: physical address limit in bytes; 0: none
+ * @heads: filled with the run's pages, in address order
+ *
+ * Taken with alloc_contig_range() (never from the recycle pools: their
+ * pages lie anywhere) and converted to @policy in one call, one TLB flush
+ * for the run.  Each page is freed on its own later, as any other.  The
+ * caller has reserved them with wcpool_page_reserve().
+ *
+ * Return: 0, -ENOMEM (no run), -EINTR (fatal signal) or -EOPNOTSUPP.
+ */
+int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
+			  struct page **heads)
+{
+	int ret;
+
+	ret = wcpool_contig_take(nr, limit, heads);
+	if (ret)
+		return ret;
+	atomic_long_add(nr, &wcpool_stats.allocated);
+	if (wcpool_page_set_policy(heads[0], nr, policy)) {
+		wcpool_page_unconvert(heads[0], nr);
+		return -ENOMEM;
+	}
+	atomic_long_add(nr, &wcpool_stats.pages[policy]);
+	return 0;
 }
 
 /*

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * wcpool pools: the pool object, its fds and the pool fd ioctls.
+ * wcpool pools: the pool object, its pages (GROW, RELEASE), the ranges
+ * registrations pin, and the pseudo filesystem that gives each pool its
+ * own inode.
  *
- * Every pool has its own inode on a small pseudo filesystem, so that its
- * address_space links exactly the VMAs of this pool and RELEASE can unmap a
- * range from every process with unmap_mapping_range().  All fds of a pool
- * (the writable one and read-only ones from WCPOOL_IOC_DUP) share the inode.
+ * Every pool has its own inode, so that its address_space links exactly
+ * the VMAs of this pool and RELEASE can unmap a range from every process
+ * with unmap_mapping_range().  The fds themselves are wcpool_fd.c's.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -26,8 +27,6 @@ static struct vfsmount *wcpool_mnt;
 static DEFINE_MUTEX(wcpool_list_lock);
 static LIST_HEAD(wcpool_list);
 
-static const struct file_operations wcpool_pool_fops;
-
 static void wcpool_pool_free(struct kref *kref)
 {
 	struct wcpool *pool = container_of(kref, struct wcpool, kref);
@@ -39,7 +38,7 @@ static void wcpool_pool_free(struct kref *kref)
 	mutex_unlock(&wcpool_list_lock);
 
 	/* Every registration holds a pool reference. */
-	WARN_ON_ONCE(!list_empty(&pool->regs));
+	WARN_ON_ONCE(!list_empty(&pool->spans));
 	/* No file is left, hence no mapping: only pins can remain. */
 	xa_for_each(&pool->pages, idx, head) {
 		wcpool_page_release(head, pool->policy);
@@ -64,18 +63,78 @@ void wcpool_pool_put(struct wcpool *pool)
 	kref_put(&pool->kref, wcpool_pool_free);
 }
 
-/* Is @file a pool fd (of any pool)? */
+/* Is @file a pool fd (of any pool)?  Only pool fds live on our mount. */
 bool wcpool_is_pool_file(const struct file *file)
 {
-	return file && file->f_op == &wcpool_pool_fops;
+	return file && file->f_path.mnt == wcpool_mnt;
 }
 
-static int wcpool_pool_release(struct inode *inode, struct file *file)
+/*
+ * Does a registration pin a huge page of [offset, offset + length)?  Both
+ * are multiples of the huge page size.
+ */
+static bool wcpool_pool_pinned(struct wcpool *pool, u64 offset, u64 length)
 {
-	struct wcpool *pool = file->private_data;
+	struct wcpool_span *span;
 
-	kref_put(&pool->kref, wcpool_pool_free);
-	return 0;
+	lockdep_assert_held(&pool->lock);
+	list_for_each_entry(span, &pool->spans, node) {
+		if (span->offset < offset + length &&
+		    offset < span->offset + span->length)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * wcpool_pool_pin - take the huge pages under a span for a registration
+ * @pool: the pool
+ * @span: the range (bytes), not on any list
+ * @heads: filled with the huge pages the span touches, one reference each
+ *
+ * From success on, RELEASE of a range that shares a huge page with @span
+ * fails with EBUSY until wcpool_pool_unpin().
+ *
+ * Return: 0, -ENXIO where a page is not grown, or -EINTR.
+ */
+int wcpool_pool_pin(struct wcpool *pool, struct wcpool_span *span,
+		    struct page **heads)
+{
+	unsigned long first = span->offset >> WCPOOL_PAGE_SHIFT_2M, i, nr;
+	int ret;
+
+	nr = ((span->offset + span->length - 1) >> WCPOOL_PAGE_SHIFT_2M) -
+	     first + 1;
+	ret = mutex_lock_killable(&pool->lock);
+	if (ret)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		heads[i] = xa_load(&pool->pages, first + i);
+		if (!heads[i]) {
+			ret = -ENXIO;
+			goto out;
+		}
+	}
+	for (i = 0; i < nr; i++)
+		get_page(heads[i]);
+	list_add(&span->node, &pool->spans);
+out:
+	mutex_unlock(&pool->lock);
+	return ret;
+}
+
+/**
+ * wcpool_pool_unpin - undo wcpool_pool_pin() but for the page references
+ * @pool: the pool
+ * @span: the span that was pinned
+ *
+ * The caller drops the page references after this.
+ */
+void wcpool_pool_unpin(struct wcpool *pool, struct wcpool_span *span)
+{
+	mutex_lock(&pool->lock);
+	list_del(&span->node);
+	mutex_unlock(&pool->lock);
 }
 
 /* Check a GROW/RELEASE range and turn it into huge page indices. */
@@ -99,6 +158,65 @@ static int wcpool_range_check(struct wcpool *pool,
 	return 0;
 }
 
+/*
+ * Grow pages [first, first + nr) of @pool, each run of @pool->contig
+ * pages physically contiguous.  Return: how many were grown before an
+ * error, which is in *@err (0: all).
+ */
+static unsigned long wcpool_pool_grow_pages(struct wcpool *pool,
+					    unsigned long first,
+					    unsigned long nr, int *err)
+{
+	u64 limit = wcpool_pool_limit(pool);
+	unsigned long i, j, run = pool->contig;
+	struct page **heads, *head;
+	int ret = 0;
+
+	heads = run > 1 ? kvmalloc_array(run, sizeof(*heads), GFP_KERNEL) :
+			  &head;
+	if (!heads) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	lockdep_assert_held(&pool->lock);
+	for (i = 0; i < nr; i += run) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (run > 1) {
+			ret = wcpool_page_alloc_run(pool->policy, run, limit,
+						    heads);
+		} else {
+			head = wcpool_page_alloc(pool->policy, limit);
+			ret = head ? 0 : -ENOMEM;
+		}
+		if (ret) {
+			if (fatal_signal_pending(current))
+				ret = -EINTR;
+			break;
+		}
+		for (j = 0; j < run; j++) {
+			ret = xa_err(xa_store(&pool->pages, first + i + j,
+					      heads[j], GFP_KERNEL_ACCOUNT));
+			if (ret)
+				break;
+		}
+		if (ret) {
+			/* The stored ones are undone by the caller. */
+			i += j;
+			for (; j < run; j++)
+				wcpool_page_free(heads[j], pool->policy);
+			break;
+		}
+		cond_resched();
+	}
+	if (heads != &head)
+		kvfree(heads);
+	*err = ret;
+	return min(i, nr);
+}
+
 /**
  * wcpool_pool_grow - WCPOOL_IOC_GROW: back a range with new pages
  * @pool: the pool
@@ -106,19 +224,24 @@ static int wcpool_range_check(struct wcpool *pool,
  *
  * A pool may span 2^25 huge pages: a range of more pages than the module
  * limit fails at once, and the range is searched for a present page rather
- * than walked index by index.
+ * than walked index by index.  So does a range that the RAM below the
+ * pool's address limit, or its longest contiguous range, can never hold.
  *
  * Return: 0 or a negative errno (see the uapi header).
  */
 long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 {
-	unsigned long first, nr, i, idx;
+	unsigned long first, nr, done, idx;
 	struct page *head;
+	int err;
 	long ret;
 
 	ret = wcpool_range_check(pool, r, &first, &nr);
 	if (ret)
 		return ret;
+	if (pool->contig > 1 &&
+	    (first % pool->contig || nr % pool->contig))
+		return -EINVAL;
 	/* More pages than the limit never fit; this bounds the loops below. */
 	if (nr > wcpool_page_limit())
 		return -ENOSPC;
@@ -131,36 +254,26 @@ long wcpool_pool_grow(struct wcpool *pool, const struct wcpool_range *r)
 		ret = -EEXIST;
 		goto out_unlock;
 	}
+	if (wcpool_pool_limit(pool) || pool->contig > 1) {
+		ret = wcpool_contig_fits(wcpool_pool_limit(pool),
+					 pool->nr_pages + nr, pool->contig);
+		if (ret)
+			goto out_unlock;
+	}
 	ret = wcpool_page_reserve(nr);
 	if (ret)
 		goto out_unlock;
 
-	for (i = 0; i < nr; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			goto out_undo;
-		}
-		head = wcpool_page_alloc(pool->policy, pool->dma32);
-		if (!head) {
-			ret = -ENOMEM;
-			goto out_undo;
-		}
-		ret = xa_err(xa_store(&pool->pages, first + i, head,
-				      GFP_KERNEL_ACCOUNT));
-		if (ret) {
-			wcpool_page_free(head, pool->policy);
-			goto out_undo;
-		}
-		cond_resched();
+	done = wcpool_pool_grow_pages(pool, first, nr, &err);
+	if (!err) {
+		pool->nr_pages += nr;
+		mutex_unlock(&pool->lock);
+		return 0;
 	}
-	pool->nr_pages += nr;
-	mutex_unlock(&pool->lock);
-	return 0;
-
-out_undo:
+	ret = err;
 	/* Nothing was mapped yet: the pages go straight back. */
-	while (i--) {
-		head = xa_erase(&pool->pages, first + i);
+	while (done--) {
+		head = xa_erase(&pool->pages, first + done);
 		wcpool_page_free(head, pool->policy);
 		cond_resched();
 	}
@@ -181,8 +294,8 @@ out_unlock:
  *
  * Return: 0 or a negative errno (see the uapi header).
  */
-static long wcpool_pool_release_range(struct wcpool *pool,
-				      const struct wcpool_range *r)
+long wcpool_pool_release_range(struct wcpool *pool,
+			       const struct wcpool_range *r)
 {
 	unsigned long first, nr, idx;
 	struct page *head;
@@ -196,7 +309,7 @@ static long wcpool_pool_release_range(struct wcpool *pool,
 	if (ret)
 		return ret;
 	/* Registered pages are pinned for a device: nothing changes. */
-	if (wcpool_reg_overlaps(pool, r->offset, r->length)) {
+	if (wcpool_pool_pinned(pool, r->offset, r->length)) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -224,43 +337,26 @@ out_unlock:
 	return ret;
 }
 
-static long wcpool_pool_info(struct wcpool *pool, struct file *file,
-			     struct wcpool_info *info)
-{
-	u32 size = info->size;
-
-	if (info->flags || info->reserved0 || memchr_inv(info->reserved, 0,
-							 sizeof(info->reserved)))
-		return -EINVAL;
-	memset(info, 0, sizeof(*info));
-	info->size = size;
-	if (!(file->f_mode & FMODE_WRITE))
-		info->flags |= WCPOOL_INFO_READONLY;
-	if (pool->dma32)
-		info->flags |= WCPOOL_INFO_DMA32;
-	info->policy = pool->policy;
-	info->page_shift = WCPOOL_PAGE_SHIFT_2M;
-	info->map_mode = pool->map_mode;
-	info->max_size = pool->max_size;
-	if (mutex_lock_killable(&pool->lock))
-		return -EINTR;
-	info->grown_size = (u64)pool->nr_pages << WCPOOL_PAGE_SHIFT_2M;
-	mutex_unlock(&pool->lock);
-	return 0;
-}
-
-/*
- * A new file of @pool: takes a pool, an inode and a module reference (the
- * file's fops are ours; __fput() drops the module reference).
+/**
+ * wcpool_pool_file - a new file of @pool on the pool filesystem
+ * @pool: the pool; the file takes a reference
+ * @flags: O_RDWR or O_RDONLY
+ * @fops: the file operations (wcpool_fd.c's)
+ *
+ * Takes a pool, an inode and a module reference (the file's fops are
+ * ours; __fput() drops the module reference).
+ *
+ * Return: the file or an ERR_PTR.
  */
-static struct file *wcpool_pool_file(struct wcpool *pool, int flags)
+struct file *wcpool_pool_file(struct wcpool *pool, int flags,
+			      const struct file_operations *fops)
 {
 	struct file *file;
 
 	__module_get(THIS_MODULE);
 	ihold(pool->inode);
 	file = alloc_file_pseudo(pool->inode, wcpool_mnt, "wcpool", flags,
-				 &wcpool_pool_fops);
+				 fops);
 	if (IS_ERR(file)) {
 		iput(pool->inode);
 		module_put(THIS_MODULE);
@@ -271,134 +367,20 @@ static struct file *wcpool_pool_file(struct wcpool *pool, int flags)
 	return file;
 }
 
-/*
- * Reserve an fd and make a file for it, not yet installed: the caller
- * copies the fd number to userspace first and installs only on success.
- */
-static int wcpool_pool_newfd(struct wcpool *pool, int flags, bool cloexec,
-			     struct file **filep)
-{
-	struct file *file;
-	int fd;
-
-	fd = get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
-	if (fd < 0)
-		return fd;
-	file = wcpool_pool_file(pool, flags);
-	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		return PTR_ERR(file);
-	}
-	*filep = file;
-	return fd;
-}
-
-/* Copy the ioctl output holding the new fd, then install or undo it. */
-static int wcpool_pool_publish(void __user *uarg, const void *karg,
-			       size_t ksize, int fd, struct file *file)
-{
-	int ret;
-
-	ret = wcpool_copy_out(uarg, karg, ksize);
-	if (ret) {
-		fput(file);
-		put_unused_fd(fd);
-		return ret;
-	}
-	fd_install(fd, file);
-	return 0;
-}
-
-static long wcpool_pool_dup(struct wcpool *pool, struct wcpool_dup *dup,
-			    void __user *uarg)
-{
-	struct file *file;
-	int fd;
-
-	if ((dup->flags & ~WCPOOL_DUP_FLAGS) || dup->reserved0 ||
-	    dup->reserved[0] || dup->reserved[1])
-		return -EINVAL;
-	if (!(dup->flags & WCPOOL_DUP_READONLY))
-		return -EINVAL;
-	fd = wcpool_pool_newfd(pool, O_RDONLY,
-			       dup->flags & WCPOOL_DUP_CLOEXEC, &file);
-	if (fd < 0)
-		return fd;
-	dup->fd = fd;
-	return wcpool_pool_publish(uarg, dup, sizeof(*dup), fd, file);
-}
-
-static long wcpool_pool_ioctl(struct file *file, unsigned int cmd,
-			      unsigned long arg)
-{
-	struct wcpool *pool = file->private_data;
-	void __user *uarg = (void __user *)arg;
-	union {
-		struct wcpool_range range;
-		struct wcpool_info info;
-		struct wcpool_dup dup;
-		struct wcpool_register reg;
-		struct wcpool_segments segs;
-	} u;
-	long ret;
-
-	switch (cmd) {
-	case WCPOOL_IOC_GROW:
-	case WCPOOL_IOC_RELEASE:
-		ret = wcpool_copy_args(&u.range, sizeof(u.range),
-				       WCPOOL_RANGE_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
-		if (cmd == WCPOOL_IOC_GROW)
-			return wcpool_pool_grow(pool, &u.range);
-		return wcpool_pool_release_range(pool, &u.range);
-	case WCPOOL_IOC_INFO:
-		ret = wcpool_copy_args(&u.info, sizeof(u.info),
-				       WCPOOL_INFO_SIZE_VER0, uarg);
-		if (!ret)
-			ret = wcpool_pool_info(pool, file, &u.info);
-		if (!ret)
-			ret = wcpool_copy_out(uarg, &u.info, sizeof(u.info));
-		return ret;
-	case WCPOOL_IOC_DUP:
-		ret = wcpool_copy_args(&u.dup, sizeof(u.dup),
-				       WCPOOL_DUP_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		return wcpool_pool_dup(pool, &u.dup, uarg);
-	case WCPOOL_IOC_REGISTER:
-		ret = wcpool_copy_args(&u.reg, sizeof(u.reg),
-				       WCPOOL_REGISTER_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		/* A read-only fd registers for device reads only. */
-		if (!(file->f_mode & FMODE_WRITE) &&
-		    (u.reg.flags & WCPOOL_REG_WRITE))
-			return -EACCES;
-		return wcpool_reg_register(pool, &u.reg, uarg);
-	case WCPOOL_IOC_SEGMENTS:
-		ret = wcpool_copy_args(&u.segs, sizeof(u.segs),
-				       WCPOOL_SEGMENTS_SIZE_VER0, uarg);
-		if (ret)
-			return ret;
-		return wcpool_reg_segments(pool, &u.segs, uarg);
-	default:
-		return -ENOTTY;
-	}
-}
-
 /**
  * wcpool_pool_new - a pool without pages or files
  * @policy: WCPOOL_POLICY_*
  * @map_mode: WCPOOL_MAP_*
  * @max_size: largest file size in bytes, a multiple of the huge page size
+ * @addr_bits: every page below 2^@addr_bits; 0: no limit
+ * @contig: huge pages per physically contiguous run (dividing @max_size's);
+ *	1: none
  *
  * Return: the pool, holding one reference (wcpool_pool_put() drops it), or
  * an ERR_PTR.
  */
-struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size)
+struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size,
+			       u32 addr_bits, unsigned long contig)
 {
 	struct wcpool *pool;
 	struct inode *inode;
@@ -415,64 +397,18 @@ struct wcpool *wcpool_pool_new(u32 policy, u32 map_mode, u64 max_size)
 	kref_init(&pool->kref);
 	mutex_init(&pool->lock);
 	xa_init(&pool->pages);
-	INIT_LIST_HEAD(&pool->regs);
+	INIT_LIST_HEAD(&pool->spans);
 	pool->inode = inode;
 	pool->policy = policy;
 	pool->map_mode = map_mode;
 	pool->max_size = max_size;
+	pool->addr_bits = addr_bits;
+	pool->contig = contig;
 	atomic_long_inc(&wcpool_stats.pools);
 	mutex_lock(&wcpool_list_lock);
 	list_add_tail(&pool->node, &wcpool_list);
 	mutex_unlock(&wcpool_list_lock);
 	return pool;
-}
-
-/**
- * wcpool_pool_create - WCPOOL_IOC_CREATE: make a pool and install its fd
- * @args: the arguments, copied in; @args->fd is set on success
- * @uarg: where @args is copied back to
- *
- * Return: 0 or a negative errno.
- */
-long wcpool_pool_create(struct wcpool_create *args, void __user *uarg)
-{
-	struct wcpool *pool;
-	struct file *file;
-	int fd;
-
-	if ((args->flags & ~WCPOOL_CREATE_FLAGS) ||
-	    args->reserved[0] || args->reserved[1])
-		return -EINVAL;
-	if (args->policy >= WCPOOL_POLICY_COUNT)
-		return -EINVAL;
-	if (args->page_shift && args->page_shift != WCPOOL_PAGE_SHIFT_2M)
-		return -EINVAL;
-	if (!args->max_size || args->max_size > WCPOOL_MAX_SIZE ||
-	    !IS_ALIGNED(args->max_size, WCPOOL_HPAGE_SIZE))
-		return -EINVAL;
-	switch (args->map_mode) {
-	case WCPOOL_MAP_PTE:
-		break;
-	case WCPOOL_MAP_PMD:
-		if (!wcpool_mmap_pmd_supported())
-			return -EOPNOTSUPP;
-		break;
-	default:
-		return -EINVAL;
-	}
-
-	pool = wcpool_pool_new(args->policy, args->map_mode, args->max_size);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	pool->dma32 = args->flags & WCPOOL_CREATE_DMA32;
-	/* The file takes its own references; drop the creation one after. */
-	fd = wcpool_pool_newfd(pool, O_RDWR,
-			       args->flags & WCPOOL_CREATE_CLOEXEC, &file);
-	wcpool_pool_put(pool);
-	if (fd < 0)
-		return fd;
-	args->fd = fd;
-	return wcpool_pool_publish(uarg, args, sizeof(*args), fd, file);
 }
 
 /**
@@ -523,15 +459,3 @@ void wcpool_pool_exit(void)
 {
 	kern_unmount(wcpool_mnt);
 }
-
-static const struct file_operations wcpool_pool_fops = {
-	.owner = THIS_MODULE,
-	.release = wcpool_pool_release,
-	.unlocked_ioctl = wcpool_pool_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
-	.mmap = wcpool_mmap,
-#if defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && defined(WCPOOL_HAVE_HUGE_FAULT_ORDER)
-	.get_unmapped_area = wcpool_get_unmapped_area,
-#endif
-	.llseek = noop_llseek,
-};

@@ -82,6 +82,10 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.reg_pinned));
 	seq_printf(m, "dma_mapped %ld\n",
 		   atomic_long_read(&wcpool_stats.reg_mapped));
+	seq_printf(m, "contig_runs %ld\n",
+		   atomic_long_read(&wcpool_stats.contig_runs));
+	seq_printf(m, "contig_pages %ld\n",
+		   atomic_long_read(&wcpool_stats.contig_pages));
 	if (wcpool_pool_for_each(wcpool_count_folios, &counts))
 		return -EINTR;
 	seq_printf(m, "gup_pinned %lu\n",
@@ -101,9 +105,10 @@ static void wcpool_pools_show_one(struct wcpool *pool, void *data)
 	unsigned long idx;
 
 	lockdep_assert_held(&pool->lock);
-	seq_printf(m, "pool %s max_size %llu grown %lu map_mode %u\n",
+	seq_printf(m, "pool %s max_size %llu grown %lu map_mode %u addr_bits %u contig %lu\n",
 		   wcpool_policy_names[pool->policy], pool->max_size,
-		   pool->nr_pages, pool->map_mode);
+		   pool->nr_pages, pool->map_mode, pool->addr_bits,
+		   pool->contig);
 	xa_for_each(&pool->pages, idx, head) {
 		memtype = wcpool_page_memtype(head, &level);
 		folio = page_folio(head);

@@ -213,6 +213,7 @@ int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 		.page_shift = WCPOOL_PAGE_SHIFT_2M,
 		.max_size = max_size,
 		.map_mode = WCPOOL_MAP_PTE,
+		.addr_bits = o->addr_bits,
 	};
 	int dev, err;
 

@@ -15,14 +15,29 @@ static bool valid_page_size(uint64_t ps)
 	       ps == WCP_PAGE_1G;
 }
 
+static bool valid_addr_bits(const struct wcp_pool_options *o)
+{
+	if (o->addr_bits && (o->addr_bits < 24 || o->addr_bits > 64))
+		return false;
+	return !(o->flags & WCP_POOL_DMA32) || !o->addr_bits ||
+	       o->addr_bits == 32;
+}
+
 static int check_options(const struct wcp_pool_options *o)
 {
 	if (o->backend > WCP_BACKEND_MEMFD || o->policy > WCP_POLICY_WB ||
 	    !valid_page_size(o->page_size) ||
 	    (o->flags & ~(uint32_t)(WCP_POOL_ALLOW_WB_FALLBACK |
-				    WCP_POOL_DMA32)) || o->reserved)
+				    WCP_POOL_DMA32)) || !valid_addr_bits(o))
 		return -EINVAL;
 	return 0;
+}
+
+/* Must the pages lie below a physical limit?  Only the module places them. */
+static bool placed(const struct wcp_pool_options *o)
+{
+	return (o->flags & WCP_POOL_DMA32) || (o->addr_bits &&
+					       o->addr_bits < 64);
 }
 
 /* One PROT_NONE reservation aligned to the page size: the pool's VA. */
@@ -201,7 +216,7 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 		return wcpi_module_open(pool, o, max);
 	case WCP_BACKEND_AUTO:
 		/* Only the module places pages. */
-		if (o->flags & WCP_POOL_DMA32)
+		if (placed(o))
 			return wcpi_module_present() ?
 			       wcpi_module_open(pool, o, max) : -EOPNOTSUPP;
 		if (wcpi_module_present() &&
@@ -213,7 +228,7 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 		}
 		return wcpi_memfd_open(pool, o);
 	case WCP_BACKEND_MEMFD:
-		if (o->flags & WCP_POOL_DMA32)
+		if (placed(o))
 			return -EOPNOTSUPP;
 		return wcpi_memfd_open(pool, o);
 	}

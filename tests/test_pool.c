@@ -56,8 +56,14 @@ Test(pool, invalid_options_are_einval)
 			    &pool), -EINVAL);
 	cr_assert_eq(create((struct wcp_pool_options){ .page_size = 3 << 20 },
 			    &pool), -EINVAL);
-	cr_assert_eq(create((struct wcp_pool_options){ .reserved = 1 },
+	cr_assert_eq(create((struct wcp_pool_options){ .addr_bits = 1 },
 			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .addr_bits = 23 },
+			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){ .addr_bits = 65 },
+			    &pool), -EINVAL);
+	cr_assert_eq(create((struct wcp_pool_options){
+		.flags = WCP_POOL_DMA32, .addr_bits = 30 }, &pool), -EINVAL);
 	cr_assert_eq(create((struct wcp_pool_options){ .max_size = UINT64_MAX },
 			    &pool), -EINVAL);
 	cr_assert_eq(wcp_pool_create(NULL, NULL), -EINVAL);

@@ -246,6 +246,39 @@ Test(dma32, pages_below_4g_or_eopnotsupp)
 }
 
 /*
+ * A pool below 2^30 (addr_bits): wcpool.ko's pages all below 1 GiB, which
+ * a registration with the same limit shows; the memfd backend cannot
+ * place its pages (-EOPNOTSUPP), but every page is below 2^64.
+ */
+Test(addr_bits, pages_below_limit_or_eopnotsupp)
+{
+	struct wcp_pool_options o = { .addr_bits = 30 };
+	struct wcp_pool *pl;
+	void *b;
+	int err = wcp_pool_create(&o, &pl);
+
+	o.backend = WCP_BACKEND_MEMFD;
+	cr_assert_eq(wcp_pool_create(&o, &pool), -EOPNOTSUPP);
+	o.addr_bits = 64;
+	cr_assert_eq(wcp_pool_create(&o, &pool), 0);
+	wcp_pool_destroy(pool);
+	pool = NULL;
+	if (access("/dev/wcpool", F_OK)) {
+		cr_assert_eq(err, -EOPNOTSUPP);
+		return;
+	}
+	cr_assert_eq(err, 0);
+	b = wcp_aligned_alloc(pl, 2 * MiB, 4 * MiB);
+	cr_assert_not_null(b);
+	pool = pl;
+	cr_assert_eq(reg_with(b, 4 * MiB, (struct wcp_register_options){
+		.addr_bits = 30 }), 0);
+	wcp_free(pl, b);
+	wcp_pool_destroy(pl);
+	pool = NULL;
+}
+
+/*
  * Every live buffer registers, however the pool grew: buffers that cross
  * the pool's growth steps used to fail with -ENXIO, one wcpool.ko mapping
  * per step.  And the pool stays a handful of mappings (vm.max_map_count).

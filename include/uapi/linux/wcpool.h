@@ -72,7 +72,7 @@
 
 /* WCPOOL_IOC_CREATE flags */
 #define WCPOOL_CREATE_CLOEXEC	_BITUL(0)	/* pool fd gets O_CLOEXEC */
-#define WCPOOL_CREATE_DMA32	_BITUL(1)	/* pages below 4 GiB */
+#define WCPOOL_CREATE_DMA32	_BITUL(1)	/* pages below 4 GiB: addr_bits 32 */
 #define WCPOOL_CREATE_FLAGS	(WCPOOL_CREATE_CLOEXEC | WCPOOL_CREATE_DMA32)
 
 /*
@@ -82,21 +82,47 @@
  *
  * WCPOOL_CREATE_DMA32: every page of the pool lies below 4 GiB of physical
  * address (GFP_DMA32), for devices with a 32-bit DMA mask and no IOMMU;
- * GROW fails with ENOMEM when that zone has no free 2 MiB page.
+ * GROW fails with ENOMEM when that zone has no free 2 MiB page.  The same
+ * as addr_bits 32.
  *
  *   size        in   sizeof(struct wcpool_create)
  *   flags       in   WCPOOL_CREATE_*
  *   policy      in   WCPOOL_POLICY_*
  *   page_shift  in   0 or WCPOOL_PAGE_SHIFT_2M
  *   max_size    in   largest file size of the pool: non-zero multiple of the
- *                    page size, at most 2^46 bytes
+ *                    page size (and of contig_size), at most 2^46 bytes
  *   fd          out  the pool fd (O_RDWR); ignored on input
  *   map_mode    in   WCPOOL_MAP_*
  *   reserved    in   zero
  *
+ * Memory that fits a device without an IOMMU (size
+ * WCPOOL_CREATE_SIZE_VER1; zero, as a shorter struct reads, for none):
+ *   addr_bits    in  0, or 24 to 64: every page of the pool lies below
+ *                    2^addr_bits of physical address.  24: ZONE_DMA
+ *                    (16 MiB in all); 32: ZONE_DMA32; others: ranges of
+ *                    system RAM below the limit taken with
+ *                    alloc_contig_range() (kernels whose
+ *                    alloc_contig_range() makes compound pages, 6.12),
+ *                    else ZONE_DMA (25 to 31) or ZONE_DMA32 (33 and up).
+ *                    With WCPOOL_CREATE_DMA32 only 0 or 32.
+ *   reserved1    in  zero
+ *   contig_size  in  0, or a multiple of 2 MiB up to WCPOOL_CONTIG_MAX
+ *                    (1 GiB): GROW ranges are multiples of it at
+ *                    multiples of it, and each such run is one physically
+ *                    contiguous range, aligned to the largest power of two
+ *                    that divides contig_size (a 1 GiB run is a 1 GiB page
+ *                    to a device; the CPU still maps it in 2 MiB pages).
+ *                    Taken with alloc_contig_range() over system RAM:
+ *                    EOPNOTSUPP on kernels without compound contiguous
+ *                    allocations (6.1).  Not charged to the memory cgroup
+ *                    (no kernel call charges such pages), only to the
+ *                    module limit.
+ *
  * Errors: EINVAL (bad policy, page_shift, max_size, map_mode, flags,
- * reserved), EBADF (/dev/wcpool open read-only), EOPNOTSUPP
- * (WCPOOL_MAP_PMD on a kernel without it), ENOMEM, EMFILE/ENFILE (no fd).
+ * reserved, addr_bits, contig_size), EBADF (/dev/wcpool open read-only),
+ * EOPNOTSUPP (WCPOOL_MAP_PMD on a kernel without it; contig_size on a
+ * kernel without compound contiguous allocations), ENOMEM, EMFILE/ENFILE
+ * (no fd).
  */
 struct wcpool_create {
 	__u32 size;
@@ -107,9 +133,17 @@ struct wcpool_create {
 	__s32 fd;
 	__u32 map_mode;
 	__u64 reserved[2];
+	/* WCPOOL_CREATE_SIZE_VER1 */
+	__u32 addr_bits;
+	__u32 reserved1;
+	__u64 contig_size;
 };
 
 #define WCPOOL_CREATE_SIZE_VER0	48
+#define WCPOOL_CREATE_SIZE_VER1	64	/* addr_bits, contig_size */
+
+/* Longest physically contiguous run of a pool (contig_size). */
+#define WCPOOL_CONTIG_MAX	_BITULL(30)
 
 /*
  * WCPOOL_IOC_GROW, on a writable pool fd: back [offset, offset + length) of
@@ -127,12 +161,16 @@ struct wcpool_create {
  *   offset  in  multiple of the pool page size
  *   length  in  non-zero multiple of the pool page size
  *
- * Errors: EINVAL (misaligned or zero length, offset + length overflows),
- * EFBIG (range ends past max_size), EBADF (read-only pool fd),
+ * Errors: EINVAL (misaligned or zero length, offset + length overflows;
+ * GROW on a pool with contig_size: offset or length not a multiple of
+ * it), EFBIG (range ends past max_size), EBADF (read-only pool fd),
  * GROW only: EEXIST (a page in the range is already grown; nothing
  * changed), ENOSPC (module-wide limit, parameter limit_mb, reached; before
  * anything else for a range larger than the limit), ENOMEM (no contiguous
- * 2 MiB page or memcg limit).
+ * 2 MiB page or memcg limit; below addr_bits: no free page there, and at
+ * once, before anything is allocated, when the pool would hold more than
+ * the system RAM below 2^addr_bits or a contig_size run is longer than
+ * the longest range of it; with contig_size: no free run).
  * RELEASE only: EBUSY (a pool page in the range holds bytes of a live
  * registration, see WCPOOL_IOC_REGISTER; nothing changed).
  */
@@ -148,7 +186,7 @@ struct wcpool_range {
 
 /* struct wcpool_info.flags output bits */
 #define WCPOOL_INFO_READONLY	_BITUL(0)	/* this fd is read-only */
-#define WCPOOL_INFO_DMA32	_BITUL(1)	/* created with WCPOOL_CREATE_DMA32 */
+#define WCPOOL_INFO_DMA32	_BITUL(1)	/* pages below 4 GiB (addr_bits 32) */
 
 /*
  * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags and
@@ -160,6 +198,9 @@ struct wcpool_range {
  *   map_mode    out  WCPOOL_MAP_* in use for new mappings
  *   max_size    out  as created
  *   grown_size  out  bytes currently backed by pages
+ * Size WCPOOL_INFO_SIZE_VER1:
+ *   addr_bits    out  as created (32 for WCPOOL_CREATE_DMA32), 0: none
+ *   contig_size  out  as created, 0: none
  */
 struct wcpool_info {
 	__u32 size;
@@ -171,9 +212,14 @@ struct wcpool_info {
 	__u64 max_size;
 	__u64 grown_size;
 	__u64 reserved[4];
+	/* WCPOOL_INFO_SIZE_VER1 */
+	__u32 addr_bits;
+	__u32 reserved1;
+	__u64 contig_size;
 };
 
 #define WCPOOL_INFO_SIZE_VER0	72
+#define WCPOOL_INFO_SIZE_VER1	88	/* addr_bits, contig_size */
 
 /* WCPOOL_IOC_DUP flags */
 #define WCPOOL_DUP_READONLY	_BITUL(0)	/* required: a map-only fd */

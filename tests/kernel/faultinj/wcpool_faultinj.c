@@ -9,7 +9,9 @@
  * NAME: set_memory_wc, set_memory_uc (the linear-map conversions),
  * alloc_pages (alloc_pages_noprof on 6.12), dma_buf_export, sg_alloc_table
  * (in wcpool's map_dma_buf, called when an importer such as vgem maps the
- * dma-buf), get_unused_fd_flags.
+ * dma-buf), get_unused_fd_flags, alloc_contig_range
+ * (alloc_contig_range_noprof on 6.12; wcpool.ko calls it only on kernels
+ * where it makes compound pages, for contiguous runs and address limits).
  *
  * Only calls from wcpool.ko count (the return address on the stack lies
  * in it), and every Nth of those fails.  How each fails, so that the
@@ -18,7 +20,8 @@
  *
  * alloc_pages (NULL), dma_buf_export (ERR_PTR(-ENOMEM)), sg_alloc_table
  * (-ENOMEM, the table left zeroed as its own failure leaves it),
- * get_unused_fd_flags (-EMFILE): a kprobe on the function's entry puts the
+ * get_unused_fd_flags (-EMFILE), alloc_contig_range (-EBUSY, as when a
+ * page of the range cannot be migrated): a kprobe on the function's entry puts the
  * failure in the return register and resumes at a bare return, so the
  * function never runs, as the kernel's fail_function and
  * bpf_override_return do.  Nothing was made, so nothing can leak.
@@ -93,6 +96,8 @@ static struct faultinj_call faultinj_calls[] = {
 	{ "dma_buf_export", { "dma_buf_export" }, -ENOMEM },	/* ERR_PTR */
 	{ "sg_alloc_table", { "sg_alloc_table" }, -ENOMEM },
 	{ "get_unused_fd_flags", { "get_unused_fd_flags" }, -EMFILE },
+	{ "alloc_contig_range", { "alloc_contig_range_noprof",
+				  "alloc_contig_range" }, -EBUSY },
 };
 
 static struct kprobe faultinj_free_kp;

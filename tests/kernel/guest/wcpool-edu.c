@@ -946,6 +946,88 @@ static void test_reg_constraints(void)
 	close(fd);
 }
 
+/* A pool below 2^@bits, of runs of @contig bytes (0: none); -1 if not. */
+static int pool_fit(uint64_t max, uint32_t bits, uint64_t contig)
+{
+	struct wcpool_create c = {
+		.size = sizeof(c), .max_size = max, .addr_bits = bits,
+		.contig_size = contig,
+	};
+	int dev = open("/dev/wcpool", O_RDWR | O_CLOEXEC), ret;
+
+	ASSERT(dev >= 0);
+	ret = ioctl(dev, WCPOOL_IOC_CREATE, &c);
+	close(dev);
+	return ret ? -1 : c.fd;
+}
+
+/*
+ * Memory that fits a device without an IOMMU: a pool below 2^28
+ * (addr_bits) maps for the 28-bit edu, also without an IOMMU, and its DMA
+ * is byte-exact.  Where the kernel makes contiguous runs (6.12): a 4K NV12
+ * frame (12 441 600 bytes, registered as 3038 pages) on a 12 MiB
+ * contiguous pool below 2^28, registered with max_segments 1 and
+ * addr_bits 28, is one segment; the edu (taking 16 MiB entries) gets one
+ * sg entry, and its DMA is byte-exact at both ends and across every 2 MiB
+ * boundary of the run.
+ */
+static void test_fit(void)
+{
+	const uint64_t frame = 12441600, flen = (frame + 4095) & ~4095ULL;
+	struct wcpool_edu_seg *cpu;
+	struct wcpool_register r;
+	unsigned int d28 = edu_with_bits(28), n;
+	struct edu e;
+	uint8_t *p;
+	int fd, dfd;
+
+	ASSERT(d28 < nedu);
+	fd = pool_fit(4 * MB, 28, 0);
+	ASSERT(fd >= 0);
+	ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 4 * MB) == 0);
+	p = map(fd, 4 * MB);
+	dfd = reg(fd, p, 4 * MB);
+	e = edu_open(d28, 0);
+	ASSERT(edu_attach(&e, dfd) == 0);
+	check_mapping(&e, 4 * MB, 64 * KB, "fit 28");
+	printf("  fit: pool below 2^28, edu %s mask 28: %llu bytes compared\n",
+	       e.name, (unsigned long long)dma_check(&e, dfd, p, 0, 4 * MB, 23));
+	close(e.fd);
+	close(dfd);
+	munmap(p, 4 * MB);
+	close(fd);
+
+	fd = pool_fit(12 * MB, 28, 12 * MB);
+	if (fd < 0) {
+		ASSERT(errno == EOPNOTSUPP);
+		printf("  fit: no contiguous runs on this kernel\n");
+		return;
+	}
+	ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, 0, 12 * MB) == 0);
+	p = map(fd, 12 * MB);
+	r = (struct wcpool_register){
+		.size = sizeof(r), .flags = WCPOOL_REG_READ | WCPOOL_REG_WRITE,
+		.addr = (uintptr_t)p, .length = flen, .addr_bits = 28,
+		.max_segments = 1,
+	};
+	ASSERT(ioctl(fd, WCPOOL_IOC_REGISTER, &r) == 0);
+	EXPECT(r.nr_segments == 1);
+	e = edu_open(d28, 16 * MB);
+	ASSERT(edu_attach(&e, r.fd) == 0);
+	n = edu_segs(&e, WCPOOL_EDU_SEGS_CPU, &cpu);
+	EXPECT(n == 1 && cpu[0].len == flen &&
+	       cpu[0].addr + flen <= 1ULL << 28);
+	free(cpu);
+	check_mapping(&e, flen, 16 * MB, "fit frame");
+	printf("  fit: %llu-byte frame in one run, edu %s mask 28: %llu bytes compared\n",
+	       (unsigned long long)frame, e.name,
+	       (unsigned long long)dma_check(&e, r.fd, p, 0, flen, 29));
+	close(e.fd);
+	close(r.fd);
+	munmap(p, 12 * MB);
+	close(fd);
+}
+
 static const struct test edu_tests[] = {
 	{ "dma", test_dma },
 	{ "narrow", test_narrow },
@@ -956,6 +1038,7 @@ static const struct test edu_tests[] = {
 	{ "close_mapped", test_close_mapped },
 	{ "race", test_race },
 	{ "unbind", test_unbind },
+	{ "fit", test_fit },
 	{ NULL, NULL },
 };
 

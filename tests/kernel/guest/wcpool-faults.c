@@ -7,7 +7,8 @@
  *   wcpool-faults [-t SECONDS]
  *
  * Each round: CREATE (WC, UC and WB in turn, PMD mode every 4th round
- * where the kernel has it), GROW two ranges (the second of 1 to 4 pages),
+ * where the kernel has it, every 2nd with 4 MiB contiguous runs where the
+ * kernel makes them, every 5th below 2^30), GROW two ranges (the second of 1 to 4 pages),
  * mmap and touch every grown page (a new page reads as zero), 0 to 2
  * read-only DUPs, REGISTER a range, mmap the dma-buf and compare it with
  * the pool, import it into vgem (which maps it for its device: our sg
@@ -43,6 +44,7 @@ static const char * const op_names[NOPS] = {
 };
 static unsigned long ops[NOPS], fails[NOPS];
 static unsigned int bad;
+static bool contig_ok;
 
 static void fail(const char *fmt, ...)
 {
@@ -152,6 +154,13 @@ static void round_(int dev, int drm, unsigned int n, bool pmd_ok)
 	bool g1, g2;
 	int fd, i;
 
+	if (contig_ok && n % 2 == 0) {
+		cr.contig_size = 4 * MB;
+		len2 = 4 * MB;
+	}
+	if (n % 5 == 1)
+		cr.addr_bits = 30;
+
 	if (!ok(O_CREATE, ioctl(dev, WCPOOL_IOC_CREATE, &cr)))
 		return;
 	fd = cr.fd;
@@ -221,6 +230,12 @@ int main(int argc, char **argv)
 	/* PMD mode where the kernel has it (an injected failure: not now). */
 	pmd_ok = !ioctl(dev, WCPOOL_IOC_CREATE, &c);
 	if (pmd_ok)
+		close(c.fd);
+	c = (struct wcpool_create){
+		.size = sizeof(c), .max_size = 4 * MB, .contig_size = 4 * MB,
+	};
+	contig_ok = !ioctl(dev, WCPOOL_IOC_CREATE, &c);
+	if (contig_ok)
 		close(c.fd);
 
 	end = now_s() + seconds;

@@ -105,6 +105,7 @@ static bool in_child;
 static bool faults;
 static long limit_pages;
 static bool pmd_ok;
+static bool contig_ok;	/* CREATE takes contig_size (6.12) */
 
 static void fail(const char *fmt, ...)
 {
@@ -257,16 +258,23 @@ static int touch(volatile uint8_t *p, bool write)
 
 /* ---- plain ioctls with valid arguments ---- */
 
-static int create(int dev, uint32_t policy, uint64_t max, uint32_t mode)
+static int create_bits(int dev, uint32_t policy, uint64_t max,
+		       uint32_t mode, uint32_t addr_bits)
 {
 	struct wcpool_create c = {
 		.size = sizeof(c), .flags = WCPOOL_CREATE_CLOEXEC,
 		.policy = policy, .max_size = max, .map_mode = mode,
+		.addr_bits = addr_bits,
 	};
 	int ret = xioctl(dev, I_CREATE, &c);
 
 	expect(I_CREATE, ret, W_SUCCEED, "valid");
 	return ret ? -1 : c.fd;
+}
+
+static int create(int dev, uint32_t policy, uint64_t max, uint32_t mode)
+{
+	return create_bits(dev, policy, max, mode, 0);
 }
 
 static int range(int fd, int k, uint64_t off, uint64_t len)
@@ -521,13 +529,42 @@ static void build_create(struct ectx *c, struct shot *s)
 		s->want = EOPNOTSUPP;
 }
 
+/*
+ * CREATE's address limit and contiguous runs (WCPOOL_CREATE_SIZE_VER1),
+ * once the size is known: a shorter struct leaves them out (none).
+ */
+static void build_create_v1(struct shot *s)
+{
+	struct wcpool_create *a = &s->c;
+
+	if (s->size < WCPOOL_CREATE_SIZE_VER1 || s->size > 4096)
+		return;
+	maybe_reserved(s, FIELD(s->c, reserved1));
+	a->addr_bits = chance(70) ? 0 : PICK(24, 28, 30, 32, 36, 64, 1, 12,
+					     23, 65, ~0U, rnd());
+	a->contig_size = chance(70) ? 0 :
+			 PICK(HP, 2 * HP, 6 * HP, 32 * MB, 1ULL << 30, PG,
+			      3 * MB, (1ULL << 30) + HP, 1ULL << 46, rnd());
+	if ((a->addr_bits && (a->addr_bits < 24 || a->addr_bits > 64)) ||
+	    a->contig_size % HP || a->contig_size > 1ULL << 30 ||
+	    (a->contig_size && a->max_size % a->contig_size))
+		s->bad = true;
+	if (!s->bad && !s->want && a->contig_size > HP && !contig_ok)
+		s->want = EOPNOTSUPP;
+}
+
 static void after_create(struct ectx *c, struct shot *s)
 {
+	bool v1 = s->size >= WCPOOL_CREATE_SIZE_VER1;
 	struct wcpool_info i;
 	int fd = s->c.fd;
 
 	if (fd < 0 || !pool_info(fd, &i) || i.max_size != s->c.max_size ||
-	    i.policy != s->c.policy || i.map_mode != s->c.map_mode || i.flags)
+	    i.policy != s->c.policy || i.map_mode != s->c.map_mode ||
+	    i.flags != (v1 && s->c.addr_bits == 32 ? WCPOOL_INFO_DMA32 : 0) ||
+	    i.addr_bits != (v1 ? s->c.addr_bits : 0) ||
+	    i.contig_size != (v1 && s->c.contig_size > HP ?
+			      s->c.contig_size : 0))
 		fail("CREATE: the new pool fd %d does not match its arguments",
 		     fd);
 	if (!!(fcntl(fd, F_GETFD) & FD_CLOEXEC) !=
@@ -573,6 +610,16 @@ static void build_info(struct ectx *c, struct shot *s)
 	maybe_garbage(s, offsetof(struct wcpool_info, max_size), 16);
 }
 
+/* INFO's VER1 fields are output only: zero on input, else EINVAL. */
+static void build_info_v1(struct shot *s)
+{
+	if (s->size < WCPOOL_INFO_SIZE_VER1 || s->size > 4096)
+		return;
+	maybe_reserved(s, FIELD(s->i, addr_bits));
+	maybe_reserved(s, FIELD(s->i, reserved1));
+	maybe_reserved(s, FIELD(s->i, contig_size));
+}
+
 static void after_info(struct ectx *c, struct shot *s)
 {
 	struct wcpool_info *i = &s->i;
@@ -580,6 +627,8 @@ static void after_info(struct ectx *c, struct shot *s)
 
 	if (i->max_size != c->max[p] || i->policy != c->policy[p] ||
 	    i->grown_size > i->max_size || i->page_shift != 21 ||
+	    (s->size >= WCPOOL_INFO_SIZE_VER1 &&
+	     (i->addr_bits || i->contig_size)) ||
 	    i->flags != (s->fdkind == FD_RO ? WCPOOL_INFO_READONLY : 0))
 		fail("INFO: pool %d: flags %u policy %u max %llu grown %llu",
 		     p, i->flags, i->policy, (unsigned long long)i->max_size,
@@ -815,7 +864,9 @@ static void edge_shot(struct ectx *c)
 	memset(&s, 0, sizeof(s));
 	s.k = below(NIOC);
 	/* What the kernel knows; the smallest size it takes is iocs[].size. */
-	ksize = s.k == I_REGISTER ? WCPOOL_REGISTER_SIZE_VER1 : iocs[s.k].size;
+	ksize = s.k == I_REGISTER ? WCPOOL_REGISTER_SIZE_VER1 :
+		s.k == I_CREATE ? WCPOOL_CREATE_SIZE_VER1 :
+		s.k == I_INFO ? WCPOOL_INFO_SIZE_VER1 : iocs[s.k].size;
 	s.pool = below(NPOOL);
 	if (s.k == I_CREATE)
 		s.fdkind = PICK(FD_DEV, FD_DEV, FD_DEV, FD_DEV, FD_DEV, FD_DEV,
@@ -833,6 +884,10 @@ static void edge_shot(struct ectx *c)
 	memcpy(s.b, &s.size, 4);
 	if (s.k == I_REGISTER)
 		build_register_v1(&s);
+	if (s.k == I_CREATE)
+		build_create_v1(&s);
+	if (s.k == I_INFO)
+		build_info_v1(&s);
 	if (s.size > ksize && s.size <= 4096 && chance(40)) {
 		s.b[ksize + below(s.size - ksize)] = 1 + below(255);
 		s.trailing = true;
@@ -987,6 +1042,7 @@ struct round {
 	int fd;			/* the pool's first fd, open all round */
 	uint64_t max;
 	uint32_t policy;
+	uint32_t dma32;		/* WCPOOL_INFO_DMA32 if addr_bits 32 */
 	bool pmd;
 	volatile bool stop;
 };
@@ -1233,7 +1289,8 @@ static void *duper(void *data)
 			       "(read-only fd)");
 			expect(I_RELEASE, range(fd, I_RELEASE, 0, HP), EBADF,
 			       "(read-only fd)");
-			if (!pool_info(fd, &i) || i.flags != WCPOOL_INFO_READONLY)
+			if (!pool_info(fd, &i) ||
+			    i.flags != (WCPOOL_INFO_READONLY | r->dma32))
 				fail("INFO on a read-only fd: flags %u",
 				     i.flags);
 			q = mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1272,7 +1329,7 @@ static void *duper(void *data)
 			break;
 		default:
 			fd = dup(r->fd);
-			if (!pool_info(fd, &i) || i.flags)
+			if (!pool_info(fd, &i) || i.flags != r->dma32)
 				fail("INFO on a dup(2) fd: flags %u", i.flags);
 			close(fd);
 		}
@@ -1291,6 +1348,7 @@ static void race_phase(double seconds, uint64_t seed)
 	double end = now_s() + seconds, left;
 	struct round r;
 	unsigned int i;
+	uint32_t bits;
 	int dev;
 
 	seed_rng(seed);
@@ -1300,8 +1358,12 @@ static void race_phase(double seconds, uint64_t seed)
 		r.max = (4 + below(13)) * HP;
 		r.policy = below(3);
 		r.pmd = pmd_ok && chance(30);
-		r.fd = RETRY(create(dev, r.policy, r.max,
-				    r.pmd ? WCPOOL_MAP_PMD : WCPOOL_MAP_PTE));
+		/* Some below an address limit: GROW may find no page there. */
+		bits = chance(80) ? 0 : PICK(28, 30, 32, 36);
+		r.dma32 = bits == 32 ? WCPOOL_INFO_DMA32 : 0;
+		r.fd = RETRY(create_bits(dev, r.policy, r.max,
+					 r.pmd ? WCPOOL_MAP_PMD : WCPOOL_MAP_PTE,
+					 bits));
 		if (r.fd < 0)
 			break;
 		range(r.fd, I_GROW, 0, r.max / 2 & ~(HP - 1));
@@ -1415,6 +1477,13 @@ int main(int argc, char **argv)
 
 		pmd_ok = !RETRY(xioctl(fd, I_CREATE, &c));
 		if (pmd_ok)
+			close(c.fd);
+		c = (struct wcpool_create){
+			.size = sizeof(c), .max_size = 2 * HP,
+			.contig_size = 2 * HP,
+		};
+		contig_ok = !RETRY(xioctl(fd, I_CREATE, &c));
+		if (contig_ok)
 			close(c.fd);
 		close(fd);
 	}

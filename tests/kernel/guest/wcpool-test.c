@@ -14,9 +14,9 @@
  */
 #include "wcpool-test.h"
 
-_Static_assert(sizeof(struct wcpool_create) == WCPOOL_CREATE_SIZE_VER0, "ABI");
+_Static_assert(sizeof(struct wcpool_create) == WCPOOL_CREATE_SIZE_VER1, "ABI");
 _Static_assert(sizeof(struct wcpool_range) == WCPOOL_RANGE_SIZE_VER0, "ABI");
-_Static_assert(sizeof(struct wcpool_info) == WCPOOL_INFO_SIZE_VER0, "ABI");
+_Static_assert(sizeof(struct wcpool_info) == WCPOOL_INFO_SIZE_VER1, "ABI");
 _Static_assert(sizeof(struct wcpool_dup) == WCPOOL_DUP_SIZE_VER0, "ABI");
 _Static_assert(sizeof(struct wcpool_register) == WCPOOL_REGISTER_SIZE_VER1,
 	       "ABI");
@@ -326,7 +326,7 @@ int heap_alloc(int heap, uint64_t len, uint32_t fd_flags)
 
 static const struct test *const suites[] = {
 	pool_tests, long_tests, mmap_tests, pages_tests, reg_tests,
-	importer_tests, heap_tests, NULL,
+	importer_tests, heap_tests, fit_tests, NULL,
 };
 
 int main(int argc, char **argv)

@@ -96,6 +96,7 @@ int heap_open(uint32_t policy);
 int heap_alloc(int heap, uint64_t len, uint32_t fd_flags);
 
 extern const struct test pool_tests[], long_tests[], mmap_tests[],
-	pages_tests[], reg_tests[], importer_tests[], heap_tests[];
+	pages_tests[], reg_tests[], importer_tests[], heap_tests[],
+	fit_tests[];
 
 #endif

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wcpool registrations as dma-bufs: the exporter callbacks, the export
+ * and the release that ends a registration.  The dma-buf (exp_name
+ * "wcpool") owns its registration: the pinned pages, a pool reference and
+ * the place on the pool's list of pinned spans, all dropped when the
+ * dma-buf is released (last fd, mapping and importer gone), so it
+ * outlives the pool fd and the user's mapping, and process death frees it
+ * through the files.
+ *
+ * Every CPU mapping the exporter makes has the pool's policy: vmap with
+ * pgprot_writecombine/noncached(PAGE_KERNEL) (PAGE_KERNEL for WB), mmap
+ * with the pool's vm_page_prot.  Never a cacheable alias of a WC/UC page.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/iosys-map.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/swiotlb.h>
+#include <linux/vmalloc.h>
+
+#include "wcpool_reg.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+struct wcpool_reg_attach {
+	struct list_head node;
+	struct device *dev;
+	struct sg_table *sgt;
+	enum dma_data_direction dir;
+};
+
+/*
+ * The end of a registration, when its dma-buf is released (or its export
+ * failed): everything wcpool_dmabuf_export() and wcpool_reg_pin() took.
+ */
+static void wcpool_reg_free(struct wcpool_reg *reg)
+{
+	struct wcpool *pool = reg->pool;
+
+	/* dma-buf releases only after every importer detached. */
+	WARN_ON_ONCE(!list_empty(&reg->attachments));
+	atomic_long_sub(reg->nr_heads, &wcpool_stats.reg_pinned);
+	atomic_long_sub(reg->span.length, &wcpool_stats.reg_bytes);
+	atomic_long_dec(&wcpool_stats.regs);
+	wcpool_reg_unpin(reg);
+	kvfree(reg->segs);
+	mutex_destroy(&reg->lock);
+	kfree(reg);
+	/* Last: this may free the pool and its pages. */
+	wcpool_pool_put(pool);
+}
+
+static int wcpool_dmabuf_attach(struct dma_buf *dmabuf,
+				struct dma_buf_attachment *attach)
+{
+	struct wcpool_reg_attach *a;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&a->node);
+	a->dev = attach->dev;
+	a->dir = DMA_NONE;
+	attach->priv = a;
+	return 0;
+}
+
+static void wcpool_dmabuf_detach(struct dma_buf *dmabuf,
+				 struct dma_buf_attachment *attach)
+{
+	kfree(attach->priv);
+	attach->priv = NULL;
+}
+
+/*
+ * Does @dev reach memory through an IOMMU DMA domain?  Then dma-iommu
+ * gives it IOVAs inside its DMA mask, whatever the pages' physical
+ * addresses.  Otherwise (no IOMMU, an identity domain) it takes the direct
+ * mapping: the bus address is the physical address.
+ */
+static bool wcpool_dmabuf_translated(struct device *dev)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+
+	return dom && iommu_is_dma_domain(dom);
+}
+
+/*
+ * The length of the next sg entry at bus address @addr with @left bytes of
+ * the run to go: at most @max, and not across a multiple of @boundary + 1.
+ */
+static u64 wcpool_dmabuf_chunk(u64 addr, u64 left, u64 max, u64 boundary)
+{
+	u64 n = min(left, max);
+	u64 room = boundary - (addr & boundary);	/* bytes to it, less 1 */
+
+	return room < n - 1 ? room + 1 : n;
+}
+
+/*
+ * Walk @reg's runs cut into the entries @dev takes: at most its max
+ * segment size (and WCPOOL_SEG_MAX, and whole 4 KiB pages where it takes
+ * that much), never across its segment boundary; cut by bus address where
+ * nothing translates, else by physical address (dma-iommu lays out IOVAs
+ * to keep entries that fit whole).  With @sgt NULL: count them, and where
+ * nothing translates check that each lies within the device's DMA mask and
+ * bus limit.  Else fill @sgt.
+ *
+ * Return: the number of entries, or -ERANGE: @dev cannot reach a page.
+ */
+static long wcpool_dmabuf_walk(struct wcpool_reg *reg, struct device *dev,
+			       bool direct, struct sg_table *sgt)
+{
+	u64 max = min_t(u64, dma_get_max_seg_size(dev), WCPOOL_SEG_MAX);
+	u64 boundary = dma_get_seg_boundary(dev);
+	struct scatterlist *sg = sgt ? sgt->sgl : NULL;
+	phys_addr_t phys;
+	u64 left, addr, n;
+	unsigned int i;
+	long count = 0;
+
+	if (max >= PAGE_SIZE)
+		max = round_down(max, PAGE_SIZE);
+	for (i = 0; i < reg->nr_segs; i++) {
+		phys = PFN_PHYS(reg->segs[i].pfn);
+		for (left = reg->segs[i].len; left; left -= n, phys += n) {
+			addr = direct ? phys_to_dma(dev, phys) : phys;
+			n = wcpool_dmabuf_chunk(addr, left, max, boundary);
+			if (sg) {
+				sg_set_page(sg, pfn_to_page(PHYS_PFN(phys)), n,
+					    offset_in_page(phys));
+				sg = sg_next(sg);
+			} else if (direct && !dma_capable(dev, addr, n, true)) {
+				return -ERANGE;
+			}
+			count++;
+		}
+	}
+	return count;
+}
+
+/*
+ * The sg table of @reg for @dev, before anything is DMA-mapped: refused
+ * where the device cannot reach the pages without an IOMMU (dma-direct
+ * would WARN, or bounce the WC/UC pages through a cached swiotlb buffer),
+ * with at most one rate-limited line naming the device and the reason.
+ */
+static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
+			       struct sg_table *sgt)
+{
+	bool direct = !wcpool_dmabuf_translated(dev);
+	long n;
+
+	if (direct && !dev->dma_mask) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: no DMA mask\n");
+		return -ERANGE;
+	}
+	if (direct && is_swiotlb_force_bounce(dev)) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: swiotlb bouncing forced and no IOMMU\n");
+		return -EOPNOTSUPP;
+	}
+	n = wcpool_dmabuf_walk(reg, dev, direct, NULL);
+	if (n == -ERANGE) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf without an IOMMU: pages beyond DMA mask %#llx, bus limit %#llx\n",
+				     (u64)*dev->dma_mask, (u64)dev->bus_dma_limit);
+		return n;
+	}
+	if (n > UINT_MAX)
+		return -ENOMEM;
+	n = sg_alloc_table(sgt, n, GFP_KERNEL);
+	if (n)
+		return n;
+	wcpool_dmabuf_walk(reg, dev, direct, sgt);
+	return 0;
+}
+
+static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
+					  enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = attach->dmabuf->priv;
+	struct wcpool_reg_attach *a = attach->priv;
+	struct sg_table *sgt;
+	bool mapped;
+	int ret;
+
+	/*
+	 * One mapping per attachment: the CPU-access syncs walk the mapped
+	 * attachments, and a second table would escape them.
+	 */
+	mutex_lock(&reg->lock);
+	mapped = !list_empty(&a->node);
+	mutex_unlock(&reg->lock);
+	if (mapped)
+		return ERR_PTR(-EBUSY);
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = wcpool_dmabuf_build(reg, attach->dev, sgt);
+	if (ret)
+		goto err_free;
+	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	if (ret)
+		goto err_table;
+	mutex_lock(&reg->lock);
+	if (list_empty(&a->node)) {
+		a->sgt = sgt;
+		a->dir = dir;
+		list_add(&a->node, &reg->attachments);
+	}
+	mutex_unlock(&reg->lock);
+	atomic_long_inc(&wcpool_stats.reg_mapped);
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void wcpool_dmabuf_unmap(struct dma_buf_attachment *attach,
+				struct sg_table *sgt,
+				enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = attach->dmabuf->priv;
+	struct wcpool_reg_attach *a = attach->priv;
+
+	mutex_lock(&reg->lock);
+	if (a->sgt == sgt) {
+		list_del_init(&a->node);
+		a->sgt = NULL;
+		a->dir = DMA_NONE;
+	}
+	mutex_unlock(&reg->lock);
+	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+	atomic_long_dec(&wcpool_stats.reg_mapped);
+}
+
+static void wcpool_dmabuf_release(struct dma_buf *dmabuf)
+{
+	wcpool_reg_free(dmabuf->priv);
+}
+
+/*
+ * The CPU's view: WB pages need the streaming DMA syncs of every mapped
+ * attachment; WC/UC pages are never in a cache, only the CPU's write
+ * buffers need draining before the device reads.
+ */
+static int wcpool_dmabuf_begin_cpu(struct dma_buf *dmabuf,
+				   enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	struct wcpool_reg_attach *a;
+
+	if (reg->pool->policy != WCPOOL_POLICY_WB) {
+		/*
+		 * Nothing is cached: only order the CPU's accesses after
+		 * whatever told it the device was done.
+		 */
+		mb();
+		return 0;
+	}
+	mutex_lock(&reg->lock);
+	list_for_each_entry(a, &reg->attachments, node)
+		dma_sync_sgtable_for_cpu(a->dev, a->sgt, a->dir);
+	mutex_unlock(&reg->lock);
+	return 0;
+}
+
+static int wcpool_dmabuf_end_cpu(struct dma_buf *dmabuf,
+				 enum dma_data_direction dir)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	struct wcpool_reg_attach *a;
+
+	if (reg->pool->policy != WCPOOL_POLICY_WB) {
+		/* Drain the write-combining buffers. */
+		wmb();
+		return 0;
+	}
+	mutex_lock(&reg->lock);
+	list_for_each_entry(a, &reg->attachments, node)
+		dma_sync_sgtable_for_device(a->dev, a->sgt, a->dir);
+	mutex_unlock(&reg->lock);
+	return 0;
+}
+
+/*
+ * Insert the 4 KiB page itself rather than returning it in vmf->page:
+ * the core would map a whole 2 MiB folio with one PMD at a 2 MiB aligned
+ * address (do_set_pmd), assuming the folio starts at the mapping's
+ * alignment, which a registration need not.
+ */
+static vm_fault_t wcpool_dmabuf_fault(struct vm_fault *vmf)
+{
+	struct wcpool_reg *reg = vmf->vma->vm_private_data;
+	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	int ret;
+
+	if (off >= reg->span.length)
+		return VM_FAULT_SIGBUS;
+	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
+			     wcpool_reg_page(reg, off));
+	switch (ret) {
+	case 0:
+	case -EBUSY:	/* another thread was first */
+		return VM_FAULT_NOPAGE;
+	case -ENOMEM:
+		return VM_FAULT_OOM;
+	default:
+		return VM_FAULT_SIGBUS;
+	}
+}
+
+static const struct vm_operations_struct wcpool_dmabuf_vm_ops = {
+	.fault = wcpool_dmabuf_fault,
+};
+
+/*
+ * Normal refcounted 4 KiB PTEs in a VM_MIXEDMAP mapping: pinnable (GUP
+ * takes them as normal pages); the VMA holds the dma-buf file, hence the
+ * registration.
+ */
+static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
+			      struct vm_area_struct *vma)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+
+	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	vma->vm_page_prot = wcpool_pgprot(reg->pool->policy, vma->vm_page_prot);
+	wcpool_vma_set_flags(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &wcpool_dmabuf_vm_ops;
+	vma->vm_private_data = reg;
+	return 0;
+}
+
+static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct wcpool_reg *reg = dmabuf->priv;
+	unsigned long n = reg->span.length >> PAGE_SHIFT, i;
+	struct page **pages;
+	void *vaddr;
+
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		pages[i] = wcpool_reg_page(reg, (u64)i << PAGE_SHIFT);
+	vaddr = vmap(pages, n, VM_MAP,
+		     wcpool_pgprot(reg->pool->policy, PAGE_KERNEL));
+	kvfree(pages);
+	if (!vaddr)
+		return -ENOMEM;
+	iosys_map_set_vaddr(map, vaddr);
+	return 0;
+}
+
+static void wcpool_dmabuf_vunmap(struct dma_buf *dmabuf,
+				 struct iosys_map *map)
+{
+	vunmap(map->vaddr);
+	iosys_map_clear(map);
+}
+
+static const struct dma_buf_ops wcpool_dmabuf_ops = {
+	.attach = wcpool_dmabuf_attach,
+	.detach = wcpool_dmabuf_detach,
+	.map_dma_buf = wcpool_dmabuf_map,
+	.unmap_dma_buf = wcpool_dmabuf_unmap,
+	.release = wcpool_dmabuf_release,
+	.begin_cpu_access = wcpool_dmabuf_begin_cpu,
+	.end_cpu_access = wcpool_dmabuf_end_cpu,
+	.mmap = wcpool_dmabuf_mmap,
+	.vmap = wcpool_dmabuf_vmap,
+	.vunmap = wcpool_dmabuf_vunmap,
+};
+
+/**
+ * wcpool_dmabuf_export - the dma-buf of a pinned registration
+ * @reg: the registration, pinned by wcpool_reg_pin()
+ * @flags: O_RDWR or O_RDONLY, the dma-buf file's mode
+ * @args: REGISTER's device constraints, checked here; NULL: none
+ *
+ * The dma-buf owns @reg and a pool reference; on failure @reg is freed.
+ *
+ * Return: the dma-buf or an ERR_PTR.
+ */
+struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
+				     const struct wcpool_register *args)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct dma_buf *dmabuf;
+	int ret;
+
+	/* Registered from here: wcpool_reg_free() undoes everything. */
+	wcpool_pool_get(reg->pool);
+	atomic_long_inc(&wcpool_stats.regs);
+	atomic_long_add(reg->span.length, &wcpool_stats.reg_bytes);
+	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
+
+	ret = wcpool_reg_build_segs(reg, args);
+	if (ret)
+		goto err_free;
+	exp.ops = &wcpool_dmabuf_ops;
+	exp.size = reg->span.length;
+	exp.flags = flags;
+	exp.priv = reg;
+	dmabuf = dma_buf_export(&exp);
+	if (!IS_ERR(dmabuf))
+		return dmabuf;
+	ret = PTR_ERR(dmabuf);
+err_free:
+	wcpool_reg_free(reg);
+	return ERR_PTR(ret);
+}
+
+/**
+ * wcpool_dmabuf_reg - the registration behind a dma-buf
+ * @dmabuf: any dma-buf
+ *
+ * Return: the registration, or NULL when @dmabuf is not one of wcpool's.
+ */
+struct wcpool_reg *wcpool_dmabuf_reg(struct dma_buf *dmabuf)
+{
+	return dmabuf->ops == &wcpool_dmabuf_ops ? dmabuf->priv : NULL;
+}
