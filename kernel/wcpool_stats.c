@@ -13,8 +13,6 @@
 
 #include "wcpool.h"
 
-struct wcpool_stats wcpool_stats;
-
 static struct dentry *wcpool_debugfs;
 
 static const char * const wcpool_policy_names[WCPOOL_POLICY_COUNT] = {
