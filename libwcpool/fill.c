@@ -542,70 +542,63 @@ static void copy_stream(void *dst, const void *src, size_t len)
 /* MOVNTDQA takes a non-const pointer in GCC's older headers. */
 #define SLOAD_PTR(p) ((void *)(uintptr_t)(p))
 
+/*
+ * One line: @W-byte vectors of type @T loaded with @LOAD into @r[], then
+ * stored with @STORE.  Four lines a turn, with constant bounds so that
+ * the compiler keeps them in registers (with loops of variable bounds
+ * it spilled them to the stack and ran 2-3x slower on write-back memory).
+ */
+#define SLOAD_TURN(T, W, LOAD, STORE, d, s, lines)                          \
+	do {                                                                \
+		T r_[(lines) * WCP_LINE / (W)];                             \
+		_Pragma("GCC unroll 16")                                    \
+		for (int i_ = 0; i_ < (lines) * WCP_LINE / (W); i_++)       \
+			r_[i_] = LOAD(SLOAD_PTR((s) + (W) * i_));           \
+		_Pragma("GCC unroll 16")                                    \
+		for (int i_ = 0; i_ < (lines) * WCP_LINE / (W); i_++)       \
+			STORE((void *)((d) + (W) * i_), r_[i_]);            \
+	} while (0)
+
+#define SLOAD_LOOP(T, W, LOAD, STORE, d, s, n)                              \
+	do {                                                                \
+		for (; (n) >= 4; (n) -= 4, (s) += 4 * WCP_LINE,             \
+		     (d) += 4 * WCP_LINE)                                   \
+			SLOAD_TURN(T, W, LOAD, STORE, d, s, 4);             \
+		for (; (n); (n)--, (s) += WCP_LINE, (d) += WCP_LINE)        \
+			SLOAD_TURN(T, W, LOAD, STORE, d, s, 1);             \
+	} while (0)
+
+/* GCC's _mm_stream_si128 and _mm_storeu_si128 take __m128i *. */
+#define SLOAD_ST128(p, v) _mm_stream_si128((__m128i *)(p), v)
+#define SLOAD_STU128(p, v) _mm_storeu_si128((__m128i *)(p), v)
+#define SLOAD_ST256(p, v) _mm256_stream_si256((__m256i *)(p), v)
+#define SLOAD_STU256(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+
 __attribute__((target("sse4.1")))
 static void sload_lines_sse41(char *d, const char *s, size_t n, bool nt)
 {
-	for (; n; ) {
-		size_t k = n < 4 ? 1 : 4;
-		__m128i r[16];
-
-		for (size_t i = 0; i < 4 * k; i++)
-			r[i] = _mm_stream_load_si128(SLOAD_PTR(s + 16 * i));
-		if (nt) {
-			for (size_t i = 0; i < 4 * k; i++)
-				_mm_stream_si128((__m128i *)(d + 16 * i), r[i]);
-		} else {
-			for (size_t i = 0; i < 4 * k; i++)
-				_mm_storeu_si128((__m128i *)(d + 16 * i), r[i]);
-		}
-		n -= k;
-		s += k * WCP_LINE;
-		d += k * WCP_LINE;
-	}
+	if (nt)
+		SLOAD_LOOP(__m128i, 16, _mm_stream_load_si128, SLOAD_ST128, d, s, n);
+	else
+		SLOAD_LOOP(__m128i, 16, _mm_stream_load_si128, SLOAD_STU128, d, s, n);
 }
 
 __attribute__((target("avx2")))
 static void sload_lines_avx2(char *d, const char *s, size_t n, bool nt)
 {
-	for (; n; ) {
-		size_t k = n < 4 ? 1 : 4;
-		__m256i r[8];
-
-		for (size_t i = 0; i < 2 * k; i++)
-			r[i] = _mm256_stream_load_si256(SLOAD_PTR(s + 32 * i));
-		if (nt) {
-			for (size_t i = 0; i < 2 * k; i++)
-				_mm256_stream_si256((__m256i *)(d + 32 * i), r[i]);
-		} else {
-			for (size_t i = 0; i < 2 * k; i++)
-				_mm256_storeu_si256((__m256i *)(d + 32 * i), r[i]);
-		}
-		n -= k;
-		s += k * WCP_LINE;
-		d += k * WCP_LINE;
-	}
+	if (nt)
+		SLOAD_LOOP(__m256i, 32, _mm256_stream_load_si256, SLOAD_ST256, d, s, n);
+	else
+		SLOAD_LOOP(__m256i, 32, _mm256_stream_load_si256, SLOAD_STU256, d, s, n);
 }
 
 __attribute__((target("avx512f")))
 static void sload_lines_avx512(char *d, const char *s, size_t n, bool nt)
 {
-	for (; n; ) {
-		size_t k = n < 4 ? 1 : 4;
-		__m512i r[4];
-
-		for (size_t i = 0; i < k; i++)
-			r[i] = _mm512_stream_load_si512(SLOAD_PTR(s + 64 * i));
-		if (nt) {
-			for (size_t i = 0; i < k; i++)
-				_mm512_stream_si512((void *)(d + 64 * i), r[i]);
-		} else {
-			for (size_t i = 0; i < k; i++)
-				_mm512_storeu_si512((void *)(d + 64 * i), r[i]);
-		}
-		n -= k;
-		s += k * WCP_LINE;
-		d += k * WCP_LINE;
-	}
+	if (nt)
+		SLOAD_LOOP(__m512i, 64, _mm512_stream_load_si512, _mm512_stream_si512, d, s, n);
+	else
+		SLOAD_LOOP(__m512i, 64, _mm512_stream_load_si512, _mm512_storeu_si512, d, s, n);
 }
 
 /*
