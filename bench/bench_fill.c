@@ -407,11 +407,8 @@ static void read_rows(size_t max)
 	if (dst)
 		anon_free(dst, max);
 	if (access("/dev/wcpool", F_OK))
-		bench_note("copy", "no /dev/wcpool: reads from write-combine and "
-			   "uncached pools (the rows streaming loads are for) "
-			   "need wcpool.ko on real hardware; the \"from\" rows "
-			   "here read write-back memory, where a streaming load "
-			   "is an ordinary load");
+		bench_note("copy", "no /dev/wcpool: \"from\" rows read "
+			   "write-back memory only (streaming loads are for WC/UC)");
 }
 
 int bench_copy(void)
