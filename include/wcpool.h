@@ -263,6 +263,12 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * pool (a cache belongs to its thread); what that frees goes back after the
  * decay time or at the next trim.
  *
+ * Freed frames (buffers of most of a huge page or more) keep their pages
+ * committed on a decay: released once unused for WCPOOL_DECAY_MS
+ * milliseconds (default 10000), beyond WCPOOL_FRAME_CACHE bytes (default
+ * 1G), or when fresh pages cannot be had; both read at pool creation (see
+ * wcp_pool_trim(3)).  A trim releases all of them.
+ *
  * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
  * child), or another -errno.
  */
