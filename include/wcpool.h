@@ -530,17 +530,29 @@ struct wcp_registration;
  * for a writable memfd pool where the kernel has /dev/udmabuf (Debian's
  * 6.12), from udmabuf (write-back; wcp_registration_segments() says
  * -EOPNOTSUPP).
+ *
+ * Registrations are reused: while a registration of the same range of
+ * @pool with the same access (0 counted as what it means here), addr_bits,
+ * max_segments and max_seg_size is live, wcp_register() returns it again
+ * (the same dma-buf fd, so an importer such as vb2 keeps its attachment
+ * and mapping) and counts one more reference; each call needs its own
+ * wcp_unregister().  The checks above run for every call.  Other
+ * constraints, another range, or an imported view (which has
+ * registrations of its own) make a new one.  The lookup is a binary
+ * search in the pool's live registrations, under a lock.
  */
 int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		 const struct wcp_register_options *opts,
 		 struct wcp_registration **regp);
 
 /**
- * wcp_unregister() - drop a registration and close its dma-buf fd.  The
- * pages stay pinned until every importer has let go of the dma-buf too.
+ * wcp_unregister() - drop a reference to a registration (one per
+ * wcp_register() that returned it); the last one closes its dma-buf fd.
+ * The pages stay pinned until every importer has let go of the dma-buf too.
  *
  * Return: 0, or -ENOENT if @reg is not a live registration of @pool
- * (double unregister, another pool's registration).
+ * (unregistered more often than registered, another pool's registration);
+ * @reg is not read then.
  */
 int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg);
 
