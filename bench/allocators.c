@@ -476,10 +476,17 @@ int measure_row(const struct row *r, enum pages pages)
 
 			check_pages(&s, c[i].name, memory, r->block(c[i].arg));
 			failures = r->close(c[i].arg);
-			if (failures)
-				bench_note(r->group, "%s %s %u threads: %llu "
-					   "allocations failed", c[i].name, memory,
-					   r->threads, (unsigned long long)failures);
+			if (failures) {
+				char why[160];
+
+				/* it did less work than it says: no figure */
+				result_void(c[i].r);
+				snprintf(why, sizeof(why), "%s %u threads: %llu "
+					 "allocations failed, no time given",
+					 memory, r->threads,
+					 (unsigned long long)failures);
+				bench_skip(r->group, c[i].name, why);
+			}
 		}
 		alloc_set_close(&s);
 	}

@@ -101,6 +101,11 @@ struct result *result_add(const char *group, const char *name,
 			  const char *memory, size_t size, unsigned threads);
 /* Statistics of @r's samples, filled in */
 void result_finish(struct result *r);
+/*
+ * @r did not run as measured (its allocations failed): its samples are
+ * dropped, so no time is reported for it and no ratio uses it.
+ */
+void result_void(struct result *r);
 /* @total over every operation of every thread of @r's samples */
 double result_per_op(const struct result *r, double total);
 const struct result *result_at(size_t i);

@@ -5,6 +5,7 @@
  * side by side with the library's own primitives.
  */
 #include <immintrin.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,9 +241,11 @@ int bench_fill(void)
 
 /* ---- copy --------------------------------------------------------------- */
 
-enum { C_MEMCPY, C_MOVSB, C_NT, C_STREAM, C_LIB };
+enum { C_MEMCPY, C_MOVSB, C_NT, C_STREAM, C_LIB, C_SLOAD, C_SLOAD_NT, C_FROM,
+       C_COUNT };
 static const char *const copy_names[] = {
 	"memcpy", "rep-movsb", "nt-copy+sfence", "wcp-stream", "wcp_copy",
+	"sload", "sload+nt", "wcp_copy_from",
 };
 
 static void movsb(char *d, const char *s, size_t n)
@@ -294,6 +297,17 @@ static double copy_run(void *argp, uint64_t iters)
 		case C_LIB:
 			wcp_copy(a->pool, a->buf, a->src, a->size);
 			break;
+		case C_SLOAD:
+			wcp_copy_with(WCP_STORE_PLAIN | WCP_LOAD_STREAM, a->buf,
+				      a->src, a->size);
+			break;
+		case C_SLOAD_NT:
+			wcp_copy_with(WCP_STORE_STREAM | WCP_LOAD_STREAM, a->buf,
+				      a->src, a->size);
+			break;
+		case C_FROM:
+			wcp_copy_from(a->pool, a->buf, a->src, a->size);
+			break;
 		}
 		__asm__ volatile("" : : "r"(a->buf) : "memory");
 	}
@@ -318,6 +332,83 @@ static void copy_sweep(const char *memory, char *dst, const char *src,
 		}
 		measure_set("copy", memory, size, (double)size, 1, c, C_LIB + 1);
 	}
+}
+
+/*
+ * Reading pool memory into ordinary memory: plain loads (memcpy, rep movsb,
+ * the library's plain loads with streaming stores) against streaming loads
+ * (MOVNTDQA) with either store, and wcp_copy_from()'s choice among them.
+ */
+static void read_sweep(const char *memory, char *dst, const char *src,
+		       size_t max, struct wcp_pool *pool)
+{
+	static const int hows[] = { C_MEMCPY, C_MOVSB, C_STREAM, C_SLOAD,
+				    C_SLOAD_NT, C_FROM };
+	/* the library refuses streaming loads without SSE4.1 */
+	bool sload = !wcp_copy_with(WCP_STORE_PLAIN | WCP_LOAD_STREAM, dst, src,
+				    64);
+
+	for (size_t size = 4 * KiB; size <= max; size *= 4) {
+		struct fill_arg a[C_COUNT];
+		struct bench_case c[C_COUNT];
+		size_t n = 0;
+
+		for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+			int how = hows[i];
+
+			if (!sload && (how == C_SLOAD || how == C_SLOAD_NT))
+				continue;
+			a[n] = (struct fill_arg){ .buf = dst, .src = src,
+						  .size = size, .how = how,
+						  .pool = pool };
+			c[n] = (struct bench_case){ .name = copy_names[how],
+						    .fn = copy_run, .arg = &a[n],
+						    .is_library = how == C_FROM,
+						    .comparable = true };
+			n++;
+		}
+		measure_set("copy", memory, size, (double)size, 1, c, n);
+	}
+	if (!sload)
+		bench_skip("copy", "sload", "the CPU has no SSE4.1 (or "
+			   "WCPOOL_FILL_ISA=sse2)");
+}
+
+/*
+ * Read rows from every pool bench_pools() gives: the default one, and with
+ * /dev/wcpool one of each policy.  Reading WC and UC memory with plain
+ * loads is slow: those rows stop at 4 MiB.
+ */
+static void read_rows(size_t max)
+{
+	struct wcp_pool *pools[4];
+	size_t npools = bench_pools(pools, 4);
+	char label[48], memory[64], *dst = anon_4k(max);
+
+	for (size_t p = 0; p < npools; p++) {
+		struct wcp_pool_info info;
+		size_t top = max;
+		char *src;
+
+		wcp_pool_info(pools[p], &info);
+		if (info.policy != WCP_POLICY_WB && top > 4 * MiB)
+			top = 4 * MiB;
+		pool_label(pools[p], label, sizeof(label));
+		snprintf(memory, sizeof(memory), "from %s", label);
+		src = dst ? pool_buffer(pools[p], top) : NULL;
+		if (src) {
+			read_sweep(memory, dst, src, top, pools[p]);
+			wcp_free(pools[p], src);
+		} else {
+			bench_skip("copy", memory, "no memory");
+		}
+		wcp_pool_destroy(pools[p]);
+	}
+	if (dst)
+		anon_free(dst, max);
+	if (access("/dev/wcpool", F_OK))
+		bench_note("copy", "no /dev/wcpool: \"from\" rows read "
+			   "write-back memory only (streaming loads are for WC/UC)");
 }
 
 int bench_copy(void)
@@ -349,8 +440,10 @@ int bench_copy(void)
 		anon_free(abuf, max);
 	}
 	anon_free(src, max);
-	bench_note("copy", "source is ordinary 4 KiB-page memory; sizes up to %s",
-		   size_str(max, label, sizeof(label)));
+	bench_note("copy", "source is ordinary 4 KiB-page memory except in the "
+		   "\"from\" rows (pool memory read into ordinary memory); "
+		   "sizes up to %s", size_str(max, label, sizeof(label)));
+	read_rows(max);
 	return 0;
 }
 

@@ -85,6 +85,10 @@ static void print_tables(FILE *f)
 				    *ref = reference_result(r);
 		bool tp = r->bytes > 0;
 
+		/* voided (result_void()): listed under "skipped" instead */
+		if (!r->nsamples)
+			continue;
+
 		if (strcmp(group, r->group)) {
 			group = r->group;
 			fprintf(f, "\n== %s (median and min of each case, ns per "

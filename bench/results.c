@@ -59,6 +59,13 @@ void result_finish(struct result *r)
 					       .max = NAN, .mean = NAN };
 }
 
+void result_void(struct result *r)
+{
+	r->nsamples = 0;
+	r->comparable = false;
+	result_finish(r);
+}
+
 double result_per_op(const struct result *r, double total)
 {
 	return total / ((double)r->ops * (double)r->nsamples * r->threads);

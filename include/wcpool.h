@@ -54,9 +54,9 @@ extern "C" {
 
 /* The version of this header; wcp_version() gives the library's. */
 #define WCP_VERSION_MAJOR 0
-#define WCP_VERSION_MINOR 3
+#define WCP_VERSION_MINOR 4
 #define WCP_VERSION_PATCH 0
-#define WCP_VERSION_STRING "0.3.0"
+#define WCP_VERSION_STRING "0.4.0"
 /** True if this header is version @major.@minor.@patch or later. */
 #define WCP_CHECK_VERSION(major, minor, patch)                              \
 	(WCP_VERSION_MAJOR > (major) ||                                    \
@@ -271,6 +271,12 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * first.  Other running threads empty theirs at their next call into the
  * pool (a cache belongs to its thread); what that frees goes back after the
  * decay time or at the next trim.
+ *
+ * Freed frames (buffers of most of a huge page or more) keep their pages
+ * committed on a decay: released once unused for WCPOOL_DECAY_MS
+ * milliseconds (default 10000), beyond WCPOOL_FRAME_CACHE bytes (default
+ * 1G), or when fresh pages cannot be had; both read at pool creation (see
+ * wcp_pool_trim(3)).  A trim releases all of them.
  *
  * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
  * child), or another -errno.
@@ -533,17 +539,29 @@ struct wcp_registration;
  * for a writable memfd pool where the kernel has /dev/udmabuf (Debian's
  * 6.12), from udmabuf (write-back; wcp_registration_segments() says
  * -EOPNOTSUPP).
+ *
+ * Registrations are reused: while a registration of the same range of
+ * @pool with the same access (0 counted as what it means here), addr_bits,
+ * max_segments and max_seg_size is live, wcp_register() returns it again
+ * (the same dma-buf fd, so an importer such as vb2 keeps its attachment
+ * and mapping) and counts one more reference; each call needs its own
+ * wcp_unregister().  The checks above run for every call.  Other
+ * constraints, another range, or an imported view (which has
+ * registrations of its own) make a new one.  The lookup is a binary
+ * search in the pool's live registrations, under a lock.
  */
 int wcp_register(struct wcp_pool *pool, const void *ptr, size_t len,
 		 const struct wcp_register_options *opts,
 		 struct wcp_registration **regp);
 
 /**
- * wcp_unregister() - drop a registration and close its dma-buf fd.  The
- * pages stay pinned until every importer has let go of the dma-buf too.
+ * wcp_unregister() - drop a reference to a registration (one per
+ * wcp_register() that returned it); the last one closes its dma-buf fd.
+ * The pages stay pinned until every importer has let go of the dma-buf too.
  *
  * Return: 0, or -ENOENT if @reg is not a live registration of @pool
- * (double unregister, another pool's registration).
+ * (unregistered more often than registered, another pool's registration);
+ * @reg is not read then.
  */
 int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg);
 
@@ -677,8 +695,9 @@ int wcp_uring_unregister(struct wcp_pool *pool);
  * @pool may be NULL in these calls: the memory is then treated as ordinary
  * write-back memory.  The pointers need not belong to @pool (the pool only
  * names the policy) and need no particular alignment.  The environment
- * variable WCPOOL_FILL_ISA=avx2 or =sse2, read at the first call, keeps
- * these calls from using wider vector instructions than that.
+ * variable WCPOOL_FILL_ISA=avx2, =sse4.1 or =sse2, read at the first call,
+ * keeps these calls from using wider vector instructions than that (sse2
+ * also rules out SSE4.1's streaming loads).
  */
 
 /** Store methods of wcp_fill_with() and wcp_copy_with(). */
@@ -698,6 +717,25 @@ enum wcp_store_method {
 	 * lines at either end, then sfence.
 	 */
 	WCP_STORE_STREAM = 2,
+};
+
+/**
+ * How wcp_copy_from() reads its source; WCP_LOAD_STREAM may be or-ed into
+ * wcp_copy_with()'s store method.
+ */
+enum wcp_load_method {
+	/** Ordinary loads (memcpy(), rep movsb). */
+	WCP_LOAD_PLAIN = 0,
+	/**
+	 * Streaming loads (SSE4.1 MOVNTDQA; VMOVNTDQA with AVX2 or
+	 * AVX-512) of every whole 64-byte line of the source, four lines at
+	 * a time into registers; ordinary loads for the partial lines at
+	 * either end.  From write-combine or uncached memory each line is
+	 * then one burst into a streaming-load buffer instead of one
+	 * uncached read per load; on write-back memory they are ordinary
+	 * loads.
+	 */
+	WCP_LOAD_STREAM = 1u << 8,
 };
 
 /** Flush methods of wcp_flush_with(). */
@@ -723,13 +761,38 @@ void *wcp_fill(const struct wcp_pool *pool, void *dst, int c, size_t len);
 /**
  * wcp_copy() - copy @len bytes from @src to @dst, like memcpy() (the ranges
  * must not overlap), storing as wcp_fill() does into memory of @pool's
- * policy.  @src is read with ordinary loads: reading write-combine or
- * uncached memory is slow, copy out of such a pool only when you must.
+ * policy.  @src is read with ordinary loads: to read a write-combine or
+ * uncached pool's memory use wcp_copy_from(), which reads it with
+ * streaming loads.
  *
  * Return: @dst.
  */
 void *wcp_copy(const struct wcp_pool *pool, void *dst, const void *src,
 	       size_t len);
+
+/**
+ * wcp_copy_from() - copy @len bytes out of memory of @src_pool's policy at
+ * @src into ordinary (write-back) memory at @dst, like memcpy() (the
+ * ranges must not overlap).
+ *
+ * A write-combine or uncached source is read with streaming loads
+ * (WCP_LOAD_STREAM) where the CPU has SSE4.1 and WCPOOL_FILL_ISA allows it,
+ * else, and from write-back memory (@src_pool NULL included), with
+ * ordinary loads; stores are those wcp_copy(NULL, ...) uses for @len
+ * (wcp_store_choice()).  The pointers need not belong to @src_pool.
+ *
+ * Return: @dst.
+ */
+void *wcp_copy_from(const struct wcp_pool *src_pool, void *dst,
+		    const void *src, size_t len);
+
+/**
+ * wcp_load_choice() - the enum wcp_load_method wcp_copy_from() reads
+ * @src_pool's memory with: WCP_LOAD_STREAM from write-combine and
+ * uncached pools where the CPU (and WCPOOL_FILL_ISA) allows SSE4.1, else
+ * WCP_LOAD_PLAIN.
+ */
+int wcp_load_choice(const struct wcp_pool *src_pool);
 
 /**
  * wcp_flush() - make the bytes in [@ptr, @ptr + @len) visible to a device
@@ -776,7 +839,10 @@ int wcp_fill_with(int method, void *dst, int c, size_t len);
 
 /**
  * wcp_copy_with() - wcp_copy() with the enum wcp_store_method @method
- * forced.  Return: 0, or -EINVAL (unknown method).
+ * forced; or-ed with WCP_LOAD_STREAM, the source is read with streaming
+ * loads as wcp_copy_from() reads a write-combine pool.  Return: 0,
+ * -EINVAL (unknown method) or -EOPNOTSUPP (WCP_LOAD_STREAM where the CPU
+ * has no SSE4.1 or WCPOOL_FILL_ISA=sse2; nothing was copied).
  */
 int wcp_copy_with(int method, void *dst, const void *src, size_t len);
 

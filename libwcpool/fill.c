@@ -44,6 +44,7 @@ enum {
 	CPU_AVX2 = 1u << 4,
 	CPU_AVX512 = 1u << 5,
 	CPU_ERMS = 1u << 6,
+	CPU_SSE41 = 1u << 7,
 };
 
 static _Atomic unsigned fill_cpu;
@@ -59,8 +60,12 @@ static unsigned __attribute__((noinline, cold)) fill_cpu_init(void)
 #ifdef WCP_X86
 	unsigned a, b, c, d;
 
-	if (__get_cpuid(1, &a, &b, &c, &d) && (d & (1u << 19)))
-		f |= CPU_CLFLUSH;
+	if (__get_cpuid(1, &a, &b, &c, &d)) {
+		if (d & (1u << 19))
+			f |= CPU_CLFLUSH;
+		if (c & bit_SSE4_1)
+			f |= CPU_SSE41;
+	}
 	if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
 		if (b & bit_CLFLUSHOPT)
 			f |= CPU_CLFLUSHOPT;
@@ -76,13 +81,18 @@ static unsigned __attribute__((noinline, cold)) fill_cpu_init(void)
 	if (__builtin_cpu_supports("avx512f"))
 		f |= CPU_AVX512;
 #endif
-	/* WCPOOL_FILL_ISA=avx2 or sse2 caps the vector width (tests, bench) */
+	/*
+	 * WCPOOL_FILL_ISA=avx2, sse4.1 or sse2 caps the vector instructions
+	 * (tests, bench); sse2 also rules out SSE4.1's streaming loads.
+	 */
 	const char *isa = secure_getenv("WCPOOL_FILL_ISA");
 
 	if (isa && !strcmp(isa, "avx2"))
 		f &= ~(unsigned)CPU_AVX512;
-	else if (isa && !strcmp(isa, "sse2"))
+	else if (isa && !strcmp(isa, "sse4.1"))
 		f &= ~(unsigned)(CPU_AVX512 | CPU_AVX2);
+	else if (isa && !strcmp(isa, "sse2"))
+		f &= ~(unsigned)(CPU_AVX512 | CPU_AVX2 | CPU_SSE41);
 	atomic_store_explicit(&fill_cpu, f, memory_order_relaxed);
 	return f;
 }
@@ -472,7 +482,8 @@ static void fill_stream(void *dst, int c, size_t len)
 	fill_sfence();
 }
 
-static void copy_stream(void *dst, const void *src, size_t len)
+/* Streaming stores without the closing sfence (copy_stream, copy_sload). */
+static void copy_stream_body(void *dst, const void *src, size_t len)
 {
 	char *d = dst;
 	const char *s = src;
@@ -482,7 +493,6 @@ static void copy_stream(void *dst, const void *src, size_t len)
 
 	if (len < head + WCP_LINE) {
 		memcpy(d, s, len);
-		fill_sfence();
 		return;
 	}
 	memcpy(d, s, head);
@@ -505,7 +515,203 @@ static void copy_stream(void *dst, const void *src, size_t len)
 	d += lines * WCP_LINE;
 	s += lines * WCP_LINE;
 	memcpy(d, s, len - lines * WCP_LINE);
+}
+
+static void copy_stream(void *dst, const void *src, size_t len)
+{
+	copy_stream_body(dst, src, len);
 	fill_sfence();
+}
+
+/*
+ * ---- reading write-combine and uncached memory ----------------------------
+ *
+ * An ordinary load from WC or UC memory is one uncached read of at most a
+ * vector's width, waited for before the next (WC reads are not
+ * speculative).  SSE4.1's MOVNTDQA on WC memory instead fetches the whole
+ * 64-byte line into a streaming-load buffer, and the loads of the rest of
+ * the line are served from there: the way i915_memcpy_from_wc(), Mesa's
+ * util_streaming_load_memcpy() and FFmpeg's av_image_copy_uc_from() read
+ * such memory.  On WB memory MOVNTDQA is an ordinary load.  Lines go
+ * through registers four at a time (all loads, then all stores), so the
+ * line fills overlap.  Partial lines at either end of the source (at most
+ * 63 bytes each) are copied with ordinary loads: nothing outside the
+ * source range is read.
+ */
+#ifdef WCP_X86
+/* MOVNTDQA takes a non-const pointer in GCC's older headers. */
+#define SLOAD_PTR(p) ((void *)(uintptr_t)(p))
+
+/*
+ * One line: @W-byte vectors of type @T loaded with @LOAD into @r[], then
+ * stored with @STORE.  Four lines a turn, with constant bounds so that
+ * the compiler keeps them in registers (with loops of variable bounds
+ * it spilled them to the stack and ran 2-3x slower on write-back memory).
+ */
+#define SLOAD_TURN(T, W, LOAD, STORE, d, s, lines)                          \
+	do {                                                                \
+		T r_[(lines) * WCP_LINE / (W)];                             \
+		_Pragma("GCC unroll 16")                                    \
+		for (int i_ = 0; i_ < (lines) * WCP_LINE / (W); i_++)       \
+			r_[i_] = LOAD(SLOAD_PTR((s) + (W) * i_));           \
+		_Pragma("GCC unroll 16")                                    \
+		for (int i_ = 0; i_ < (lines) * WCP_LINE / (W); i_++)       \
+			STORE((void *)((d) + (W) * i_), r_[i_]);            \
+	} while (0)
+
+#define SLOAD_LOOP(T, W, LOAD, STORE, d, s, n)                              \
+	do {                                                                \
+		for (; (n) >= 4; (n) -= 4, (s) += 4 * WCP_LINE,             \
+		     (d) += 4 * WCP_LINE)                                   \
+			SLOAD_TURN(T, W, LOAD, STORE, d, s, 4);             \
+		for (; (n); (n)--, (s) += WCP_LINE, (d) += WCP_LINE)        \
+			SLOAD_TURN(T, W, LOAD, STORE, d, s, 1);             \
+	} while (0)
+
+/* GCC's _mm_stream_si128 and _mm_storeu_si128 take __m128i *. */
+#define SLOAD_ST128(p, v) _mm_stream_si128((__m128i *)(p), v)
+#define SLOAD_STU128(p, v) _mm_storeu_si128((__m128i *)(p), v)
+#define SLOAD_ST256(p, v) _mm256_stream_si256((__m256i *)(p), v)
+#define SLOAD_STU256(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+
+__attribute__((target("sse4.1")))
+static void sload_lines_sse41(char *d, const char *s, size_t n, bool nt)
+{
+	if (nt)
+		SLOAD_LOOP(__m128i, 16, _mm_stream_load_si128, SLOAD_ST128, d, s, n);
+	else
+		SLOAD_LOOP(__m128i, 16, _mm_stream_load_si128, SLOAD_STU128, d, s, n);
+}
+
+__attribute__((target("avx2")))
+static void sload_lines_avx2(char *d, const char *s, size_t n, bool nt)
+{
+	if (nt)
+		SLOAD_LOOP(__m256i, 32, _mm256_stream_load_si256, SLOAD_ST256, d, s, n);
+	else
+		SLOAD_LOOP(__m256i, 32, _mm256_stream_load_si256, SLOAD_STU256, d, s, n);
+}
+
+__attribute__((target("avx512f")))
+static void sload_lines_avx512(char *d, const char *s, size_t n, bool nt)
+{
+	if (nt)
+		SLOAD_LOOP(__m512i, 64, _mm512_stream_load_si512, _mm512_stream_si512, d, s, n);
+	else
+		SLOAD_LOOP(__m512i, 64, _mm512_stream_load_si512, _mm512_storeu_si512, d, s, n);
+}
+
+/*
+ * @n whole lines from the 64-byte aligned @s to @d; @nt: streaming stores,
+ * for which @d must be 64-byte aligned too.
+ */
+static void sload_lines(unsigned f, char *d, const char *s, size_t n, bool nt)
+{
+	if (f & CPU_AVX512)
+		sload_lines_avx512(d, s, n, nt);
+	else if (f & CPU_AVX2)
+		sload_lines_avx2(d, s, n, nt);
+	else
+		sload_lines_sse41(d, s, n, nt);
+}
+
+/* Lines a turn through the bounce buffer of copy_sload() */
+#define SLOAD_BOUNCE_LINES 64
+
+/*
+ * Copy with streaming loads of the source's whole lines; @stream: streaming
+ * stores (then sfence), else ordinary ones.  The CPU has SSE4.1 (@f).
+ */
+static void copy_sload(unsigned f, void *dst, const void *src, size_t len,
+		       bool stream)
+{
+	char *d = dst;
+	const char *s = src;
+	size_t head = (WCP_LINE - ((uintptr_t)s & (WCP_LINE - 1))) &
+		      (WCP_LINE - 1);
+	size_t lines;
+
+	if (len < head + WCP_LINE) {
+		memcpy(d, s, len);
+		goto out;
+	}
+	memcpy(d, s, head);
+	d += head;
+	s += head;
+	len -= head;
+	lines = len / WCP_LINE;
+	if (!stream || !((uintptr_t)d & (WCP_LINE - 1))) {
+		/* ordinary stores take any alignment; co-aligned lines stream */
+		sload_lines(f, d, s, lines, stream);
+	} else {
+		/*
+		 * Streaming stores need line-aligned vectors and the source
+		 * lines are not: the loads land in an L1-resident bounce
+		 * buffer, streaming stores take them from there.
+		 */
+		char bounce[SLOAD_BOUNCE_LINES * WCP_LINE]
+			__attribute__((aligned(WCP_LINE)));
+
+		for (size_t left = lines; left; ) {
+			size_t k = left < SLOAD_BOUNCE_LINES ? left :
+				   SLOAD_BOUNCE_LINES;
+			size_t done = (lines - left) * WCP_LINE;
+
+			sload_lines(f, bounce, s + done, k, false);
+			copy_stream_body(d + done, bounce, k * WCP_LINE);
+			left -= k;
+		}
+	}
+	d += lines * WCP_LINE;
+	s += lines * WCP_LINE;
+	memcpy(d, s, len - lines * WCP_LINE);
+out:
+	if (stream)
+		fill_sfence();
+}
+#endif
+
+/* May wcp_copy_with() and wcp_copy_from() use streaming loads here? */
+static inline bool sload_available(unsigned f)
+{
+#ifdef WCP_X86
+	return f & CPU_SSE41;
+#else
+	(void)f;
+	return false;
+#endif
+}
+
+static inline int load_choice(const struct wcp_pool *src_pool)
+{
+	if (fill_policy(src_pool) == WCP_POLICY_WB)
+		return WCP_LOAD_PLAIN;
+	return sload_available(fill_cpu_features()) ? WCP_LOAD_STREAM :
+						      WCP_LOAD_PLAIN;
+}
+
+int wcp_load_choice(const struct wcp_pool *src_pool)
+{
+	return load_choice(src_pool);
+}
+
+/* @store: enum wcp_store_method; streaming loads where the CPU allows */
+static void copy_loaded(int store, bool sload, void *dst, const void *src,
+			size_t len)
+{
+#ifdef WCP_X86
+	if (sload) {
+		copy_sload(fill_cpu_features(), dst, src, len,
+			   store == WCP_STORE_STREAM);
+		return;
+	}
+#else
+	(void)sload;
+#endif
+	if (store == WCP_STORE_STREAM)
+		copy_stream(dst, src, len);
+	else
+		copy_plain(dst, src, len);
 }
 
 int wcp_fill_with(int method, void *dst, int c, size_t len)
@@ -524,16 +730,15 @@ int wcp_fill_with(int method, void *dst, int c, size_t len)
 
 int wcp_copy_with(int method, void *dst, const void *src, size_t len)
 {
-	switch (method) {
-	case WCP_STORE_PLAIN:
-		copy_plain(dst, src, len);
-		return 0;
-	case WCP_STORE_STREAM:
-		copy_stream(dst, src, len);
-		return 0;
-	default:
+	int store = method & ~WCP_LOAD_STREAM;
+	bool sload = method & WCP_LOAD_STREAM;
+
+	if (store != WCP_STORE_PLAIN && store != WCP_STORE_STREAM)
 		return -EINVAL;
-	}
+	if (sload && !sload_available(fill_cpu_features()))
+		return -EOPNOTSUPP;
+	copy_loaded(store, sload, dst, src, len);
+	return 0;
 }
 
 void *wcp_fill(const struct wcp_pool *pool, void *dst, int c, size_t len)
@@ -552,6 +757,15 @@ void *wcp_copy(const struct wcp_pool *pool, void *dst, const void *src,
 		copy_stream(dst, src, len);
 	else
 		copy_plain(dst, src, len);
+	return dst;
+}
+
+void *wcp_copy_from(const struct wcp_pool *src_pool, void *dst,
+		    const void *src, size_t len)
+{
+	/* the destination is ordinary memory: wcp_copy(NULL, ...)'s stores */
+	copy_loaded(store_choice(NULL, len),
+		    load_choice(src_pool) == WCP_LOAD_STREAM, dst, src, len);
 	return dst;
 }
 

@@ -7,10 +7,16 @@
  * (cache-oblivious layout, fixed at build time), so through the arena a
  * 2 MiB frame would take two huge pages and an 8 MiB one five.  Frames are
  * what these pools are for: they get whole pages here, aligned to the page
- * size (few DMA segments, PMD-mappable).  Freed buffers stay committed, up
- * to twice what is live or WCP_HUGE_CACHE bytes, whichever is more, for the
- * next buffers to reuse without the kernel zeroing fresh pages; beyond
- * that, and on wcp_pool_trim(), their memory goes back to the system.
+ * size (few DMA segments, PMD-mappable).  Freed buffers stay committed for
+ * the next buffers to reuse without the kernel zeroing fresh pages, on a
+ * decay as jemalloc's dirty pages are: a free page unused for the decay
+ * time (WCPOOL_DECAY_MS, 10 s) goes back to the system, and so do free
+ * pages beyond the cache bound (WCPOOL_FRAME_CACHE, 1 GiB), when a fresh
+ * commit finds no memory (pressure), and all of them on wcp_pool_trim().
+ * (It was twice what is live, at least 64 MiB: frames of many sizes, whose
+ * live total swings, then released and committed pages in most cycles.)
+ * Without calls into the pool nothing runs: aged pages go at the next
+ * allocation or free of a frame.
  *
  * Free address ranges are kept coalesced whether their pages are still
  * committed ("dirty": contents left over) or released, with a bit per page
@@ -22,10 +28,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool.h"
 
-#define WCP_HUGE_CACHE ((uint64_t)64 << 20)
+/* Defaults of WCPOOL_FRAME_CACHE and WCPOOL_DECAY_MS (jemalloc's 10 s) */
+#define WCP_HUGE_CACHE ((uint64_t)1 << 30)
+#define WCP_HUGE_DECAY_MS 10000
 /* Smallest frame that takes whole pages on a 4 KiB pool. */
 #define WCP_FRAME_MIN ((uint64_t)1 << 20)
 
@@ -223,6 +232,40 @@ static void free_maps(struct wcp_pool *pool)
 	if (h->dirty)
 		wcpi_bitmap_free(h->dirty, pages);
 	h->dirty = NULL;
+	free(h->freed_at);
+	h->freed_at = NULL;
+}
+
+/*
+ * A non-negative number from the environment, with an optional K, M or G
+ * suffix (x 1024^n); @def if unset or malformed.
+ */
+static uint64_t env_size(const char *name, uint64_t def)
+{
+	const char *env = secure_getenv(name);
+	unsigned long long v;
+	char *end;
+
+	if (!env || !*env || *env == '-')
+		return def;
+	errno = 0;
+	v = strtoull(env, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		v <<= 30, end++;
+	return *end || errno || end == env ? def : (uint64_t)v;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	/* vDSO, no system call; its few ms of resolution are plenty */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 int wcpi_huge_init(struct wcp_pool *pool)
@@ -238,10 +281,14 @@ int wcpi_huge_init(struct wcp_pool *pool)
 	h->unit = pool->page_size == WCP_PAGE_4K ? WCP_PAGE_2M : pool->page_size;
 	pages = (pool->max_size + h->unit - 1) / h->unit;
 	h->dirty = wcpi_bitmap_alloc(pages);
-	if (!h->dirty) {
+	/* calloc: untouched parts of a large pool's array take no memory */
+	h->freed_at = calloc(pages, sizeof(*h->freed_at));
+	if (!h->dirty || !h->freed_at) {
 		free_maps(pool);
 		return -ENOMEM;
 	}
+	h->cache_max = env_size("WCPOOL_FRAME_CACHE", WCP_HUGE_CACHE);
+	h->decay_ns = env_size("WCPOOL_DECAY_MS", WCP_HUGE_DECAY_MS) * 1000000;
 	/*
 	 * 4 KiB pools: frames too, for their reuse.  jemalloc purges blocks
 	 * from 8 MiB on (opt.oversize_threshold) as soon as they are freed,
@@ -261,23 +308,25 @@ void wcpi_huge_fini(struct wcp_pool *pool)
 }
 
 /*
- * Whole pages when they waste no more than a quarter page, or from four
- * pages on, where jemalloc's size classes are a page apart or more anyway.
- * Between, jemalloc's finer classes and packing of tails win.
+ * Whole pages from three quarters of a page on.  Sizes between whole
+ * pages once went to jemalloc below four pages (its finer classes pack
+ * tails), but frames of varying sizes there made its extents commit and
+ * decommit huge pages in most cycles (bench alloc's frames-1-32MiB row:
+ * 20-40 us a frame against 0.5-2 us with whole pages, and more memory
+ * resident: 286 MiB against 242 MiB).
  */
 bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 {
-	uint64_t ps = pool->huge.unit;
-
-	if (!pool->huge.threshold || size < pool->huge.threshold)
-		return false;
-	return pool->page_size == WCP_PAGE_4K || size >= 4 * ps ||
-	       wcpi_align_up(size, ps) - size <= ps / 4;
+	return pool->huge.threshold && size >= pool->huge.threshold;
 }
 
+static void trim_cache_to(struct wcp_pool *pool, uint64_t cap);
+static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len);
+
 /* A committed window of @len bytes aligned to @align, and its dirty pages. */
-static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
-		       struct wcpi_range *w, uint64_t *dirty)
+static int take_window_once(struct wcp_pool *pool, uint64_t len,
+			    uint64_t align, struct wcpi_range *w,
+			    uint64_t *dirty)
 {
 	size_t i;
 	int err;
@@ -308,6 +357,53 @@ static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 }
 
 /*
+ * take_window_once(), and where fresh pages could not be committed while
+ * free ones are kept (pressure: the system's huge pages, the memory
+ * cgroup), the kept ones released and a second try.
+ */
+static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
+		       struct wcpi_range *w, uint64_t *dirty)
+{
+	int err = take_window_once(pool, len, align, w, dirty);
+
+	if (err && pool->huge.cached_bytes) {
+		trim_cache_to(pool, 0);
+		err = take_window_once(pool, len, align, w, dirty);
+	}
+	return err;
+}
+
+/*
+ * Release the free pages unused for the decay time; looked for an eighth
+ * of it apart (pages go at most that late).
+ */
+static void decay(struct wcp_pool *pool, uint64_t now)
+{
+	struct wcpi_huge *h = &pool->huge;
+	uint64_t ps = h->unit;
+
+	wcpi_lock_held(&h->lock);
+
+	if (now < h->next_decay || !h->cached_bytes)
+		return;
+	h->next_decay = now + h->decay_ns / 8;
+	for (size_t i = 0; i < h->free.n; i++) {
+		uint64_t o = h->free.v[i].off, end = o + h->free.v[i].len;
+
+		while (o < end) {
+			uint64_t q = o;
+
+			while (q < end && is_dirty(pool, q) &&
+			       now - h->freed_at[q / ps] >= h->decay_ns)
+				q += ps;
+			if (q > o)
+				release_cached(pool, o, q - o);
+			o = q > o ? q : o + ps;
+		}
+	}
+}
+
+/*
  * A committed, page-aligned buffer of @size bytes aligned to @align.
  * @zeroed tells whether its bytes are known to read as zero: pages the
  * kernel committed for it are, pages left committed by earlier buffers are
@@ -335,6 +431,7 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	}
 	if (!err)
 		pool->huge.bytes += w.len;
+	decay(pool, now_ns());
 	wcpi_unlock(&pool->huge.lock);
 	if (err) {
 		errno = ENOMEM;
@@ -402,18 +499,24 @@ static void trim_cache_to(struct wcp_pool *pool, uint64_t cap)
 	}
 }
 
-/* Put a freed range back, committed while the cache has room. */
+/*
+ * Put a freed range back, committed while the cache has room, and release
+ * what the decay says is unused for too long.
+ */
 static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r)
 {
-	uint64_t cap = 2 * pool->huge.bytes > WCP_HUGE_CACHE ?
-		       2 * pool->huge.bytes : WCP_HUGE_CACHE;
+	struct wcpi_huge *h = &pool->huge;
+	uint64_t now = now_ns();
 
-	wcpi_lock_held(&pool->huge.lock);
+	wcpi_lock_held(&h->lock);
 
 	set_dirty(pool, r, true);
-	pool->huge.cached_bytes += r.len;
-	set_put(&pool->huge.free, r);
-	trim_cache_to(pool, cap);
+	for (uint64_t o = r.off; o < r.off + r.len; o += h->unit)
+		h->freed_at[o / h->unit] = now;
+	h->cached_bytes += r.len;
+	set_put(&h->free, r);
+	trim_cache_to(pool, h->decay_ns ? h->cache_max : 0);
+	decay(pool, now);
 }
 
 /* Free the huge buffer at @off. */

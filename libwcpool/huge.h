@@ -21,6 +21,10 @@ struct wcpi_huge {
 	uint64_t *dirty;		/* a bit per free page still committed */
 	uint64_t cached_bytes;		/* bytes of dirty free pages */
 	uint64_t bytes;			/* bytes of live buffers */
+	uint64_t *freed_at;		/* per page: when it went dirty-free, ns */
+	uint64_t cache_max;		/* most bytes of dirty free pages */
+	uint64_t decay_ns;		/* kept this long unused, then released */
+	uint64_t next_decay;		/* when to look for aged pages next, ns */
 };
 
 void wcpi_huge_setup(struct wcp_pool *pool);
