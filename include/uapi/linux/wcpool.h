@@ -45,9 +45,9 @@
  * libwcpool's build fails unless <wcpool.h>'s WCP_VERSION_* are the same.
  */
 #define WCPOOL_VERSION_MAJOR	0
-#define WCPOOL_VERSION_MINOR	3
+#define WCPOOL_VERSION_MINOR	4
 #define WCPOOL_VERSION_PATCH	0
-#define WCPOOL_VERSION		"0.3.0"
+#define WCPOOL_VERSION		"0.4.0"
 
 /* Cache policy of a pool, fixed at creation.  WC is the default (0). */
 #define WCPOOL_POLICY_WC	0	/* write-combining */
