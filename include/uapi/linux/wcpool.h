@@ -99,11 +99,13 @@
  * WCPOOL_CREATE_SIZE_VER1; zero, as a shorter struct reads, for none):
  *   addr_bits    in  0, or 24 to 64: every page of the pool lies below
  *                    2^addr_bits of physical address.  24: ZONE_DMA
- *                    (16 MiB in all); 32: ZONE_DMA32; others: ranges of
- *                    system RAM below the limit taken with
+ *                    (16 MiB in all); 32: ZONE_DMA32; 25 to 31: ranges
+ *                    of system RAM below the limit taken with
  *                    alloc_contig_range() (kernels whose
  *                    alloc_contig_range() makes compound pages, 6.12),
- *                    else ZONE_DMA (25 to 31) or ZONE_DMA32 (33 and up).
+ *                    else ZONE_DMA; 33 to 63: a page from the page
+ *                    allocator where it lies below the limit, else
+ *                    ZONE_DMA32.
  *                    With WCPOOL_CREATE_DMA32 only 0 or 32.
  *   reserved1    in  zero
  *   contig_size  in  0, or a multiple of 2 MiB up to WCPOOL_CONTIG_MAX
@@ -189,8 +191,9 @@ struct wcpool_range {
 #define WCPOOL_INFO_DMA32	_BITUL(1)	/* pages below 4 GiB (addr_bits 32) */
 
 /*
- * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags and
- * reserved must be zero on input); everything else is output.
+ * WCPOOL_IOC_INFO, on any pool fd.  Only size is read (flags, reserved,
+ * addr_bits and contig_size must be zero on input); everything else is
+ * output.
  *
  *   flags       out  WCPOOL_INFO_*
  *   policy      out  WCPOOL_POLICY_*
