@@ -28,10 +28,11 @@
  *   pools fails with EPERM, freeing into them aborts, wcp_pool_trim()
  *   returns -EPERM and wcp_pool_destroy() only drops the child's view.
  * - All calls are thread safe.  Any thread may free what another allocated.
- *   Each thread caches blocks up to 64 KiB (about 64 KiB of each size
- *   class) of the last four pools it used, so they take no lock; a cache
- *   only ever holds
- *   its own pool's memory.  When a thread exits, its caches go back to
+ *   Each thread caches blocks up to 64 KiB of the last four pools it used,
+ *   so they take no lock: 64 KiB worth of each small size class (at least
+ *   8 blocks), 8 blocks of each larger class up to 32 KiB and 4 above, up
+ *   to about 4 MiB per thread and pool; a cache only ever holds its own
+ *   pool's memory.  When a thread exits, its caches go back to
  *   their pools, still filled, for the next new thread to adopt;
  *   wcp_pool_trim() and wcp_pool_destroy() empty them (a running thread
  *   empties its own at its next call after a trim).
@@ -272,11 +273,14 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats);
  * pool (a cache belongs to its thread); what that frees goes back after the
  * decay time or at the next trim.
  *
- * Freed frames (buffers of most of a huge page or more) keep their pages
- * committed on a decay: released once unused for WCPOOL_DECAY_MS
- * milliseconds (default 10000), beyond WCPOOL_FRAME_CACHE bytes (default
- * 1G), or when fresh pages cannot be had; both read at pool creation (see
- * wcp_pool_trim(3)).  A trim releases all of them.
+ * Freed frames (buffers of three quarters of a huge page or more, which
+ * take whole pages) keep their pages committed on a decay: a page unused
+ * for WCPOOL_DECAY_MS milliseconds (default 10000) is released at the
+ * pool's next frame allocation or free after that (an idle pool keeps
+ * them until then or a trim), pages beyond WCPOOL_FRAME_CACHE bytes
+ * (default 1G) at once, all of them when fresh pages cannot be had; both
+ * read at pool creation (see wcp_pool_info(3)).  A trim releases all of
+ * them.
  *
  * Return: 0, -EINVAL (NULL pool) or -EPERM (the parent's pool in a fork()
  * child), or another -errno.

@@ -355,7 +355,7 @@ free_checked(struct wcp_pool *pool, void *ptr)
 void wcp_free(struct wcp_pool *pool, void *ptr)
 {
 	struct wcpi_tcache *tc = wcpi_tcache_hit(pool);
-	uint64_t off = (uint64_t)((char *)ptr - (tc ? pool->base : NULL));
+	uint64_t off = (uintptr_t)ptr - (tc ? (uintptr_t)pool->base : 0);
 
 	if (tc && off < pool->max_size && !(off % WCPI_LIVEMAP_GRANULE)) {
 		unsigned page = wcpi_livemap_page(&pool->live, off);

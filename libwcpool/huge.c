@@ -323,10 +323,14 @@ bool wcpi_huge_wants(const struct wcp_pool *pool, size_t size)
 static void trim_cache_to(struct wcp_pool *pool, uint64_t cap);
 static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len);
 
-/* A committed window of @len bytes aligned to @align, and its dirty pages. */
+/*
+ * A committed window of @len bytes aligned to @align, and its dirty pages.
+ * *@pressure is set where pages could not be committed (not where the pool
+ * had no room).
+ */
 static int take_window_once(struct wcp_pool *pool, uint64_t len,
 			    uint64_t align, struct wcpi_range *w,
-			    uint64_t *dirty)
+			    uint64_t *dirty, bool *pressure)
 {
 	size_t i;
 	int err;
@@ -335,8 +339,10 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 
 	if (!free_pick(pool, len, align, w, &i)) {
 		err = commit_window(pool, *w);
-		if (err)
+		if (err) {
+			*pressure = true;
 			return err;
+		}
 		free_take(&pool->huge.free, i, *w);
 		*dirty = count_dirty(pool, w->off, w->len);
 		set_dirty(pool, *w, false);
@@ -352,6 +358,7 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 	if (err) {
 		wcpi_decommit(pool, w->off, len);
 		set_put(&pool->huge.free, *w);
+		*pressure = true;
 	}
 	return err;
 }
@@ -359,16 +366,18 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 /*
  * take_window_once(), and where fresh pages could not be committed while
  * free ones are kept (pressure: the system's huge pages, the memory
- * cgroup), the kept ones released and a second try.
+ * cgroup), the kept ones released and a second try.  Not when the pool
+ * had no room for the window: releasing pages makes none.
  */
 static int take_window(struct wcp_pool *pool, uint64_t len, uint64_t align,
 		       struct wcpi_range *w, uint64_t *dirty)
 {
-	int err = take_window_once(pool, len, align, w, dirty);
+	bool pressure = false;
+	int err = take_window_once(pool, len, align, w, dirty, &pressure);
 
-	if (err && pool->huge.cached_bytes) {
+	if (err && pressure && pool->huge.cached_bytes) {
 		trim_cache_to(pool, 0);
-		err = take_window_once(pool, len, align, w, dirty);
+		err = take_window_once(pool, len, align, w, dirty, &pressure);
 	}
 	return err;
 }

@@ -157,6 +157,35 @@ Test(decay, malformed_settings_mean_the_defaults)
 }
 
 /*
+ * A frame the pool has no room for fails without giving up the kept pages:
+ * releasing them makes no room.  It used to empty the whole cache, on
+ * every such failure (a buffer pool probing max_size repeats them).
+ */
+Test(decay, no_room_keeps_the_kept_pages)
+{
+	void *p[16];
+
+	need_pages(40);
+	cr_assert_eq(setenv("WCPOOL_DECAY_MS", "3600000", 1), 0);
+	pool = make_pool(WCP_PAGE_2M, 64 * MiB);
+	for (int i = 0; i < 16; i++) {
+		p[i] = wcp_malloc(pool, 4 * MiB);
+		cr_assert_not_null(p[i], "frame %d", i);
+	}
+	for (int i = 1; i < 16; i += 2)
+		wcp_free(pool, p[i]);
+	cr_assert_eq(resident(), 64 * MiB);
+	errno = 0;
+	cr_assert_null(wcp_malloc(pool, 16 * MiB), "no 16 MiB window is free");
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(resident(), 64 * MiB, "kept pages given up: resident %lu",
+		     (unsigned long)resident());
+	for (int i = 0; i < 16; i += 2)
+		wcp_free(pool, p[i]);
+	wcp_pool_destroy(pool);
+}
+
+/*
  * Pressure: with every huge page of the system taken and half of them
  * kept free in the cache, scattered, a frame that needs fresh pages gets
  * them from the cache's instead of failing.
