@@ -238,12 +238,13 @@ static void free_maps(struct wcp_pool *pool)
 
 /*
  * A non-negative number from the environment, with an optional K, M or G
- * suffix (x 1024^n); @def if unset or malformed.
+ * suffix (x 1024^n), at most @max; @def if unset, malformed or larger.
  */
-static uint64_t env_size(const char *name, uint64_t def)
+static uint64_t env_size(const char *name, uint64_t def, uint64_t max)
 {
 	const char *env = secure_getenv(name);
 	unsigned long long v;
+	unsigned shift = 0;
 	char *end;
 
 	if (!env || !*env || *env == '-')
@@ -251,12 +252,14 @@ static uint64_t env_size(const char *name, uint64_t def)
 	errno = 0;
 	v = strtoull(env, &end, 10);
 	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
+		shift = 10, end++;
 	else if (*end == 'm' || *end == 'M')
-		v <<= 20, end++;
+		shift = 20, end++;
 	else if (*end == 'g' || *end == 'G')
-		v <<= 30, end++;
-	return *end || errno || end == env ? def : (uint64_t)v;
+		shift = 30, end++;
+	if (*end || errno || end == env || v > max >> shift)
+		return def;
+	return (uint64_t)v << shift;
 }
 
 static uint64_t now_ns(void)
@@ -287,8 +290,11 @@ int wcpi_huge_init(struct wcp_pool *pool)
 		free_maps(pool);
 		return -ENOMEM;
 	}
-	h->cache_max = env_size("WCPOOL_FRAME_CACHE", WCP_HUGE_CACHE);
-	h->decay_ns = env_size("WCPOOL_DECAY_MS", WCP_HUGE_DECAY_MS) * 1000000;
+	h->cache_max = env_size("WCPOOL_FRAME_CACHE", WCP_HUGE_CACHE,
+				UINT64_MAX);
+	/* milliseconds, as nanoseconds without wrapping */
+	h->decay_ns = env_size("WCPOOL_DECAY_MS", WCP_HUGE_DECAY_MS,
+			       UINT64_MAX / 1000000) * 1000000;
 	/*
 	 * 4 KiB pools: frames too, for their reuse.  jemalloc purges blocks
 	 * from 8 MiB on (opt.oversize_threshold) as soon as they are freed,

@@ -157,6 +157,24 @@ Test(decay, malformed_settings_mean_the_defaults)
 }
 
 /*
+ * A size whose suffix would overflow 64 bits (2^34 G) means the default,
+ * not what it wraps to (0: nothing kept).
+ */
+Test(decay, overflowing_settings_mean_the_defaults)
+{
+	void *a;
+
+	need_pages(8);
+	make("3600000", "17179869184G");
+	a = wcp_malloc(pool, 8 * MiB);
+	cr_assert_not_null(a);
+	wcp_free(pool, a);
+	cr_assert_eq(resident(), 8 * MiB, "resident %lu",
+		     (unsigned long)resident());
+	wcp_pool_destroy(pool);
+}
+
+/*
  * A frame the pool has no room for fails without giving up the kept pages:
  * releasing them makes no room.  It used to empty the whole cache, on
  * every such failure (a buffer pool probing max_size repeats them).
