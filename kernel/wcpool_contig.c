@@ -19,7 +19,13 @@
  *
  * Candidate runs are aligned to the largest power of two that divides the
  * run (at most 1 GiB); a block that cannot be taken (pinned or unmovable
- * pages, another allocation) moves the search past it.  Between attempts
+ * pages, another allocation) moves the search past it.  Pool pages never
+ * migrate, so a run only takes blocks that are online and outside
+ * ZONE_MOVABLE (movablecore=, hotplugged memory onlined movable): there
+ * they would block offlining and break the zone's promise to long-term
+ * pins.  Runs without an address limit are searched from 4 GiB upward
+ * first, so that they leave ZONE_DMA32 to the devices that need it; runs
+ * below a limit start above ZONE_DMA, which is searched last.  Between attempts
  * a fatal signal stops the search (-EINTR); alloc_contig_range() itself
  * stops on one while it migrates.
  *
@@ -48,6 +54,30 @@ static bool wcpool_contig_crosses(u64 start, u64 end)
 	       (start < WCPOOL_DMA32_END && end > WCPOOL_DMA32_END);
 }
 
+/*
+ * May a run take the 2 MiB block at @pfn?  Only when it is online memory
+ * outside ZONE_MOVABLE: pool pages are never migrated, so in the movable
+ * zone they would block offlining.  A 2 MiB block is one pageblock or more
+ * (x86: one), each of which is checked.
+ */
+static bool wcpool_contig_block_ok(unsigned long pfn)
+{
+	unsigned long end = pfn + WCPOOL_HPAGE_PAGES;
+	struct zone *zone = NULL;
+	struct page *page;
+
+	for (; pfn < end; pfn += min_t(unsigned long, pageblock_nr_pages,
+				       WCPOOL_HPAGE_PAGES)) {
+		page = pfn_to_online_page(pfn);
+		if (!page || page_zonenum(page) == ZONE_MOVABLE)
+			return false;
+		if (zone && page_zone(page) != zone)
+			return false;
+		zone = page_zone(page);
+	}
+	return true;
+}
+
 /* Huge pages in the walk's ranges: in all, and the longest run. */
 struct wcpool_contig_count {
 	u64 limit;
@@ -64,6 +94,8 @@ static int wcpool_contig_count_range(struct resource *res, void *data)
 	u64 end = min(res->end + 1, c->limit) & ~(u64)(WCPOOL_HPAGE_SIZE - 1);
 
 	for (; start < end; start += WCPOOL_HPAGE_SIZE) {
+		if (!wcpool_contig_block_ok(PHYS_PFN(start)))
+			continue;
 		if (start != c->run_end ||
 		    wcpool_contig_crosses(start - 1, start + 1))
 			c->run = 0;
@@ -142,6 +174,25 @@ static long wcpool_contig_try(struct wcpool_contig_take *t, u64 start)
 	return 0;
 }
 
+/*
+ * The first block of the run at @start that a run may not take (1 based,
+ * see wcpool_contig_block_ok()), or 0; blocks of one run also share a zone.
+ */
+static long wcpool_contig_unfit(u64 start, u64 size)
+{
+	struct zone *zone = NULL;
+	unsigned long i, pfn;
+
+	for (i = 0; i < size >> WCPOOL_PAGE_SHIFT_2M; i++) {
+		pfn = PHYS_PFN(start) + i * WCPOOL_HPAGE_PAGES;
+		if (!wcpool_contig_block_ok(pfn) ||
+		    (zone && page_zone(pfn_to_page(pfn)) != zone))
+			return i + 1;
+		zone = page_zone(pfn_to_page(pfn));
+	}
+	return 0;
+}
+
 static int wcpool_contig_take_range(struct resource *res, void *data)
 {
 	struct wcpool_contig_take *t = data;
@@ -155,13 +206,13 @@ static int wcpool_contig_take_range(struct resource *res, void *data)
 			t->ret = -EINTR;
 			return 1;
 		}
-		if (wcpool_contig_crosses(start, start + size) ||
-		    !pfn_to_online_page(PHYS_PFN(start)) ||
-		    !pfn_to_online_page(PHYS_PFN(start + size - 1))) {
+		if (wcpool_contig_crosses(start, start + size)) {
 			start += t->align;
 			continue;
 		}
-		bad = wcpool_contig_try(t, start);
+		bad = wcpool_contig_unfit(start, size);
+		if (!bad)
+			bad = wcpool_contig_try(t, start);
 		if (!bad) {
 			t->ret = 0;
 			return 1;
@@ -198,8 +249,10 @@ static int wcpool_contig_search(struct wcpool_contig_take *t, u64 lo, u64 hi)
  * @limit: physical address limit in bytes; 0: none
  * @heads: filled with the @nr compound 2 MiB pages, in address order
  *
- * Searches above ZONE_DMA first, which the 24-bit devices need.  The
- * pages are zeroed, with a WB linear map; free them with __free_pages().
+ * Searches from 4 GiB upward first where the limit allows (ZONE_DMA32 is
+ * for 32-bit devices), then above ZONE_DMA, which the 24-bit devices need,
+ * and ZONE_DMA last; never in ZONE_MOVABLE.  The pages are zeroed, with a
+ * WB linear map; free them with __free_pages().
  *
  * Return: 0, -ENOMEM (no run free) or -EINTR (fatal signal).
  */
@@ -216,7 +269,12 @@ int wcpool_contig_take(unsigned long nr, u64 limit, struct page **heads)
 	unsigned long i, j;
 	int ret;
 
-	ret = wcpool_contig_search(&t, WCPOOL_DMA_END, hi);
+	ret = -ENOMEM;
+	if (hi > WCPOOL_DMA32_END)
+		ret = wcpool_contig_search(&t, WCPOOL_DMA32_END, hi);
+	if (ret == -ENOMEM)
+		ret = wcpool_contig_search(&t, WCPOOL_DMA_END,
+					   min_t(u64, hi, WCPOOL_DMA32_END));
 	if (ret == -ENOMEM)
 		ret = wcpool_contig_search(&t, 0, min_t(u64, hi,
 							WCPOOL_DMA_END));

@@ -452,6 +452,165 @@ static void test_fit_heap_contig(void)
 	}
 }
 
+/*
+ * The pfn range [*lo, *hi) of zone @name with present pages (from
+ * /proc/zoneinfo), false if there is none.
+ */
+static bool zone_range(const char *name, uint64_t *lo, uint64_t *hi)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256], zone[32] = "";
+	unsigned long long v, spanned = 0, present = 0;
+	bool found = false;
+
+	ASSERT(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %31s", zone) == 1) {
+			spanned = present = 0;
+		} else if (sscanf(line, " spanned %llu", &v) == 1) {
+			spanned = v;
+		} else if (sscanf(line, " present %llu", &v) == 1) {
+			present = v;
+		} else if (sscanf(line, " start_pfn: %llu", &v) == 1 &&
+			   !strcmp(zone, name) && present) {
+			*lo = v;
+			*hi = v + spanned;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Bytes of "System RAM" at or above @from, from /proc/iomem (root). */
+static uint64_t ram_above(uint64_t from)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	unsigned long long a, b;
+	char line[256];
+	uint64_t n = 0;
+
+	ASSERT(f);
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != ' ' &&
+		    sscanf(line, "%llx-%llx : System RAM", &a, &b) == 2 &&
+		    strstr(line, "System RAM") && b + 1 > from)
+			n += b + 1 - (a > from ? a : from);
+	fclose(f);
+	return n;
+}
+
+/* The physical address of the 2 MiB pool page at @p (touched). */
+static uint64_t phys_2m(volatile uint8_t *p)
+{
+	uint64_t *pa;
+	uint64_t r;
+
+	(void)p[0];
+	pa = phys_of((const void *)p, 4096);
+	r = pa[0];
+	free(pa);
+	return r;
+}
+
+#define MOVABLE_RUN	(32 * MB)
+#define MOVABLE_MAX	64
+
+/*
+ * Contiguous runs never come from ZONE_MOVABLE: pool pages never migrate,
+ * so there they would block offlining.  Needs a guest with a movable zone
+ * (tests/kernel/run-zones boots one with movablecore= covering most of
+ * its RAM and a module limit above it): 32 MiB runs are taken until none
+ * is left (ENOMEM, not the module limit), and no page of any lies in the
+ * Movable zone's pfn range.  Before the fix the search went on into the
+ * movable zone, which held most of the free memory.
+ */
+static void test_fit_movable(void)
+{
+	int fds[MOVABLE_MAX], n = 0, i, err = 0;
+	uint64_t lo, hi, pa, off, low = ~0ULL, high = 0;
+	unsigned int bad = 0;
+	uint8_t *p;
+
+	if (!contig_ok())
+		return;
+	if (!zone_range("Movable", &lo, &hi)) {
+		printf("  no ZONE_MOVABLE in this guest: tests/kernel/run-zones boots one\n");
+		return;
+	}
+	printf("  Movable zone: %#llx..%#llx\n",
+	       (unsigned long long)lo * 4096, (unsigned long long)hi * 4096);
+	while (n < MOVABLE_MAX) {
+		fds[n] = fit_pool(0, MOVABLE_RUN, 0, MOVABLE_RUN);
+		ASSERT(fds[n] >= 0);
+		if (grow(fds[n], 0, MOVABLE_RUN)) {
+			err = errno;
+			close(fds[n]);
+			break;
+		}
+		p = map(fds[n], MOVABLE_RUN, PROT_READ, 0);
+		for (off = 0; off < MOVABLE_RUN; off += HP) {
+			pa = phys_2m(p + off);
+			if (pa / 4096 >= lo && pa / 4096 < hi)
+				bad++;
+			low = pa < low ? pa : low;
+			high = pa > high ? pa : high;
+		}
+		munmap(p, MOVABLE_RUN);
+		n++;
+	}
+	printf("  %d runs of %lu MiB (%#llx..%#llx), then errno %d; %u pool pages in the Movable zone\n",
+	       n, MOVABLE_RUN / MB, (unsigned long long)low,
+	       (unsigned long long)high + HP - 1, err, bad);
+	EXPECT(bad == 0);
+	/* The search ran out of room, it did not stop at a limit. */
+	EXPECT(err == ENOMEM);
+	EXPECT(n > 0);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/*
+ * Runs without an address limit come from 4 GiB upward first, leaving
+ * ZONE_DMA32 to the devices that need it; with a 32-bit limit they lie
+ * below it, with a 36-bit one above 4 GiB where there is room.  Needs RAM
+ * above 4 GiB (tests/kernel/run-zones boots a 5 GiB guest).
+ */
+static void test_fit_high_first(void)
+{
+	static const struct { uint32_t bits; bool high; } cases[] = {
+		{ 0, true }, { 36, true }, { 32, false },
+	};
+	unsigned int i;
+	uint64_t pa;
+	uint8_t *p;
+	int fd;
+
+	if (!contig_ok())
+		return;
+	if (ram_above(1ULL << 32) < 256 * MB) {
+		printf("  no RAM above 4 GiB in this guest: tests/kernel/run-zones boots one\n");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		fd = fit_pool(0, 8 * MB, cases[i].bits, 8 * MB);
+		ASSERT(fd >= 0);
+		ASSERT(grow(fd, 0, 8 * MB) == 0);
+		p = map(fd, 8 * MB, PROT_READ, 0);
+		pa = phys_2m(p);
+		printf("  addr_bits %u: run at %#llx\n", cases[i].bits,
+		       (unsigned long long)pa);
+		if (cases[i].high)
+			EXPECT(pa >= 1ULL << 32);
+		else
+			EXPECT(pa + 8 * MB <= 1ULL << 32);
+		if (cases[i].bits)
+			EXPECT(pa + 8 * MB <= 1ULL << cases[i].bits);
+		munmap(p, 8 * MB);
+		close(fd);
+	}
+}
+
 const struct test fit_tests[] = {
 	{ "fit_addr_limits", test_fit_addr_limits },
 	{ "fit_impossible", test_fit_impossible },
@@ -460,5 +619,7 @@ const struct test fit_tests[] = {
 	{ "fit_contig_1g", test_fit_contig_1g },
 	{ "fit_contig_faults", test_fit_contig_faults },
 	{ "fit_heap_contig", test_fit_heap_contig },
+	{ "fit_movable", test_fit_movable },
+	{ "fit_high_first", test_fit_high_first },
 	{ NULL, NULL },
 };
