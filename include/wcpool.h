@@ -517,20 +517,31 @@ struct wcp_registration;
  * The device constraints of @opts (addr_bits, max_segments, max_seg_size)
  * are checked against the pages by wcpool.ko; a pool without it cannot
  * see its physical pages and refuses them (-EOPNOTSUPP) rather than pass
- * them unchecked.
+ * them unchecked.  Pages that do not meet them move: wcpool.ko copies
+ * every 2 MiB page the range touches onto pages that do (one contiguous
+ * run for max_segments, on kernels that make runs: 6.12; pages below the
+ * limit for addr_bits) and the mappings refault onto them, same addresses,
+ * same bytes (neighbours in those pages included).  It costs a 2 MiB
+ * allocation and copy per page, and page faults on the pool wait during
+ * the copy.  Pages that another registration, a GUP pin (io_uring fixed
+ * buffers, V4L2 USERPTR) or a pipe holds do not move: -ERANGE.
  *
  * Return: 0, or
  * -EINVAL (NULL @pool or @regp, unaligned, empty or overflowing range, bad
  * alignment or option: addr_bits not 0 or 12-64, max_seg_size not a
  * multiple of 4 KiB up to 1 GiB),
  * -ERANGE (range not inside the memory the pool has grown to, or its pages
- * do not meet the device constraints: a page at or above 2^addr_bits,
- * more than max_segments runs),
+ * do not meet the device constraints and cannot move: held as above,
+ * max_seg_size cutting even one run into more than max_segments, addr_bits
+ * below 24, max_segments over several 2 MiB pages without contiguous runs
+ * (6.1)),
  * -EACCES (the pool's policy is not the one required, or write access
  * asked of a read-only view),
  * -ENXIO (part of the range has no memory behind it: never allocated, or
  * freed and given back to the system),
- * -ENOMEM, -EMFILE, -ENFILE (no memory or no fd for the dma-buf),
+ * -ENOMEM, -EMFILE, -ENFILE (no memory or no fd for the dma-buf, or no
+ * pages that meet the constraints to move the range to),
+ * -EINTR (a move was interrupted by a fatal signal; nothing moved),
  * -EOPNOTSUPP (device constraints on a pool without wcpool.ko, or an
  * older wcpool.ko that cannot check them; or the constraints hold but
  * nothing here makes dma-bufs:

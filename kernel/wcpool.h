@@ -29,8 +29,11 @@
  *   mm->mmap_lock (page faults, REGISTER's address lookup)
  *     -> wcpool->lock
  *   wcpool->lock
- *     -> page lock (lock_page() of a pool page: fault vs. RELEASE)
- *     -> i_mmap_rwsem of the pool inode (RELEASE's unmap_mapping_range)
+ *     -> page lock (lock_page() of a pool page: fault vs. RELEASE and
+ *        a move, wcpool_move.c)
+ *     -> i_mmap_rwsem of the pool inode (unmap_mapping_range of RELEASE
+ *        and of a move; a move copies pages under wcpool->lock, and takes
+ *        no mmap lock: REGISTER drops it before moving)
  *     -> wcpool_page_lock (wcpool_page.c, a spinlock: recycle and
  *        deferred lists; nothing is taken under it)
  *   wcpool_reg->lock (wcpool_reg.h, one registration's attachments):
@@ -110,6 +113,8 @@ struct wcpool_span {
  * @contig_runs: physically contiguous runs taken with alloc_contig_range()
  *	so far
  * @contig_pages: huge pages in those runs
+ * @moves: REGISTERs that moved a range's backing so far (wcpool_move.c)
+ * @pages_moved: huge pages those moves copied
  */
 struct wcpool_stats {
 	atomic_long_t pools;
@@ -128,6 +133,8 @@ struct wcpool_stats {
 	atomic_long_t reg_mapped;
 	atomic_long_t contig_runs;
 	atomic_long_t contig_pages;
+	atomic_long_t moves;
+	atomic_long_t pages_moved;
 };
 
 extern struct wcpool_stats wcpool_stats;

@@ -58,6 +58,9 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 	if (!reg)
 		return -ENOMEM;
 	ret = wcpool_reg_lookup(reg, args->addr, args->length, write);
+	/* Pages that do not meet the constraints move where they can. */
+	if (!ret)
+		ret = wcpool_reg_fit(reg, args);
 	if (ret) {
 		wcpool_reg_discard(reg);
 		return ret;

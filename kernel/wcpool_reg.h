@@ -6,6 +6,7 @@
  *   wcpool_reg_heap.c  the registration of a dma-heap buffer
  *   wcpool_reg_pin.c   user address -> pool range, and pinning its pages
  *   wcpool_reg_seg.c   the physically contiguous runs, device constraints
+ *   wcpool_move.c      moving a range's backing to pages that meet them
  *   wcpool_dmabuf.c    the dma-buf: exporter callbacks, export, release
  *   wcpool_segments.c  WCPOOL_IOC_SEGMENTS
  *
@@ -76,6 +77,12 @@ int wcpool_reg_lookup(struct wcpool_reg *reg, u64 addr, u64 len, bool write);
 /* wcpool_reg_seg.c */
 int wcpool_reg_build_segs(struct wcpool_reg *reg,
 			  const struct wcpool_register *args);
+unsigned long wcpool_reg_count_segs(struct wcpool_reg *reg, u64 max);
+
+/* wcpool_move.c */
+long wcpool_move_pages(struct wcpool *pool, unsigned long first,
+		       unsigned long nr, bool run, u64 limit);
+int wcpool_reg_fit(struct wcpool_reg *reg, const struct wcpool_register *args);
 
 /* wcpool_dmabuf.c */
 struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,

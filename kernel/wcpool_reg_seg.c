@@ -49,6 +49,18 @@ static unsigned long wcpool_reg_walk_segs(struct wcpool_reg *reg, u64 max,
 }
 
 /**
+ * wcpool_reg_count_segs - how many runs a pinned registration has
+ * @reg: the registration
+ * @max: the longest run (bytes)
+ *
+ * Return: the number of physically contiguous runs, cut at @max.
+ */
+unsigned long wcpool_reg_count_segs(struct wcpool_reg *reg, u64 max)
+{
+	return wcpool_reg_walk_segs(reg, max, NULL);
+}
+
+/**
  * wcpool_reg_build_segs - the contiguous runs of a pinned registration
  * @reg: the registration
  * @args: REGISTER's arguments, for the device constraints; NULL: none

@@ -300,6 +300,30 @@ struct wcpool_dup {
  *                     and nr_segments and WCPOOL_IOC_SEGMENTS count them so
  *   reserved1     in  zero
  *
+ * Pages that do not meet the constraints move (the kernel's README,
+ * "Moves at REGISTER"): the backing of every 2 MiB pool page the range
+ * touches is copied whole onto pages that meet them (max_segments: one
+ * physically contiguous run, on kernels that make runs, i.e. where
+ * contig_size works; addr_bits alone: each page at or above the limit to
+ * one below it), swapped in the pool and every user mapping of those
+ * pages is zapped, so they refault onto the new pages at the same
+ * addresses and offsets; the bytes of the range and of its neighbours in
+ * the same 2 MiB pages are kept.  Only pages that nothing else holds
+ * move: not while another registration covers one of them, a GUP user
+ * pins one (V4L2 USERPTR, io_uring fixed buffers, RDMA) or holds a
+ * reference (a pipe from vmsplice): then ERANGE, nothing moved.  No move
+ * is tried, and the range fails with ERANGE as it is, when max_seg_size
+ * would cut even one run into more than max_segments, for addr_bits below
+ * 24, in pools of contiguous runs (contig_size), and for max_segments
+ * over more than one 2 MiB page where the kernel makes no runs (6.1).
+ * A move costs a 2 MiB allocation, conversion and copy per page (the
+ * copy reads the old page through its WC/UC kernel mapping), one zap
+ * and TLB flush per page, the pool's page faults waiting while the
+ * pages are copied, and refaults afterwards; the new pages count against
+ * limit_mb until the old ones are freed.  Other errors of a move: ENOMEM
+ * (no pages that meet the constraints, or past limit_mb), EINTR (fatal
+ * signal; nothing moved), ENXIO (a page was released meanwhile).
+ *
  * The pages stay pinned until the dma-buf is released (last fd closed,
  * last mapping of it gone, last importer detached): RELEASE of a range that
  * holds registered pages fails with EBUSY.  The dma-buf may outlive the
@@ -331,14 +355,16 @@ struct wcpool_dup {
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a
  * multiple of align, align not a power of two, bad policy value,
  * addr_bits or max_seg_size out of range, reserved), ERANGE (the range
- * does not meet the constraints: a page at or above 2^addr_bits, or more
- * than max_segments runs), EOVERFLOW (addr + length wraps), EFAULT (addr
+ * does not meet the constraints and cannot move, see above: a page at or
+ * above 2^addr_bits, or more than max_segments runs), EOVERFLOW (addr +
+ * length wraps), EFAULT (addr
  * not mapped in the caller), ENXIO (a mapping in the range is not one of this pool,
  * the mappings leave a gap or do not map consecutive offsets, or the
  * range covers pages that are not grown),
  * EACCES (policy differs from the one required, or WCPOOL_REG_WRITE
  * through a mapping without PROT_WRITE or on a read-only pool fd),
- * ENOMEM, EMFILE/ENFILE.
+ * ENOMEM (also: a move found no pages that fit), EINTR (a move was
+ * interrupted), EMFILE/ENFILE.
  */
 struct wcpool_register {
 	__u32 size;

@@ -812,6 +812,23 @@ static int reg_c(int fd, void *addr, uint64_t len, uint32_t bits,
 	return r.fd;
 }
 
+/* Does this kernel make contiguous runs (6.12)? */
+static bool runs_ok(void)
+{
+	struct wcpool_create c = {
+		.size = sizeof(c), .max_size = 4 * MB, .contig_size = 4 * MB,
+	};
+	int dev = open("/dev/wcpool", O_RDWR | O_CLOEXEC), ret;
+
+	ASSERT(dev >= 0);
+	ret = ioctl(dev, WCPOOL_IOC_CREATE, &c);
+	close(dev);
+	if (ret)
+		return false;
+	close(c.fd);
+	return true;
+}
+
 /*
  * Constraints known up front fail at REGISTER, not at the device's map:
  * addr_bits (a page at or above 2^bits: ERANGE; the widest edu's sg table
@@ -882,8 +899,9 @@ static void test_reg_constraints(void)
 	sq.dmabuf = dfd;
 	ASSERT(ioctl(fd, WCPOOL_IOC_SEGMENTS, &sq) == 0);
 	close(dfd);
+	/* Scattered pages move into one run where the kernel makes runs. */
 	dfd = reg_c(fd, p, 4 * MB, 0, 1, 0, NULL);
-	if (sq.count == 1)
+	if (sq.count == 1 || runs_ok())
 		EXPECT(dfd >= 0);
 	else
 		EXPECT(dfd == -1 && errno == ERANGE);
@@ -902,9 +920,16 @@ static void test_reg_constraints(void)
 	}
 	ASSERT(beyond);
 	off -= HP;
-	EXPECT_ERR(reg_c(fd, p + off, HP, 28, 0, 0, NULL), ERANGE);
 	dfd = reg_c(fd, p + off, HP, 64, 0, 0, NULL);
 	EXPECT(dfd >= 0);
+	close(dfd);
+	/* The page moves below 2^28 (wcpool_move.c) and the 28-bit edu
+	 * reaches it. */
+	dfd = reg_c(fd, p + off, HP, 28, 0, 0, NULL);
+	EXPECT(dfd >= 0);
+	ASSERT(edu_attach(&w, dfd) == 0);
+	EXPECT(reachable(&w, 28));
+	ASSERT(ioctl(w.fd, WCPOOL_EDU_IOC_DETACH) == 0);
 	close(dfd);
 	/* The narrowest mask the page meets works. */
 	dfd = reg(fd, p + off, HP);
@@ -926,9 +951,18 @@ static void test_reg_constraints(void)
 	dfd = reg_c(fd, p + off, HP, bits, 0, 0, NULL);
 	EXPECT(dfd >= 0);
 	close(dfd);
-	EXPECT_ERR(reg_c(fd, p + off, HP, bits - 1, 0, 0, NULL), ERANGE);
-	printf("  reg_constraints: a page ending at %#llx: addr_bits %u registers, %u is ERANGE\n",
-	       1ULL << bits, bits, bits - 1);
+	/* Below 24 bits no pool page fits: ERANGE; else the page moves. */
+	dfd = reg_c(fd, p + off, HP, bits - 1, 0, 0, NULL);
+	if (bits - 1 < 24)
+		EXPECT(dfd == -1 && errno == ERANGE);
+	else
+		EXPECT(dfd >= 0);
+	if (dfd >= 0)
+		close(dfd);
+	EXPECT_ERR(reg_c(fd, p + off, HP, 23, 0, 0, NULL), ERANGE);
+	printf("  reg_constraints: a page ending at %#llx: addr_bits %u registers, %u %s, 23 is ERANGE\n",
+	       1ULL << bits, bits, bits - 1,
+	       bits - 1 < 24 ? "is ERANGE" : "moves it");
 	munmap(p, 400 * MB);
 	close(fd);
 
@@ -1028,6 +1062,72 @@ static void test_fit(void)
 	close(fd);
 }
 
+/*
+ * REGISTER moves a buffer to pages its device reaches in one piece
+ * (kernel/wcpool_move.c): the 4K NV12 frame at 1 MiB + 4 KiB of a pool
+ * whose 8 pages are scattered, registered with addr_bits 28 and
+ * max_segments 1, lies in one run below 2^28 afterwards (6.12), with
+ * every byte of the pool's mapping unchanged; the 28-bit edu without
+ * IOMMU maps it and DMAs byte-exact on both sides of every former 2 MiB
+ * boundary.  Without runs (6.1) the same frame is ERANGE and a 2 MiB
+ * range over two pages moves below 2^28 page by page (ZONE_DMA).
+ */
+static void test_move(void)
+{
+	const uint64_t frame = 12441600, flen = (frame + 4095) & ~4095ULL;
+	const uint64_t at = MB + 4 * KB, plen = 8 * HP;
+	unsigned int d28 = edu_with_bits(28), n, i;
+	struct wcpool_edu_seg *cpu;
+	struct wcpool_register r;
+	bool runs = runs_ok();
+	uint64_t len = runs ? flen : HP, j, bad = 0;
+	int fd, other;
+	struct edu e;
+	uint8_t *p;
+
+	ASSERT(d28 < nedu);
+	fd = pool(WCPOOL_POLICY_WC, plen);
+	other = pool(WCPOOL_POLICY_WC, plen);
+	/* Last offset first, interleaved with another pool: scattered. */
+	for (i = 8; i-- > 0;) {
+		ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, i * HP, HP) == 0);
+		ASSERT(range_ioctl(other, WCPOOL_IOC_GROW, i * HP, HP) == 0);
+	}
+	p = map(fd, plen);
+	fill(p, plen, 41);
+	if (!runs)
+		EXPECT_ERR(reg_c(fd, p + at, flen, 28, 1, 0, NULL), ERANGE);
+	r = (struct wcpool_register){
+		.size = sizeof(r), .flags = WCPOOL_REG_READ | WCPOOL_REG_WRITE,
+		.addr = (uintptr_t)(p + at), .length = len, .addr_bits = 28,
+		.max_segments = runs ? 1 : 0,
+	};
+	ASSERT(ioctl(fd, WCPOOL_IOC_REGISTER, &r) == 0);
+	if (runs)
+		EXPECT(r.nr_segments == 1);
+	for (j = 0; j < plen; j++)
+		bad += p[j] != pat(41, j);
+	EXPECT(bad == 0);
+	e = edu_open(d28, 16 * MB);
+	ASSERT(edu_attach(&e, r.fd) == 0);
+	n = edu_segs(&e, WCPOOL_EDU_SEGS_CPU, &cpu);
+	for (i = 0; i < n; i++)
+		EXPECT(cpu[i].addr + cpu[i].len <= 1ULL << 28);
+	if (runs)
+		EXPECT(n == 1 && cpu[0].len == flen);
+	free(cpu);
+	check_mapping(&e, len, 16 * MB, "move");
+	printf("  move: %llu bytes over %llu former pages moved below 2^28 in %u run(s), edu %s mask 28: %llu bytes compared\n",
+	       (unsigned long long)len,
+	       (unsigned long long)((at + len - 1) / HP + 1), n, e.name,
+	       (unsigned long long)dma_check(&e, r.fd, p + at, at, len, 43));
+	close(e.fd);
+	close(r.fd);
+	munmap(p, plen);
+	close(fd);
+	close(other);
+}
+
 static const struct test edu_tests[] = {
 	{ "dma", test_dma },
 	{ "narrow", test_narrow },
@@ -1039,6 +1139,7 @@ static const struct test edu_tests[] = {
 	{ "race", test_race },
 	{ "unbind", test_unbind },
 	{ "fit", test_fit },
+	{ "move", test_move },
 	{ NULL, NULL },
 };
 
