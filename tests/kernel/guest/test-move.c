@@ -366,6 +366,15 @@ static void test_move_faults(void)
 	int fd, dfd;
 	uint8_t *p;
 
+	/*
+	 * The debug kernel (allnoconfig + debug.config, no NUMA) has
+	 * alloc_pages() inline: nothing to probe.  Debian's 6.1 and 6.12
+	 * have it, and run this test in run-suite.
+	 */
+	if (!kernel_has("alloc_pages")) {
+		printf("  move_faults: no alloc_pages() function in this kernel to fail\n");
+		return;
+	}
 	fd = pool(WCPOOL_POLICY_UC, len);
 	write_file("/proc/sys/vm/drop_caches", "2");
 	ASSERT(grow(fd, 0, len) == 0);
@@ -377,9 +386,8 @@ static void test_move_faults(void)
 	/* No recycled page below the limit to take instead. */
 	write_file("/proc/sys/vm/drop_caches", "2");
 	/*
-	 * The debug kernel (allnoconfig + debug.config) has no
-	 * alloc_contig_range() to probe, and the module refuses to load
-	 * for a call it cannot find.
+	 * Kernels without alloc_contig_range() have none to probe, and the
+	 * module refuses to load for a call it cannot find.
 	 */
 	ASSERT(system(kernel_has("alloc_contig_range") ?
 		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages,alloc_contig_range every=1" :
