@@ -8,7 +8,6 @@
  * it.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,23 +19,6 @@
  * does on x86-64: jemalloc's 8-byte class is only 8-byte aligned.
  */
 #define WCP_MIN_ALLOC 16
-
-void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
-		 const void *ptr)
-{
-	fprintf(stderr, "wcpool: %s(): %s %p (pool %p)\n", fn, what, ptr,
-		(const void *)pool);
-	abort();
-}
-
-#if defined(WCPOOL_DEBUG) || defined(__SANITIZE_ADDRESS__)
-void wcpi_assert_fail(const char *expr, const char *file, int line)
-{
-	fprintf(stderr, "wcpool: %s:%d: assertion failed: %s\n", file, line,
-		expr);
-	abort();
-}
-#endif
 
 static void __attribute__((noreturn, cold))
 not_live(const char *fn, const struct wcp_pool *pool, const void *ptr)
@@ -459,7 +441,3 @@ size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr)
 	return block_size(pool, ptr, live_offset(pool, ptr, "wcp_usable_size"));
 }
 
-bool wcp_owns(const struct wcp_pool *pool, const void *ptr)
-{
-	return wcp_offset(pool, ptr) != WCP_OFFSET_INVALID;
-}

@@ -112,10 +112,6 @@ static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
 	return NULL;
 }
 
-/* alloc.c: report misuse of the API and abort. */
-void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
-		 const void *ptr) __attribute__((noreturn, cold));
-
 /* fork.c */
 extern atomic_uint wcpi_fork_generation;
 void wcpi_fork_track(struct wcp_pool *pool);

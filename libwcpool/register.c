@@ -333,7 +333,7 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
  * Does a live registration cover a byte of [off, off+len)?  Its pages
  * must stay the file's (commit.c keeps them until it is gone).
  */
-bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
+static bool overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	struct wcpi_registrations *rs = &pool->regs;
 	bool hit = false;
@@ -350,6 +350,7 @@ bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
 void wcpi_register_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->regs.lock);
+	wcpi_commit_add_holder(pool, overlaps);
 }
 
 /* Pool teardown: registrations the application did not drop. */

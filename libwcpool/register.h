@@ -24,9 +24,8 @@ struct wcpi_registrations {
 	size_t n, cap;
 };
 
+/* Also tells commit.c which pages a registration holds. */
 void wcpi_register_setup(struct wcp_pool *pool);
-bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off,
-			    uint64_t len);
 void wcpi_register_fini(struct wcp_pool *pool);
 
 #endif

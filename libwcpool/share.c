@@ -26,6 +26,11 @@ uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 	return wcpi_offset(pool, ptr);
 }
 
+bool wcp_owns(const struct wcp_pool *pool, const void *ptr)
+{
+	return wcp_offset(pool, ptr) != WCP_OFFSET_INVALID;
+}
+
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)
 {
 	if (!pool) {

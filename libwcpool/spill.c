@@ -18,12 +18,9 @@ void wcpi_spill_setup(struct wcp_pool *pool)
 	wcpi_lock_init(&pool->spill.lock);
 }
 
+/* The spill pool itself went first (pool.c). */
 void wcpi_spill_fini(struct wcp_pool *pool)
 {
-	struct wcp_pool *s = atomic_load(&pool->spill.pool);
-
-	if (s)
-		wcp_pool_destroy(s);
 	atomic_store(&pool->spill.pool, NULL);
 	wcpi_lock_fini(&pool->spill.lock);
 }
@@ -42,7 +39,7 @@ struct wcp_pool *wcpi_spill_get(struct wcp_pool *pool)
 		return s;
 	wcpi_lock(&pool->spill.lock);
 	s = atomic_load(&pool->spill.pool);
-	if (!s && !wcp_pool_create(&o, &s))
+	if (!s && !pool->spill.create(&o, &s))
 		atomic_store(&pool->spill.pool, s);
 	wcpi_unlock(&pool->spill.lock);
 	return s;

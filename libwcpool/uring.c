@@ -125,14 +125,17 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 	return err;
 }
 
+/* Does a ring pin pages (the whole pool: slots come and go)?  Any thread. */
+static bool pins(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	(void)off, (void)len;
+	return atomic_load(&pool->uring.pinned);
+}
+
 void wcpi_uring_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->uring.lock);
-}
-
-bool wcpi_uring_pins(struct wcp_pool *pool)
-{
-	return atomic_load(&pool->uring.pinned);
+	wcpi_commit_add_holder(pool, pins);
 }
 
 void wcpi_uring_fini(struct wcp_pool *pool)

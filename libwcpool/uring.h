@@ -21,9 +21,8 @@ struct wcpi_uring {
 	atomic_bool pinned;		/* a ring holds pool pages */
 };
 
+/* Also tells commit.c that a ring pins pages (so none may be replaced). */
 void wcpi_uring_setup(struct wcp_pool *pool);
 void wcpi_uring_fini(struct wcp_pool *pool);
-/* Does a ring pin pages (so none may be replaced)?  Any thread. */
-bool wcpi_uring_pins(struct wcp_pool *pool);
 
 #endif
