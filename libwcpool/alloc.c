@@ -11,7 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
+#include "sizeclass.h"
+#include "spill.h"
+#include "tcache.h"
 
 #define WCP_MAX_ALIGNMENT WCP_PAGE_1G
 /*
@@ -208,7 +213,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 /*
  * The common case, inline: a block of a cached class from the bin of the
  * record this thread found first.  The hit proves the checks pool_alloc()
- * makes (pool.h); a block from a bin lies in the pool.
+ * makes (tcache.h); a block from a bin lies in the pool.
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
@@ -330,7 +335,7 @@ free_checked(struct wcp_pool *pool, void *ptr)
 /*
  * The common case, inline: a block of a cached class of this thread's
  * arena, with room in its bin.  The record's hit proves the pool checks
- * (pool.h); the block must still be a live block start in the pool.
+ * (tcache.h); the block must still be a live block start in the pool.
  * Anything else (NULL, another pool's or a spilled block, misuse) takes
  * free_checked(), which reports it.
  */

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "commit.h"
 #include "pool.h"
 
 /*

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "backend.h"
+#include "commit.h"
 #include "pool.h"
 
 #define SMALL_SHIFT 12

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 #include "pool.h"
+#include "sizeclass.h"
+#include "tcache.h"
 
 static void in_child(void)
 {

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
 
 /* Defaults of WCPOOL_FRAME_CACHE and WCPOOL_DECAY_MS (jemalloc's 10 s) */

@@ -11,7 +11,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "backend.h"
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
+#include "register.h"
+#include "spill.h"
+#include "tcache.h"
+#include "uring.h"
 
 static bool valid_page_size(uint64_t ps)
 {

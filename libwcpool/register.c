@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "commit.h"
 #include "pool.h"
+#include "register.h"
+#include "spill.h"
 
 #define REG_GRANULE WCP_PAGE_4K
 

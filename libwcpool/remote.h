@@ -21,8 +21,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "arena.h"
 #include "lock.h"
+
+/* A pool's arenas at most (arena.c), the slots blocks go home to. */
+#define WCPI_MAX_ARENAS 4
 
 /* 512 bytes a batch. */
 #define WCPI_REMOTE_BATCH 62

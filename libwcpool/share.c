@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "pool.h"
+#include "spill.h"
 
 uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 {

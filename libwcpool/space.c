@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "backend.h"
 #include "policy.h"
 #include "pool.h"
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "pool.h"
+#include "spill.h"
 
 void wcpi_spill_setup(struct wcp_pool *pool)
 {

@@ -39,7 +39,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arena.h"
 #include "pool.h"
+#include "tcache.h"
 
 static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;

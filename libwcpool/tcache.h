@@ -131,10 +131,9 @@ static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
 	return true;
 }
 
-/* A pool's records; the list is under tcache.c's global lock. */
 /*
  * This thread's record for @pool, made or flushed if need be (the slow
- * path of pool.h's wcpi_tcache_hit()); NULL when it can have none.
+ * path of wcpi_tcache_hit() below); NULL when it can have none.
  */
 struct wcpi_tcache *wcpi_tcache_get(struct wcp_pool *pool);
 
@@ -166,15 +165,6 @@ static inline bool wcpi_tcache_send(struct wcp_pool *pool,
 	return true;
 }
 
-struct wcpi_tcaches {
-	struct wcpi_tcache *list;
-	/* Live arena allocations made without a record. */
-	_Atomic int64_t untracked_allocations;
-	_Atomic int64_t untracked_bytes;
-	/* Bumped by wcp_pool_trim(): running threads then flush theirs. */
-	atomic_uint trim_generation;
-};
-
 /*
  * A block of size class @c from this thread's cache of @pool, counted;
  * NULL when the thread has no cache (then the caller asks jemalloc).
@@ -194,5 +184,20 @@ void wcpi_tcache_pool_forget(struct wcp_pool *pool);
 void wcpi_tcache_fork_prepare(void);
 void wcpi_tcache_fork_parent(void);
 void wcpi_tcache_fork_child(void);
+
+/*
+ * The fast path's record for @pool: the thread's first, if it is
+ * armed for @pool (alive, up to date with the pool's trims); else NULL.
+ * A hit also proves what pool_alloc() checks: @pool exists, allocates (not
+ * a view) and is this process's (a fork() child starts without records).
+ */
+static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
+{
+	struct wcpi_tcache *tc = wcpi_thread_caches[0];
+
+	if (tc && atomic_load_explicit(&tc->hit, memory_order_relaxed) == pool)
+		return tc;
+	return NULL;
+}
 
 #endif

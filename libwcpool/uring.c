@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <sys/uio.h>
 
+#include "commit.h"
 #include "pool.h"
+#include "uring.h"
 
 #define WCP_URING_SLOTS 1024u
 #define WCP_URING_MAX_BUFFER ((uint64_t)1 << 30)	/* io_uring's limit */
