@@ -207,7 +207,7 @@ static int create_one(struct wcp_pool *pool, unsigned *arena)
 
 void wcpi_arena_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->arenas.lock);
+	wcpi_lock_init(&pool->arenas.lock, WCPI_LOCK_ARENAS);
 }
 
 int wcpi_arena_create(struct wcp_pool *pool)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "lock.h"
 
 void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
 		 const void *ptr)
@@ -24,4 +25,8 @@ void wcpi_assert_fail(const char *expr, const char *file, int line)
 		expr);
 	abort();
 }
+#endif
+
+#if WCPI_CHECKS
+_Thread_local unsigned wcpi_locks_held __attribute__((tls_model("initial-exec")));
 #endif

@@ -41,7 +41,7 @@ bool wcpi_commit_ran_out(const struct wcp_pool *pool, bool clear)
 
 void wcpi_commit_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->commit.lock);
+	wcpi_lock_init(&pool->commit.lock, WCPI_LOCK_COMMIT);
 }
 
 void wcpi_commit_add_holder(struct wcp_pool *pool, wcpi_commit_held_fn *held)

@@ -222,7 +222,7 @@ static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r);
 
 void wcpi_huge_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->huge.lock);
+	wcpi_lock_init(&pool->huge.lock, WCPI_LOCK_HUGE);
 }
 
 static void free_maps(struct wcp_pool *pool)

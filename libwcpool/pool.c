@@ -95,7 +95,7 @@ struct wcp_pool *wcpi_pool_alloc_object(void)
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
 	wcpi_fork_track(pool);
-	wcpi_lock_init(&pool->space.lock);
+	wcpi_lock_init(&pool->space.lock, WCPI_LOCK_SPACE);
 	wcpi_arena_setup(pool);
 	wcpi_remote_setup(&pool->remote);
 	wcpi_commit_setup(pool);

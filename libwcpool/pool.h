@@ -33,13 +33,13 @@
  * register.c, uring.c: device and io_uring registrations; pool.c:
  * create, destroy, stats, trim; share.c: export, import, offsets.)
  *
- * Lock order (outer first), each lock declared with the state it guards:
- *   tcache.c's global lock -> jemalloc's own locks -> the extent hooks:
- *   space (pool.c) and commit (commit.c);
- *   huge (huge.c) -> space, commit;
- *   arenas (arena.c) -> jemalloc;
- *   commit -> registrations (commit.c asks what is registered);
- *   uring: a leaf (commit is taken after it is dropped).
+ * Lock order, outer first: spill -> tcache.c's global lock -> arenas ->
+ * huge -> space -> commit -> registrations -> uring -> remote, with
+ * jemalloc's own locks between the arenas and the extent hooks (space,
+ * commit).  lock.h's enum wcpi_lock_rank is the order, with why; each lock
+ * below is declared with the state it guards, and every one is a wcpi_lock,
+ * so that checked builds abort on a lock taken out of order or a function
+ * called without the lock it asserts (wcpi_lock_held()).
  */
 #ifndef WCPOOL_INTERNAL_POOL_H
 #define WCPOOL_INTERNAL_POOL_H
@@ -63,14 +63,14 @@ struct wcpi_tcache;
 
 /* The pool's address space (space.c). */
 struct wcpi_space {
-	struct wcpi_lock lock;		/* cursor and mapping */
+	struct wcpi_lock lock;		/* cursor, mapping; WCPI_LOCK_SPACE */
 	uint64_t cursor;		/* never-used space starts here */
 	_Atomic uint64_t mapped;	/* bytes in use from base */
 };
 
 /* Arenas (arena.c). */
 struct wcpi_arenas {
-	struct wcpi_lock lock;		/* ids, nr, next */
+	struct wcpi_lock lock;		/* ids, nr, next; WCPI_LOCK_ARENAS */
 	unsigned ids[WCPI_MAX_ARENAS];
 	unsigned nr;
 	unsigned wanted;		/* one per CPU, up to WCPI_MAX_ARENAS */
@@ -101,7 +101,7 @@ typedef bool wcpi_commit_held_fn(struct wcp_pool *pool, uint64_t off,
 
 /* Commit tracking (commit.c); NULL bitmaps on 4 KiB pools. */
 struct wcpi_commit {
-	struct wcpi_lock lock;
+	struct wcpi_lock lock;	/* the bitmaps; WCPI_LOCK_COMMIT */
 	uint64_t *committed;	/* a bit per 4 KiB page jemalloc committed */
 	uint64_t *stale;	/* a bit per 4 KiB page that may hold old bytes */
 	uint64_t *deferred;	/* a bit per huge page kept for a retry */
@@ -111,7 +111,7 @@ struct wcpi_commit {
 
 /* Whole-page buffers (huge.c). */
 struct wcpi_huge {
-	struct wcpi_lock lock;		/* all but threshold */
+	struct wcpi_lock lock;		/* all but threshold; WCPI_LOCK_HUGE */
 	uint64_t threshold;		/* 0: everything goes to jemalloc */
 	uint64_t unit;			/* huge.c's page: the pool's, >= 2 MiB */
 	struct wcpi_range_set live;
@@ -132,7 +132,7 @@ struct wcpi_huge {
  * searches; an insertion or removal moves the pointers behind it.
  */
 struct wcpi_registrations {
-	struct wcpi_lock lock;
+	struct wcpi_lock lock;		/* WCPI_LOCK_REGS */
 	struct wcp_registration **by_key;
 	struct wcp_registration **by_addr;
 	size_t n, cap;
@@ -140,7 +140,7 @@ struct wcpi_registrations {
 
 /* io_uring fixed buffers (uring.c). */
 struct wcpi_uring {
-	struct wcpi_lock lock;		/* all but pinned */
+	struct wcpi_lock lock;		/* all but pinned; WCPI_LOCK_URING */
 	struct io_uring *ring;
 	struct wcpi_range *slots;
 	unsigned int used;
@@ -150,7 +150,7 @@ struct wcpi_uring {
 
 /* The spill pool (spill.c). */
 struct wcpi_spill {
-	struct wcpi_lock lock;			/* making the spill pool */
+	struct wcpi_lock lock;		/* making it; WCPI_LOCK_SPILL */
 	struct wcp_pool *_Atomic pool;		/* NULL until needed */
 	bool allowed;				/* a default (page size 0) pool */
 	/* wcp_pool_create(), installed by it where the pool may spill */

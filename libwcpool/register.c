@@ -130,6 +130,7 @@ static struct wcp_registration *lookup(struct wcpi_registrations *rs,
 {
 	size_t i = find_key(rs, k);
 
+	wcpi_lock_held(&rs->lock);
 	return i < rs->n && !key_cmp(rs->by_key[i], k) ? rs->by_key[i] : NULL;
 }
 
@@ -148,6 +149,7 @@ static void remove_at(struct wcp_registration **v, size_t n, size_t i)
 /* Add @reg to both orders.  Lock held; -ENOMEM leaves them as they were. */
 static int insert(struct wcpi_registrations *rs, struct wcp_registration *reg)
 {
+	wcpi_lock_held(&rs->lock);
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? 2 * rs->cap : 16;
 		struct wcp_registration **k, **a;
@@ -183,6 +185,7 @@ static void remove_reg(struct wcpi_registrations *rs,
 {
 	size_t i = find_addr(rs, reg), k = find_key(rs, reg);
 
+	wcpi_lock_held(&rs->lock);
 	WCPI_ASSERT(i < rs->n && rs->by_addr[i] == reg);
 	remove_at(rs->by_addr, rs->n, i);
 	/* one registration per key: the first with it is @reg */
@@ -353,7 +356,7 @@ static bool overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 void wcpi_register_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->regs.lock);
+	wcpi_lock_init(&pool->regs.lock, WCPI_LOCK_REGS);
 	wcpi_commit_add_holder(pool, overlaps);
 }
 

@@ -19,7 +19,7 @@ struct chunk {
 
 void wcpi_remote_setup(struct wcpi_remote *r)
 {
-	wcpi_lock_init(&r->lock);
+	wcpi_lock_init(&r->lock, WCPI_LOCK_REMOTE);
 }
 
 void wcpi_remote_fini(struct wcpi_remote *r)
@@ -41,6 +41,7 @@ static void grow(struct wcpi_remote *r)
 	struct wcpi_remote_batch *b;
 	size_t off;
 
+	wcpi_lock_held(&r->lock);
 	if (c == MAP_FAILED)
 		return;
 	c->next = r->chunks;

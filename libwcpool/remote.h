@@ -36,7 +36,7 @@ struct wcpi_remote_batch {
 };
 
 struct wcpi_remote {
-	struct wcpi_lock lock;		/* everything below */
+	struct wcpi_lock lock;		/* all below; WCPI_LOCK_REMOTE */
 	/* Full batches per arena slot; a bit per slot that has some. */
 	struct wcpi_remote_batch *queued[WCPI_MAX_ARENAS];
 	atomic_uint pending;

@@ -16,7 +16,7 @@
 
 void wcpi_spill_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->spill.lock);
+	wcpi_lock_init(&pool->spill.lock, WCPI_LOCK_SPILL);
 }
 
 /* The spill pool itself went first (pool.c). */

@@ -43,7 +43,8 @@
 #include "pool.h"
 #include "tcache.h"
 
-static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every pool's list of records and their idle and dead marks. */
+static struct wcpi_lock tcache_lock = WCPI_LOCK_INITIALIZER(WCPI_LOCK_TCACHE);
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
 /* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
@@ -68,13 +69,13 @@ static void record_put_back(struct wcpi_tcache *tc)
 {
 	bool dead;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	dead = (atomic_load(&tc->pool) == dead_pool);
 	/* Blocks of other arenas go home now rather than wait for reuse. */
 	if (!dead)
 		record_send_all(tc);
 	tc->idle = !dead;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	if (dead)
 		record_free(tc);
 }
@@ -182,12 +183,12 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	pthread_once(&tcache_once, make_thread_key);
 	/* Any non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(tcache_key, wcpi_thread_caches);
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	for (tc = pool->tcaches.list; tc && !tc->idle; tc = tc->next)
 		;
 	if (tc)
 		tc->idle = false;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	if (tc)
 		return tc;
 
@@ -204,10 +205,10 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	tc->slot = wcpi_arena_pick(pool, &arena);
 	tc->owner = tc->slot + 1;
 	tc->flags = wcpi_mallocx_arena(arena) | MALLOCX_TCACHE(tc->id);
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	tc->next = pool->tcaches.list;
 	pool->tcaches.list = tc;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	return tc;
 }
 
@@ -527,7 +528,7 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 {
 	int64_t n, b;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	n = atomic_load(&pool->tcaches.untracked_allocations);
 	b = atomic_load(&pool->tcaches.untracked_bytes);
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
@@ -541,7 +542,7 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 			b += live * (int64_t)wcpi_classes.size[c];
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	*allocations = (uint64_t)n;
 	*bytes = (uint64_t)b;
 }
@@ -554,7 +555,7 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 {
 	unsigned trim = atomic_fetch_add(&pool->tcaches.trim_generation, 1) + 1;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
@@ -568,14 +569,14 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 			tc->trim_seen = trim;
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	take_all_home(pool);
 }
 
 /* Pool destruction: every tcache of @pool goes, before the arena. */
 void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	while (pool->tcaches.list) {
 		struct wcpi_tcache *tc = pool->tcaches.list;
 
@@ -589,18 +590,18 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 			atomic_store(&tc->pool, dead_pool);
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }
 
 /* fork(): no other thread may hold the lock across it (fork.c). */
 void wcpi_tcache_fork_prepare(void)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 }
 
 void wcpi_tcache_fork_parent(void)
 {
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }
 
 /*
@@ -611,19 +612,19 @@ void wcpi_tcache_fork_parent(void)
  */
 void wcpi_tcache_fork_child(void)
 {
-	pthread_mutex_init(&tcache_lock, NULL);
+	wcpi_lock_reset(&tcache_lock);
 	memset(wcpi_thread_caches, 0, sizeof(wcpi_thread_caches));
 }
 
 /* A fork() child drops its copy of the parent's records of @pool. */
 void wcpi_tcache_pool_forget(struct wcp_pool *pool)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	while (pool->tcaches.list) {
 		struct wcpi_tcache *tc = pool->tcaches.list;
 
 		pool->tcaches.list = tc->next;
 		record_free(tc);
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }

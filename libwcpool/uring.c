@@ -136,7 +136,7 @@ static bool pins(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 void wcpi_uring_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->uring.lock);
+	wcpi_lock_init(&pool->uring.lock, WCPI_LOCK_URING);
 	wcpi_commit_add_holder(pool, pins);
 }
 
