@@ -282,6 +282,9 @@ static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 {
 	unsigned kind = wcpi_livemap_kind(&pool->live, off);
 
+	/* A live block's page has its kind: set before it was handed out. */
+	WCPI_ASSERT(kind == WCPI_KIND_HUGE || kind == WCPI_KIND_LARGE ||
+		    (kind && kind <= wcpi_classes.nr));
 	if (kind == WCPI_KIND_HUGE)
 		return wcpi_huge_size(pool, off);
 	if (kind != WCPI_KIND_LARGE)
@@ -302,6 +305,7 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_get(pool))) {
 		unsigned owner = wcpi_livemap_owner(&pool->live, off);
 
+		WCPI_ASSERT(owner <= WCPI_MAX_ARENAS);
 		/* From another arena: on its way home (remote.h). */
 		if (owner && owner != tc->owner &&
 		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))

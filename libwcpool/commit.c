@@ -132,6 +132,8 @@ int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	uint64_t ps = pool->page_size, first, last;
 	int err;
 
+	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
+		    off + len <= pool->max_size);
 	if (!c->committed)
 		return pool->ops->commit(pool, off, len);
 	first = off & ~(ps - 1);
@@ -180,6 +182,8 @@ int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	struct wcpi_commit *c = &pool->commit;
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
 
+	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
+		    off + len <= pool->max_size);
 	if (!c->committed) {
 		/* 4 KiB pools: a hole punch is exact; not while held. */
 		if (held(pool, off, len))

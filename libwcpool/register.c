@@ -149,6 +149,8 @@ static void remove_at(struct wcp_registration **v, size_t n, size_t i)
 /* Add @reg to both orders.  Lock held; -ENOMEM leaves them as they were. */
 static int insert(struct wcpi_registrations *rs, struct wcp_registration *reg)
 {
+	size_t ki, ai;
+
 	wcpi_lock_held(&rs->lock);
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? 2 * rs->cap : 16;
@@ -164,8 +166,13 @@ static int insert(struct wcpi_registrations *rs, struct wcp_registration *reg)
 		rs->by_addr = a;
 		rs->cap = cap;
 	}
-	insert_at(rs->by_key, rs->n, find_key(rs, reg), reg);
-	insert_at(rs->by_addr, rs->n, find_addr(rs, reg), reg);
+	ki = find_key(rs, reg);
+	ai = find_addr(rs, reg);
+	/* One registration per key, each address once. */
+	WCPI_ASSERT(ki == rs->n || key_cmp(rs->by_key[ki], reg) > 0);
+	WCPI_ASSERT(ai == rs->n || rs->by_addr[ai] != reg);
+	insert_at(rs->by_key, rs->n, ki, reg);
+	insert_at(rs->by_addr, rs->n, ai, reg);
 	rs->n++;
 	return 0;
 }

@@ -86,6 +86,7 @@ int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 	if (map_to(pool, wcpi_align_up(end, pool->page_size)))
 		goto out;
 	pool->space.cursor = end;
+	WCPI_ASSERT(end <= atomic_load(&pool->space.mapped));
 	*off = start;
 	err = 0;
 out:

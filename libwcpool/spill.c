@@ -14,6 +14,20 @@
 #include "pool.h"
 #include "spill.h"
 
+/*
+ * Spilled offsets are @pool's max_size + the spill pool's (wcp_offset(),
+ * wcp_pointer()): one space only if the spill pool is as large, and 4 KiB
+ * pages that do not spill again.
+ */
+static struct wcp_pool *check_spill(const struct wcp_pool *pool,
+				    struct wcp_pool *s)
+{
+	WCPI_ASSERT(s->max_size == pool->max_size &&
+		    s->page_size == WCP_PAGE_4K && !s->spill.allowed);
+	(void)pool;
+	return s;
+}
+
 void wcpi_spill_setup(struct wcp_pool *pool)
 {
 	wcpi_lock_init(&pool->spill.lock, WCPI_LOCK_SPILL);
@@ -41,7 +55,7 @@ struct wcp_pool *wcpi_spill_get(struct wcp_pool *pool)
 	wcpi_lock(&pool->spill.lock);
 	s = atomic_load(&pool->spill.pool);
 	if (!s && !pool->spill.create(&o, &s))
-		atomic_store(&pool->spill.pool, s);
+		atomic_store(&pool->spill.pool, check_spill(pool, s));
 	wcpi_unlock(&pool->spill.lock);
 	return s;
 }
@@ -61,5 +75,5 @@ struct wcp_pool *wcpi_spill_of(const struct wcp_pool *pool, const void *ptr)
 /* An imported view gets the view of the owner's spill pool. */
 void wcpi_spill_adopt(struct wcp_pool *pool, struct wcp_pool *spill)
 {
-	atomic_store(&pool->spill.pool, spill);
+	atomic_store(&pool->spill.pool, check_spill(pool, spill));
 }

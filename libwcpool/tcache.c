@@ -257,6 +257,7 @@ static void bin_flush(struct wcpi_tcache *tc, unsigned c, unsigned nr)
 	struct wcpi_bin *b = &tc->bins[c];
 	unsigned n = wcpi_bin_n(b) - nr;
 
+	WCPI_ASSERT(nr <= wcpi_bin_n(b) && wcpi_bin_n(b) <= b->cap);
 	for (unsigned i = 0; i < nr; i++)
 		sdallocx(b->slot[i], wcpi_classes.size[c], tc->flags);
 	memmove(b->slot, b->slot + nr, n * sizeof(*b->slot));
@@ -294,15 +295,27 @@ void wcpi_tcache_send_full(struct wcp_pool *pool, struct wcpi_tcache *tc,
  * A block another thread sent home (remote.h): checked against the block
  * map and marked dead, as its free would have; its size class.
  */
-static unsigned home_check(struct wcp_pool *pool, void *p)
+static unsigned home_check(struct wcp_pool *pool, void *p, unsigned owner)
 {
 	uint64_t off = wcpi_offset(pool, p);
+	unsigned page;
 
 	if (!wcpi_livemap_clear(&pool->live, off))
 		wcpi_misuse("wcp_free",
 			    "double free or invalid pointer (freed by another thread, found when its arena took it back)",
 			    pool, p);
-	return wcpi_livemap_kind(&pool->live, off) - 1;
+	page = wcpi_livemap_page(&pool->live, off);
+	/* Sent home by the page's owner: a small block of that arena. */
+	WCPI_ASSERT(WCPI_PAGE_OWNER(page) == owner &&
+		    WCPI_PAGE_KIND(page) - 1 < wcpi_classes.nr);
+	return WCPI_PAGE_KIND(page) - 1;
+}
+
+/* A batch from the remote queues: full or, from a record put back, not. */
+static void check_batch(const struct wcpi_remote_batch *b)
+{
+	WCPI_ASSERT(b->n > 0 && b->n <= WCPI_REMOTE_BATCH);
+	(void)b;
 }
 
 /* Take home the blocks of this record's arena that other threads freed. */
@@ -312,9 +325,10 @@ static void take_home(struct wcp_pool *pool, struct wcpi_tcache *tc)
 							  tc->slot);
 
 	for (struct wcpi_remote_batch *b = list; b; b = b->next) {
+		check_batch(b);
 		for (uint32_t i = 0; i < b->n; i++) {
 			void *p = b->ptr[i];
-			unsigned c = home_check(pool, p);
+			unsigned c = home_check(pool, p, tc->owner);
 
 			/* It was counted free where it was freed. */
 			wcpi_counter_add(&tc->held[c], 1);
@@ -333,11 +347,13 @@ static void take_all_home(struct wcp_pool *pool)
 		struct wcpi_remote_batch *list = wcpi_remote_take(&pool->remote,
 								  s);
 
-		for (struct wcpi_remote_batch *b = list; b; b = b->next)
+		for (struct wcpi_remote_batch *b = list; b; b = b->next) {
+			check_batch(b);
 			for (uint32_t i = 0; i < b->n; i++)
 				sdallocx(b->ptr[i],
-					 wcpi_classes.size[home_check(pool, b->ptr[i])],
+					 wcpi_classes.size[home_check(pool, b->ptr[i], s + 1)],
 					 MALLOCX_TCACHE_NONE);
+		}
 		wcpi_remote_recycle(&pool->remote, list);
 	}
 }
@@ -467,6 +483,7 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		return n;
 	got = alloc_batch(b->slot + n, refill_count(tc, c) - n,
 			  wcpi_classes.size[c], tc->flags);
+	WCPI_ASSERT(got <= refill_count(tc, c) - n);
 	for (unsigned i = 0; i < got; i++) {
 		void *p = b->slot[n + i];
 

@@ -100,6 +100,7 @@ static inline void *wcpi_tcache_pop(struct wcpi_tcache *tc, unsigned c)
 
 	if (!n)
 		return NULL;
+	WCPI_ASSERT(n <= b->cap);
 	wcpi_bin_set_n(b, n - 1);
 	return b->slot[n - 1];
 }
@@ -158,6 +159,8 @@ static inline bool wcpi_tcache_send(struct wcp_pool *pool,
 
 	if (!b && !(b = wcpi_tcache_out(pool, tc, slot)))
 		return false;
+	/* A batch goes as soon as it is full. */
+	WCPI_ASSERT(b->n < WCPI_REMOTE_BATCH && slot != tc->slot);
 	b->ptr[b->n++] = p;
 	wcpi_counter_add(&tc->held[c], -1);
 	if (b->n == WCPI_REMOTE_BATCH)

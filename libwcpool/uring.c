@@ -60,6 +60,7 @@ static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	int ret;
 
 	wcpi_lock_held(&pool->uring.lock);
+	WCPI_ASSERT(pool->uring.used <= WCP_URING_SLOTS);
 	if (pool->uring.used < WCP_URING_SLOTS)
 		i = pool->uring.used;
 	else
