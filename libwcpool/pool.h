@@ -14,7 +14,7 @@
  * --layers checks the objects' calls against this list (make graph, and
  * tests/test-layers in make check); a new file must be placed here.
  *
- *   layer 0 leaves: check livemap sizeclass remote tune version dmabuf
+ *   layer 0 leaves: check livemap sizeclass remote tune version dmabuf cxx_order
  *   layer 1 backend: backend_memfd backend_module space
  *   layer 2 stores: fill
  *   layer 3 pages: commit
