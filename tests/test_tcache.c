@@ -498,7 +498,7 @@ Test(tcache, a_full_pool_takes_back_what_an_exited_thread_freed)
 	full_pool = make_pool(WCP_PAGE_4K, 2 << 20);
 	while (full_n < FULL_MAX && (p = wcp_malloc(full_pool, 32 << 10)))
 		full_blocks[full_n++] = p;
-	cr_assert_lt(full_n, FULL_MAX, "2 MiB held %d blocks of 32 KiB", full_n);
+	cr_assert_lt(full_n, FULL_MAX, "2 MiB held %d 32 KiB blocks", full_n);
 	cr_assert_gt(full_n, 40);
 	qsort(full_blocks, full_n, sizeof(*full_blocks), by_address);
 	for (int i = 0; i < full_n; i++)
