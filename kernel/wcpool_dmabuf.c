@@ -304,12 +304,16 @@ static vm_fault_t wcpool_dmabuf_fault(struct vm_fault *vmf)
 {
 	struct wcpool_reg *reg = vmf->vma->vm_private_data;
 	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	struct page *page;
 	int ret;
 
 	if (off >= reg->span.length)
 		return VM_FAULT_SIGBUS;
-	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
-			     wcpool_reg_page(reg, off));
+	page = wcpool_reg_page(reg, off);
+	if (vmf->vma->vm_flags & VM_PFNMAP)
+		return vmf_insert_pfn(vmf->vma, vmf->address & PAGE_MASK,
+				      page_to_pfn(page));
+	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
 	switch (ret) {
 	case 0:
 	case -EBUSY:	/* another thread was first */
@@ -328,7 +332,10 @@ static const struct vm_operations_struct wcpool_dmabuf_vm_ops = {
 /*
  * Normal refcounted 4 KiB PTEs in a VM_MIXEDMAP mapping: pinnable (GUP
  * takes them as normal pages); the VMA holds the dma-buf file, hence the
- * registration.
+ * registration.  Buffers of the shared heap nodes get PFN entries in a
+ * VM_PFNMAP mapping instead (not pinnable, as the kernel's system heap's):
+ * their 4 KiB pages share a 2 MiB page with other buffers, and a pin
+ * that outlived the buffer would reach the next owner's bytes.
  */
 static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 			      struct vm_area_struct *vma)
@@ -339,7 +346,8 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	vma->vm_page_prot = wcpool_pgprot(reg->pool->policy, vma->vm_page_prot);
-	wcpool_vma_set_flags(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	wcpool_vma_set_flags(vma, (wcpool_heap_pfnmap(reg->pool) ? VM_PFNMAP :
+				   VM_MIXEDMAP) | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wcpool_dmabuf_vm_ops;
 	vma->vm_private_data = reg;
 	return 0;
