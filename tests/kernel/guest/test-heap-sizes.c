@@ -185,7 +185,7 @@ static struct hstats heap_counters_match(long n, uint64_t asked,
  * Small buffers share a 2 MiB page, each mapped to its own 4 KiB pages
  * only: a neighbour's writes never show up, a freed run comes back zeroed,
  * a mapping beyond the size fails (EINVAL, the dma-buf core's check),
- * SEGMENTS lists one 4 KiB-granular run.  Sizes around 2 MiB take a whole
+ * the mapping cannot be pinned, SEGMENTS lists one 4 KiB-granular run.  Sizes around 2 MiB take a whole
  * page and a run; another policy takes another page.
  */
 static void test_heap_sizes_sub_page(void)
@@ -216,6 +216,18 @@ static void test_heap_sizes_sub_page(void)
 	count = ARRAY_SIZE(seg);
 	ASSERT(segments(heap, s.b[0].fd, seg, &count) == 0);
 	EXPECT(count == 1 && seg[0].offset == 0 && seg[0].length == 2 * KB);
+	/*
+	 * PFN maps: GUP (here process_vm_readv's pin of the source) cannot
+	 * pin a page that a pin could keep past the buffer's life.
+	 */
+	{
+		uint64_t w = 0;
+		struct iovec local = { &w, sizeof(w) };
+		struct iovec remote = { s.b[0].p, sizeof(w) };
+
+		EXPECT_ERR(process_vm_readv(getpid(), &local, 1, &remote, 1, 0),
+			   EFAULT);
+	}
 
 	/* The second one's run is zeroed for the third. */
 	b = hs_take(&s, 1);
