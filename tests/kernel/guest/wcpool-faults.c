@@ -13,12 +13,13 @@
  * read-only DUPs, REGISTER a range, mmap the dma-buf and compare it with
  * the pool, import it into vgem (which maps it for its device: our sg
  * table), RELEASE (EBUSY under the registration, else done) and close
- * everything.  Then a dma-heap buffer of a random size (half of them
- * under 64 KiB, which share 2 MiB pages, the others up to 3 MiB, odd
- * sizes) of the round's policy: mapped, every 4 KiB page zero and then
+ * everything.  Then 3 dma-heap buffers of random sizes (half of them
+ * under 64 KiB, which share 2 MiB pages, the others a whole 2 MiB page
+ * and a run of up to 1 MiB; odd sizes) of the 3 policies in turn: mapped, every 4 KiB page zero and then
  * written, every other one imported into vgem; the last 8 stay live (the
  * oldest is checked and freed), so that a failure meets partly used
- * shared pages, and the heap counters must match the live buffers after
+ * shared pages, all of them freed every 4th round, so that the next ones
+ * need new pages; the heap counters must match the live buffers after
  * every round.  The random choices (rand(), not seeded) vary which call is
  * every Nth.  Every call must succeed or fail with what a failed
  * allocation gives (ENOMEM, EMFILE, ENFILE); a failed GROW must change
@@ -199,7 +200,7 @@ static void heap_counters(void)
 static void heap_round(int drm, unsigned int n)
 {
 	uint64_t len = rand() % 2 ? 1 + rand() % (64 * 1024UL) :
-				    1 + rand() % (3 * MB);
+				    HP + 1 + rand() % MB;
 	struct dma_heap_allocation_data a = {
 		.len = len, .fd_flags = O_RDWR | O_CLOEXEC,
 	};
@@ -345,7 +346,11 @@ int main(int argc, char **argv)
 	end = now_s() + seconds;
 	for (n = 0; now_s() < end; n++) {
 		round_(dev, drm, n, pmd_ok);
-		heap_round(drm, n);
+		for (k = 0; k < 3; k++)
+			heap_round(drm, n + k);
+		/* Then new pages, not the recycled one, back the next ones. */
+		for (k = 0; n % 4 == 3 && k < NHEAP; k++)
+			heap_free_one(k);
 	}
 	for (k = 0; k < NHEAP; k++)
 		heap_free_one(k);
