@@ -4,7 +4,7 @@
  * bench-guest runs it in the QEMU guest, where times mean nothing under
  * TCG but counts are exact).
  *
- *   guest-frames [-n CYCLES]
+ *   guest-frames [-n CYCLES] [-v WIDTHxHEIGHT] [-o WIDTHxHEIGHT]
  *
  * For 1080p and 4K NV12 frames on a WC pool of wcpool.ko: a cold phase
  * (the first 16 cycles of a new pool) and a warm one (CYCLES more), each
@@ -12,6 +12,12 @@
  * reports the module's linear-map conversions, pages taken from the page
  * allocator and pages zeroed for the recycle pools (debugfs deltas), and
  * the process's minor page faults.  One JSON object per line.
+ *
+ * With -v (vicodec.ko loaded): the frame loop of guest_loop.c, frames of
+ * WIDTHxHEIGHT YUV420 handed to vicodec's encoder as dma-bufs, CYCLES
+ * cycles in each mode (reuse, reregister, new): counts per frame.  With
+ * -o the same through vivid's video output, WIDTHxHEIGHT YUYV (vivid
+ * loaded with allocators=1: vb2-dma-contig, which attaches and DMA-maps).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,29 +27,14 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
-#include "wcpool.h"
+#include "guest_frames.h"
+#include "stat.h"
 
-#define STATS "/sys/kernel/debug/wcpool/stats"
 #define COLD 16
 
 struct counts {
 	long converted, allocated, cleared, minflt;
 };
-
-static long stat_get(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen(STATS, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
-}
 
 static void snapshot(struct counts *c)
 {
@@ -92,20 +83,26 @@ int main(int argc, char **argv)
 		{ "1080p-nv12", 1920 * 1080 * 3 / 2 },
 		{ "4k-nv12", 3840 * 2160 * 3 / 2 },
 	};
-	unsigned n = 1000;
+	unsigned n = 1000, vw = 0, vh = 0, ow = 0, oh = 0;
 	struct utsname u;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n') {
-			fprintf(stderr, "usage: %s [-n CYCLES]\n", argv[0]);
+	while ((opt = getopt(argc, argv, "n:v:o:")) != -1) {
+		if (opt == 'n') {
+			n = (unsigned)strtoul(optarg, NULL, 0);
+		} else if (opt == 'v' && sscanf(optarg, "%ux%u", &vw, &vh) == 2) {
+			continue;
+		} else if (opt == 'o' && sscanf(optarg, "%ux%u", &ow, &oh) == 2) {
+			continue;
+		} else {
+			fprintf(stderr, "usage: %s [-n CYCLES] [-v WIDTHxHEIGHT] [-o WIDTHxHEIGHT]\n",
+				argv[0]);
 			return 2;
 		}
-		n = (unsigned)strtoul(optarg, NULL, 0);
 	}
 	if (!n || stat_get("converted") < 0 || stat_get("allocated") < 0) {
 		fprintf(stderr, "guest-frames: no cycles, or no %s with the counters\n",
-			STATS);
+			WCPOOL_STATS);
 		return 1;
 	}
 	uname(&u);
@@ -136,5 +133,11 @@ int main(int argc, char **argv)
 		       &b, &c);
 		wcp_pool_destroy(pool);
 	}
+	for (int m = GUEST_REUSE; vw && m <= GUEST_NEW; m++)
+		if (guest_loop(u.release, GUEST_VICODEC, vw, vh, m, n))
+			return 1;
+	for (int m = GUEST_REUSE; ow && m <= GUEST_NEW; m++)
+		if (guest_loop(u.release, GUEST_VIVID, ow, oh, m, n))
+			return 1;
 	return 0;
 }

@@ -23,6 +23,8 @@ static const struct {
 			      PERF_COUNT_SW_TASK_CLOCK },
 	[PERF_PAGE_FAULTS] = { "page-faults", PERF_TYPE_SOFTWARE,
 			       PERF_COUNT_SW_PAGE_FAULTS },
+	[PERF_CONTEXT_SWITCHES] = { "context-switches", PERF_TYPE_SOFTWARE,
+				    PERF_COUNT_SW_CONTEXT_SWITCHES },
 	[PERF_CYCLES] = { "cycles", PERF_TYPE_HARDWARE,
 			  PERF_COUNT_HW_CPU_CYCLES },
 	[PERF_INSTRUCTIONS] = { "instructions", PERF_TYPE_HARDWARE,
@@ -35,7 +37,8 @@ static const struct {
 			      PERF_COUNT_HW_CACHE_MISSES },
 };
 
-static int perf_fd[PERF_NCOUNTERS] = { -1, -1, -1, -1, -1, -1 };
+static int perf_fd[PERF_NCOUNTERS] = { -1, -1, -1, -1, -1, -1, -1 };
+_Static_assert(PERF_NCOUNTERS == 7, "perf_fd's initialiser lists one -1 per counter");
 static char perf_why[PERF_NCOUNTERS][96];
 
 const char *perf_name(int i)

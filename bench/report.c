@@ -71,8 +71,29 @@ const struct result *reference_result(const struct result *r)
 			   r->size, r->threads);
 }
 
+/* A software or hardware counter per operation; "-" where it did not count. */
+static void print_counter(FILE *f, const struct result *r, int c)
+{
+	if (r->perf.valid[c])
+		fprintf(f, " %9.3g", result_per_op(r, (double)r->perf.v[c]));
+	else
+		fprintf(f, " %9s", "-");
+}
+
+/* Whether any case counted dTLB misses (a PMU the VM passes through). */
+static bool any_tlb_counts(void)
+{
+	const struct result *r;
+
+	for (size_t i = 0; (r = result_at(i)); i++)
+		if (r->nsamples && r->perf.valid[PERF_DTLB_MISSES])
+			return true;
+	return false;
+}
+
 static void print_tables(FILE *f)
 {
+	bool tlb = any_tlb_counts();
 	const char *group = "";
 	const struct result *r;
 	char sz[32];
@@ -96,15 +117,19 @@ static void print_tables(FILE *f)
 				"operation of all threads; x best: median / fastest "
 				"alternative in the same row group; x %s, cpu x %s: "
 				"median / %s's, of the times and of the CPU times; "
-				"faults/op: minor page faults)\n", group,
+				"faults/op: minor page faults; csw/op: context "
+				"switches%s)\n", group,
 				reference_name(group), reference_name(group),
-				reference_name(group));
-			fprintf(f, "%-*s %9s %3s %-17s %11s %11s %11s %9s %7s %7s %9s %9s\n",
+				reference_name(group),
+				tlb ? "; dTLB/op: dTLB load misses" : "");
+			fprintf(f, "%-*s %9s %3s %-17s %11s %11s %11s %9s %7s %7s %9s %9s %9s",
 				w, "memory/workload", "size", "thr", "method",
 				"median", "min", "cpu", tp ? "GB/s" : "Mops/s",
-				"x best", "x ref", "cpu x ref", "faults/op");
+				"x best", "x ref", "cpu x ref", "faults/op",
+				"csw/op");
+			fprintf(f, tlb ? " %9s\n" : "\n", "dTLB/op");
 		}
-		fprintf(f, "%-*s %9s %3u %-17s %11.1f %11.1f %11.1f %9.2f %7.3f %7.3f %9.3f %9.3g%s\n",
+		fprintf(f, "%-*s %9s %3u %-17s %11.1f %11.1f %11.1f %9.2f %7.3f %7.3f %9.3f %9.3g",
 			w, r->memory, size_str(r->size, sz, sizeof(sz)), r->threads,
 			r->name, r->st.median, r->st.min, r->cpu.median,
 			tp ? stats_gbps(r->bytes, r->st.median) :
@@ -112,8 +137,11 @@ static void print_tables(FILE *f)
 			best ? stats_ratio(r->st.median, best->st.median) : NAN,
 			ref ? stats_ratio(r->st.median, ref->st.median) : NAN,
 			ref ? stats_ratio(r->cpu.median, ref->cpu.median) : NAN,
-			result_per_op(r, (double)r->minflt),
-			r->is_library ? "  <- libwcpool" : "");
+			result_per_op(r, (double)r->minflt));
+		print_counter(f, r, PERF_CONTEXT_SWITCHES);
+		if (tlb)
+			print_counter(f, r, PERF_DTLB_MISSES);
+		fprintf(f, "%s\n", r->is_library ? "  <- libwcpool" : "");
 	}
 }
 

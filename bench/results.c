@@ -97,6 +97,9 @@ void results_free(void)
 	}
 	free(results);
 	free(skips);
+	results = NULL;
+	skips = NULL;
+	nresults = cap_results = nskips = nnotes = 0;
 }
 
 void bench_skip(const char *group, const char *name, const char *reason)
@@ -145,7 +148,8 @@ const char *note_at(size_t i)
 /*
  * One line each, fields separated by tabs:
  *   R group name memory size threads ops bytes minflt nsamples
- *     wall-samples... cpu-samples...
+ *     wall-samples... cpu-samples... perf-counters...
+ * (a perf counter that did not count is "-")
  *   S group name reason
  *   N note
  */
@@ -164,6 +168,11 @@ void results_dump(FILE *f)
 			fprintf(f, "\t%.17g", r->samples[k]);
 		for (size_t k = 0; k < r->nsamples; k++)
 			fprintf(f, "\t%.17g", r->cpu_samples[k]);
+		for (int c = 0; c < PERF_NCOUNTERS; c++)
+			if (r->perf.valid[c])
+				fprintf(f, "\t%" PRIu64, r->perf.v[c]);
+			else
+				fprintf(f, "\t-");
 		fprintf(f, "\n");
 	}
 	for (size_t i = 0; (s = skipped_at(i)); i++)
@@ -193,8 +202,15 @@ static void load_result(char *line)
 		exit(1);
 	for (size_t k = 0; k < 2 * n && (t = strtok_r(NULL, "\t", &save)); k++)
 		(k < n ? r->samples : r->cpu_samples)[k % n] = strtod(t, NULL);
+	for (int c = 0; c < PERF_NCOUNTERS && (t = strtok_r(NULL, "\t", &save)); c++) {
+		r->perf.valid[c] = strcmp(t, "-") != 0;
+		r->perf.v[c] = r->perf.valid[c] ? strtoull(t, NULL, 10) : 0;
+	}
 	r->nsamples = n;
-	result_finish(r);
+	if (n)
+		result_finish(r);
+	else
+		result_void(r);	/* voided in the child: still no time */
 }
 
 void results_load(FILE *f)

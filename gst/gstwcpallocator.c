@@ -64,6 +64,8 @@ struct wcpi_block {
 	void *ptr;
 	size_t len;
 	struct wcp_registration *reg;
+	/* the memory's offset in its region and size when allocated */
+	gsize offset, size;
 };
 
 static GQuark wcpi_block_quark;
@@ -75,7 +77,9 @@ static void wcpi_block_free(gpointer data)
 	if (b->reg) {
 		int ret = wcp_unregister(b->st->pool, b->reg);
 
-		g_assert(ret == 0);
+		/* the block goes back to the pool either way */
+		if (ret < 0)
+			GST_ERROR("wcp_unregister: %s", g_strerror(-ret));
 	}
 	wcp_free(b->st->pool, b->ptr);
 	g_free(b);
@@ -87,6 +91,19 @@ static struct wcpi_block *wcpi_block_of(GstMemory *mem)
 
 	return gst_mini_object_get_qdata(GST_MINI_OBJECT_CAST(top),
 					 wcpi_block_quark);
+}
+
+void gst_wcp_memory_reset(GstMemory *mem)
+{
+	struct wcpi_block *b;
+
+	if (mem->parent || !mem->allocator ||
+	    !gst_is_wcp_allocator(mem->allocator))
+		return;
+	b = wcpi_block_of(mem);
+	g_return_if_fail(b != NULL);
+	gst_memory_resize(mem, (gssize)b->offset - (gssize)mem->offset,
+			  b->size);
 }
 
 static guint wcpi_sync_flags(GstMapFlags flags)
@@ -214,6 +231,8 @@ static GstMemory *wcpi_alloc(GstAllocator *allocator, gsize size,
 	mem->align = align - 1;
 	mem->offset += params->prefix;
 	mem->size = size;
+	b->offset = mem->offset;
+	b->size = size;
 	GST_MINI_OBJECT_FLAG_SET(mem, params->flags);
 	gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), wcpi_block_quark,
 				  b, wcpi_block_free);
@@ -278,10 +297,45 @@ static void gst_wcp_fd_allocator_class_init(GstWcpFdAllocatorClass *klass)
 	G_OBJECT_CLASS(klass)->finalize = gst_wcp_fd_allocator_finalize;
 }
 
+/*
+ * A copy is system memory (the caller reads and writes it with the CPU),
+ * read out of the pool with wcp_copy_from(): streaming loads from WC/UC.
+ */
+static GstMemory *wcpi_mem_copy(GstMemory *mem, gssize offset, gssize size)
+{
+	struct wcpi_state *self = wcpi_state(mem->allocator);
+	GstMapInfo src, dst;
+	GstMemory *copy;
+
+	if (!gst_memory_map(mem, &src, GST_MAP_READ))
+		return NULL;
+	if (size == -1)
+		size = (gssize)src.size > offset ? (gssize)src.size - offset : 0;
+	if (offset < 0 || size < 0 || (gsize)(offset + size) > src.size) {
+		gst_memory_unmap(mem, &src);
+		return NULL;
+	}
+	copy = gst_allocator_alloc(NULL, (gsize)size, NULL);
+	if (copy && !gst_memory_map(copy, &dst, GST_MAP_WRITE)) {
+		gst_memory_unref(copy);
+		copy = NULL;
+	}
+	if (copy) {
+		wcp_copy_from(self->pool, dst.data, src.data + offset,
+			      (size_t)size);
+		gst_memory_unmap(copy, &dst);
+	}
+	gst_memory_unmap(mem, &src);
+	return copy;
+}
+
 /* Both parents' init set their own map functions: ours replace them. */
 static void wcpi_init(GstAllocator *alloc, struct wcpi_state *st)
 {
 	st->pool_fd = -1;
+	/* GstFdAllocator's flag; this allocator's alloc() makes memory */
+	GST_OBJECT_FLAG_UNSET(alloc, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+	alloc->mem_copy = wcpi_mem_copy;
 	alloc->mem_map = wcpi_mem_map;
 	alloc->mem_unmap = wcpi_mem_unmap;
 	alloc->mem_map_full = wcpi_mem_map_full;
@@ -397,6 +451,38 @@ gint64 gst_wcp_allocator_live(GstAllocator *alloc)
 	if (wcp_pool_stats(wcpi_state(alloc)->pool, &st) < 0)
 		return -1;
 	return (gint64)st.allocations;
+}
+
+guint64 gst_wcp_allocator_resident(GstAllocator *alloc)
+{
+	struct wcp_pool_stats st;
+
+	if (wcp_pool_stats(wcpi_state(alloc)->pool, &st) < 0)
+		return 0;
+	return st.resident;
+}
+
+gsize gst_wcp_allocator_footprint(GstAllocator *alloc, gsize size)
+{
+	struct wcpi_state *self = wcpi_state(alloc);
+	gsize len = MAX((size + WCP_PAGE_4K - 1) & ~(gsize)(WCP_PAGE_4K - 1),
+			WCP_PAGE_4K);
+	void *p;
+
+	if (size > G_MAXSIZE - WCP_PAGE_4K)
+		return 0;
+	/* the pool's own rounding (size classes, frames on whole pages) */
+	p = wcp_aligned_alloc(self->pool, WCP_PAGE_4K, len);
+	if (!p)
+		return len;
+	len = wcp_usable_size(self->pool, p);
+	wcp_free(self->pool, p);
+	return len;
+}
+
+void gst_wcp_allocator_trim(GstAllocator *alloc)
+{
+	wcp_pool_trim(wcpi_state(alloc)->pool);
 }
 
 int gst_wcp_allocator_last_error(GstAllocator *alloc)

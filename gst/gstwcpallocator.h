@@ -46,11 +46,32 @@ gboolean gst_is_wcp_allocator(GstAllocator *alloc);
 GstAllocator *gst_wcp_allocator_new(const struct wcp_pool_options *opts,
 				    GError **error);
 
+/**
+ * gst_wcp_memory_reset() - put @mem back on its own block: the offset and
+ * size it was allocated with.  Fd memory's region is the pool file from
+ * offset 0 (what a consumer of the fd maps), so a resize to offset 0, as
+ * GstBufferPool's reset does, would move it onto the first block of the
+ * pool.  Memory of other allocators and sub-memories are left alone.
+ */
+void gst_wcp_memory_reset(GstMemory *mem);
+
 /** The pool's policy in use, as enum wcp_policy. */
 guint gst_wcp_allocator_policy(GstAllocator *alloc);
 
 /** Live allocations of the pool (wcp_pool_stats), or -1 on error. */
 gint64 gst_wcp_allocator_live(GstAllocator *alloc);
+
+/** Bytes of memory backing the pool now (wcp_pool_stats), 0 on error. */
+guint64 gst_wcp_allocator_resident(GstAllocator *alloc);
+
+/**
+ * Pool memory one buffer of @size bytes (prefix and padding included)
+ * takes: the pool's size class for it, found by allocating one.
+ */
+gsize gst_wcp_allocator_footprint(GstAllocator *alloc, gsize size);
+
+/** Give the memory of freed buffers back to the system (wcp_pool_trim). */
+void gst_wcp_allocator_trim(GstAllocator *alloc);
 
 /**
  * The errno of the allocator's last failed allocation (0: none), for the

@@ -12,8 +12,8 @@ struct _GstWcpBufferPool {
 	GstVideoBufferPool parent;
 	GstAllocator *allocator;
 	GWeakRef owner;
-	/* one error message per pool, not one per failed buffer */
-	gboolean reported;
+	/* one error message per pool, not one per failed buffer (atomic) */
+	gint reported;
 };
 
 G_DEFINE_TYPE(GstWcpBufferPool, gst_wcp_buffer_pool, GST_TYPE_VIDEO_BUFFER_POOL)
@@ -46,13 +46,13 @@ static GstFlowReturn gst_wcp_buffer_pool_alloc(GstBufferPool *pool,
 
 	ret = GST_BUFFER_POOL_CLASS(gst_wcp_buffer_pool_parent_class)
 		->alloc_buffer(pool, buffer, p);
-	if (ret == GST_FLOW_OK || self->reported)
+	if (ret == GST_FLOW_OK ||
+	    !g_atomic_int_compare_and_exchange(&self->reported, 0, 1))
 		return ret;
 	owner = g_weak_ref_get(&self->owner);
 	if (owner) {
 		int err = gst_wcp_allocator_last_error(self->allocator);
 
-		self->reported = TRUE;
 		GST_ELEMENT_ERROR(owner, RESOURCE, NO_SPACE_LEFT,
 				  ("Out of wcpool memory: a buffer of the pool could not be allocated (%s).",
 				   g_strerror(err ? err : ENOMEM)),
@@ -62,6 +62,17 @@ static GstFlowReturn gst_wcp_buffer_pool_alloc(GstBufferPool *pool,
 		gst_object_unref(owner);
 	}
 	return ret;
+}
+
+/* GstBufferPool's reset moves every memory to offset 0: undo that. */
+static void gst_wcp_buffer_pool_reset(GstBufferPool *pool, GstBuffer *buffer)
+{
+	guint i, n = gst_buffer_n_memory(buffer);
+
+	GST_BUFFER_POOL_CLASS(gst_wcp_buffer_pool_parent_class)
+		->reset_buffer(pool, buffer);
+	for (i = 0; i < n; i++)
+		gst_wcp_memory_reset(gst_buffer_peek_memory(buffer, i));
 }
 
 static void gst_wcp_buffer_pool_finalize(GObject *object)
@@ -79,6 +90,7 @@ static void gst_wcp_buffer_pool_class_init(GstWcpBufferPoolClass *klass)
 
 	pool_class->set_config = gst_wcp_buffer_pool_set_config;
 	pool_class->alloc_buffer = gst_wcp_buffer_pool_alloc;
+	pool_class->reset_buffer = gst_wcp_buffer_pool_reset;
 	G_OBJECT_CLASS(klass)->finalize = gst_wcp_buffer_pool_finalize;
 	GST_DEBUG_CATEGORY_INIT(gst_wcp_buffer_pool_debug, "wcpbufferpool", 0,
 				"wcpool buffer pool");

@@ -43,6 +43,7 @@ enum {
 	PROP_ACTUAL_POLICY,
 	PROP_MEMORY_TYPE,
 	PROP_LIVE_ALLOCATIONS,
+	PROP_POOL_RESIDENT,
 };
 
 #define GST_TYPE_WCPOOL_POLICY (gst_wcpool_policy_get_type())
@@ -111,6 +112,8 @@ static const char *wcpi_hint(const struct wcpi_settings *set, gint code)
 	case GST_RESOURCE_ERROR_SETTINGS:
 		if (!set->allow_wb_fallback && set->policy != WCP_POLICY_WB)
 			return "allow-wb-fallback=false: only wcpool.ko gives WC and UC memory";
+		if (set->max_size)
+			return "max-size larger than the pool can reserve";
 		return "bad settings";
 	case GST_RESOURCE_ERROR_NO_SPACE_LEFT:
 		return "out of memory or huge pages";
@@ -175,11 +178,13 @@ static gboolean gst_wcpool_alloc_propose_allocation(GstBaseTransform *trans,
 {
 	GstWcpoolAlloc *self = GST_WCPOOL_ALLOC(trans);
 	GstAllocationParams params;
+	GstAllocator *allocator;
 	GstBufferPool *pool;
 	GstStructure *config;
 	GstVideoInfo info;
 	GstCaps *caps;
-	guint size, min = 2, max = 0;
+	guint size, min = 2, max = 0, fit;
+	guint64 max_size;
 	gboolean need_pool;
 
 	if (!decide_query && !gst_pad_peer_query(trans->srcpad, query))
@@ -204,11 +209,40 @@ static gboolean gst_wcpool_alloc_propose_allocation(GstBaseTransform *trans,
 		GST_OBJECT_UNLOCK(self);
 		return FALSE;
 	}
-	pool = gst_wcp_buffer_pool_new(self->allocator, GST_ELEMENT(self));
+	allocator = gst_object_ref(self->allocator);
+	max_size = self->made.max_size;
 	GST_OBJECT_UNLOCK(self);
 
+	/* downstream's prefix, padding and alignment, at least 4 KiB */
 	gst_allocation_params_init(&params);
-	params.align = WCP_PAGE_4K - 1;
+	if (gst_query_get_n_allocation_params(query) > 0)
+		gst_query_parse_nth_allocation_param(query, 0, NULL, &params);
+	params.align |= WCP_PAGE_4K - 1;
+
+	/*
+	 * With max-size, no more buffers than it holds: the producer waits
+	 * for a buffer instead of failing when an unbounded queue
+	 * downstream would take them all.
+	 */
+	fit = 0;
+	if (max_size) {
+		gsize each = gst_wcp_allocator_footprint(allocator,
+			(gsize)params.prefix + size + params.padding);
+
+		fit = each ? (guint)MIN(max_size / each, G_MAXUINT) : 0;
+	}
+	if (max_size && fit < min) {
+		GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
+				  ("Out of wcpool memory: max-size %" G_GUINT64_FORMAT
+				   " holds %u buffers of %u bytes, %u needed.",
+				   max_size, fit, size, min),
+				  ("raise max-size"));
+		gst_object_unref(allocator);
+		return FALSE;
+	}
+	if (fit && (!max || max > fit))
+		max = fit;
+	pool = gst_wcp_buffer_pool_new(allocator, GST_ELEMENT(self));
 	config = gst_buffer_pool_get_config(pool);
 	gst_buffer_pool_config_set_params(config, caps, size, min, max);
 	gst_buffer_pool_config_set_allocator(config, NULL, &params);
@@ -219,6 +253,7 @@ static gboolean gst_wcpool_alloc_propose_allocation(GstBaseTransform *trans,
 	if (!gst_buffer_pool_set_config(pool, config)) {
 		GST_WARNING_OBJECT(self, "pool refused %" GST_PTR_FORMAT, caps);
 		gst_object_unref(pool);
+		gst_object_unref(allocator);
 		return FALSE;
 	}
 	if (gst_query_get_n_allocation_pools(query) > 0)
@@ -227,14 +262,14 @@ static gboolean gst_wcpool_alloc_propose_allocation(GstBaseTransform *trans,
 	else
 		gst_query_add_allocation_pool(query, pool, size, min, max);
 	if (gst_query_get_n_allocation_params(query) > 0)
-		gst_query_set_nth_allocation_param(query, 0,
-			self->allocator, &params);
+		gst_query_set_nth_allocation_param(query, 0, allocator,
+						   &params);
 	else
-		gst_query_add_allocation_param(query,
-			self->allocator, &params);
+		gst_query_add_allocation_param(query, allocator, &params);
 	GST_DEBUG_OBJECT(self, "proposed %" GST_PTR_FORMAT " of %u bytes, %u-%u buffers",
 			 pool, size, min, max);
 	gst_object_unref(pool);
+	gst_object_unref(allocator);
 	return TRUE;
 }
 
@@ -288,6 +323,13 @@ static void gst_wcpool_alloc_set_property(GObject *object, guint prop_id,
 	GstWcpoolAlloc *self = GST_WCPOOL_ALLOC(object);
 
 	GST_OBJECT_LOCK(self);
+	/* the pool is made at start: its settings change only before */
+	if (prop_id != PROP_STRICT && GST_STATE(self) > GST_STATE_READY) {
+		GST_OBJECT_UNLOCK(self);
+		g_warning("wcpoolalloc: property '%s' can only be set in the "
+			  "NULL or READY state (ignored)", pspec->name);
+		return;
+	}
 	switch (prop_id) {
 	case PROP_POLICY:
 		self->set.policy = g_value_get_enum(value);
@@ -353,11 +395,42 @@ static void gst_wcpool_alloc_get_property(GObject *object, guint prop_id,
 		g_value_set_int64(value, self->allocator ?
 			gst_wcp_allocator_live(self->allocator) : 0);
 		break;
+	case PROP_POOL_RESIDENT:
+		g_value_set_uint64(value, self->allocator ?
+			gst_wcp_allocator_resident(self->allocator) : 0);
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 		break;
 	}
 	GST_OBJECT_UNLOCK(self);
+}
+
+/*
+ * Going to NULL gives the memory of freed buffers back (the pool keeps
+ * freed frames for reuse otherwise): upstream's pool has let its buffers
+ * go by then, since state changes run from the sink to the source.
+ */
+static GstStateChangeReturn gst_wcpool_alloc_change_state(GstElement *element,
+							  GstStateChange t)
+{
+	GstWcpoolAlloc *self = GST_WCPOOL_ALLOC(element);
+	GstStateChangeReturn ret;
+	GstAllocator *alloc = NULL;
+
+	ret = GST_ELEMENT_CLASS(gst_wcpool_alloc_parent_class)
+		->change_state(element, t);
+	if (ret == GST_STATE_CHANGE_FAILURE || t != GST_STATE_CHANGE_READY_TO_NULL)
+		return ret;
+	GST_OBJECT_LOCK(self);
+	if (self->allocator)
+		alloc = gst_object_ref(self->allocator);
+	GST_OBJECT_UNLOCK(self);
+	if (alloc) {
+		gst_wcp_allocator_trim(alloc);
+		gst_object_unref(alloc);
+	}
+	return ret;
 }
 
 static void gst_wcpool_alloc_finalize(GObject *object)
@@ -422,6 +495,10 @@ static void gst_wcpool_alloc_class_init(GstWcpoolAllocClass *klass)
 		g_param_spec_int64("live-allocations", "Live allocations",
 			"Buffers of the pool allocated now (0 once every buffer is back)",
 			-1, G_MAXINT64, 0, ro));
+	g_object_class_install_property(gobject_class, PROP_POOL_RESIDENT,
+		g_param_spec_uint64("pool-resident", "Pool memory",
+			"Bytes of memory backing the pool now (freed buffers' memory goes back when the element goes to NULL)",
+			0, G_MAXUINT64, 0, ro));
 
 	gst_element_class_add_static_pad_template(element_class, &sink_template);
 	gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -430,6 +507,7 @@ static void gst_wcpool_alloc_class_init(GstWcpoolAllocClass *klass)
 		"Passes video through unchanged and proposes a pool of wcpool memory (write-combine by default; dma-buf per buffer with wcpool.ko) to the element upstream",
 		"wcpool developers");
 
+	element_class->change_state = gst_wcpool_alloc_change_state;
 	trans_class->start = gst_wcpool_alloc_start;
 	trans_class->propose_allocation = gst_wcpool_alloc_propose_allocation;
 	trans_class->transform_ip = gst_wcpool_alloc_transform_ip;

@@ -140,6 +140,38 @@ struct wcpool_stats {
 
 extern struct wcpool_stats wcpool_stats;
 
+/**
+ * struct wcpool_totals - running totals (never decremented), shown in
+ *	debugfs beside struct wcpool_stats: what each frame's hand-off to a
+ *	device costs is their difference over the frame
+ * @dmabuf_exports: dma-bufs exported (registrations and heap buffers)
+ * @attaches: importer attachments made (exporter's attach)
+ * @detaches: importer attachments ended (exporter's detach)
+ * @maps: sg tables DMA-mapped for an importer (map_dma_buf)
+ * @unmaps: sg tables unmapped (unmap_dma_buf)
+ * @vmaps: kernel mappings made for importers (vmap; vb2-vmalloc's "map")
+ * @vunmaps: kernel mappings removed (vunmap)
+ * @pins: huge page references taken by registrations (counted at their
+ *	export, which every pinned registration reaches)
+ * @converted_wb: linear-map conversions back to WB (set_memory_wb)
+ */
+struct wcpool_totals {
+	atomic64_t dmabuf_exports;
+	atomic64_t attaches;
+	atomic64_t detaches;
+	atomic64_t maps;
+	atomic64_t unmaps;
+	atomic64_t vmaps;
+	atomic64_t vunmaps;
+	atomic64_t pins;
+	atomic64_t converted_wb;
+};
+
+extern struct wcpool_totals wcpool_totals;
+
+/* Add @n to the running total @name of wcpool_totals. */
+#define wcpool_total_add(name, n)	atomic64_add(n, &wcpool_totals.name)
+
 /* wcpool_page.c */
 int wcpool_page_init(unsigned long limit_pages, unsigned int recycle_pages);
 void wcpool_page_exit(void);

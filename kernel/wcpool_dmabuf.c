@@ -68,6 +68,7 @@ static int wcpool_dmabuf_attach(struct dma_buf *dmabuf,
 	a->dev = attach->dev;
 	a->dir = DMA_NONE;
 	attach->priv = a;
+	wcpool_total_add(attaches, 1);
 	return 0;
 }
 
@@ -76,6 +77,7 @@ static void wcpool_dmabuf_detach(struct dma_buf *dmabuf,
 {
 	kfree(attach->priv);
 	attach->priv = NULL;
+	wcpool_total_add(detaches, 1);
 }
 
 /*
@@ -216,6 +218,7 @@ static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 	}
 	mutex_unlock(&reg->lock);
 	atomic_long_inc(&wcpool_stats.reg_mapped);
+	wcpool_total_add(maps, 1);
 	return sgt;
 
 err_table:
@@ -243,6 +246,7 @@ static void wcpool_dmabuf_unmap(struct dma_buf_attachment *attach,
 	sg_free_table(sgt);
 	kfree(sgt);
 	atomic_long_dec(&wcpool_stats.reg_mapped);
+	wcpool_total_add(unmaps, 1);
 }
 
 static void wcpool_dmabuf_release(struct dma_buf *dmabuf)
@@ -403,6 +407,7 @@ static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	if (!vaddr)
 		return -ENOMEM;
 	iosys_map_set_vaddr(map, vaddr);
+	wcpool_total_add(vmaps, 1);
 	return 0;
 }
 
@@ -411,6 +416,7 @@ static void wcpool_dmabuf_vunmap(struct dma_buf *dmabuf,
 {
 	vunmap(map->vaddr);
 	iosys_map_clear(map);
+	wcpool_total_add(vunmaps, 1);
 }
 
 static const struct dma_buf_ops wcpool_dmabuf_ops = {
@@ -448,6 +454,7 @@ struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
 	atomic_long_inc(&wcpool_stats.regs);
 	atomic_long_add(reg->span.length, &wcpool_stats.reg_bytes);
 	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
+	wcpool_total_add(pins, reg->nr_heads);
 
 	ret = wcpool_reg_build_segs(reg, args);
 	if (ret)
@@ -457,8 +464,10 @@ struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
 	exp.flags = flags;
 	exp.priv = reg;
 	dmabuf = dma_buf_export(&exp);
-	if (!IS_ERR(dmabuf))
+	if (!IS_ERR(dmabuf)) {
+		wcpool_total_add(dmabuf_exports, 1);
 		return dmabuf;
+	}
 	ret = PTR_ERR(dmabuf);
 err_free:
 	wcpool_reg_free(reg);

@@ -95,6 +95,8 @@ static void wcpool_page_destroy(struct page *head, u32 policy)
 		       page_to_pfn(head));
 		return;
 	}
+	if (policy != WCPOOL_POLICY_WB)
+		wcpool_total_add(converted_wb, 1);
 	__free_pages(head, WCPOOL_ORDER);
 }
 

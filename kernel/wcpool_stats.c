@@ -46,6 +46,37 @@ static void wcpool_count_folios(struct wcpool *pool, void *data)
 	}
 }
 
+static void wcpool_totals_show(struct seq_file *m)
+{
+	static const struct {
+		const char *name;
+		atomic64_t *val;
+	} totals[] = {
+		{ "dmabuf_exports", &wcpool_totals.dmabuf_exports },
+		{ "attaches", &wcpool_totals.attaches },
+		{ "detaches", &wcpool_totals.detaches },
+		{ "maps", &wcpool_totals.maps },
+		{ "unmaps", &wcpool_totals.unmaps },
+		{ "vmaps", &wcpool_totals.vmaps },
+		{ "vunmaps", &wcpool_totals.vunmaps },
+		{ "pins", &wcpool_totals.pins },
+		{ "converted_wb", &wcpool_totals.converted_wb },
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(totals); i++)
+		seq_printf(m, "%s %lld\n", totals[i].name,
+			   (long long)atomic64_read(totals[i].val));
+	/*
+	 * Every page from the page allocator comes zeroed (__GFP_ZERO, or
+	 * cleared by wcpool_contig.c), every recycled page is cleared on its
+	 * way into the recycle pool: nothing else zeroes a page.
+	 */
+	seq_printf(m, "pages_zeroed %ld\n",
+		   atomic_long_read(&wcpool_stats.allocated) +
+		   atomic_long_read(&wcpool_stats.cleared));
+}
+
 static int wcpool_stats_show(struct seq_file *m, void *unused)
 {
 	struct wcpool_folio_counts counts = {};
@@ -85,6 +116,7 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "contig_pages %ld\n",
 		   atomic_long_read(&wcpool_stats.contig_pages));
 	wcpool_heap_stats(m);
+	wcpool_totals_show(m);
 	if (wcpool_pool_for_each(wcpool_count_folios, &counts))
 		return -EINTR;
 	seq_printf(m, "gup_pinned %lu\n",

@@ -8,11 +8,15 @@
  * it.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
+#include "sizeclass.h"
+#include "spill.h"
+#include "tcache.h"
 
 #define WCP_MAX_ALIGNMENT WCP_PAGE_1G
 /*
@@ -20,23 +24,6 @@
  * does on x86-64: jemalloc's 8-byte class is only 8-byte aligned.
  */
 #define WCP_MIN_ALLOC 16
-
-void wcpi_misuse(const char *fn, const char *what, const struct wcp_pool *pool,
-		 const void *ptr)
-{
-	fprintf(stderr, "wcpool: %s(): %s %p (pool %p)\n", fn, what, ptr,
-		(const void *)pool);
-	abort();
-}
-
-#if defined(WCPOOL_DEBUG) || defined(__SANITIZE_ADDRESS__)
-void wcpi_assert_fail(const char *expr, const char *file, int line)
-{
-	fprintf(stderr, "wcpool: %s:%d: assertion failed: %s\n", file, line,
-		expr);
-	abort();
-}
-#endif
 
 static void __attribute__((noreturn, cold))
 not_live(const char *fn, const struct wcp_pool *pool, const void *ptr)
@@ -226,7 +213,7 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 /*
  * The common case, inline: a block of a cached class from the bin of the
  * record this thread found first.  The hit proves the checks pool_alloc()
- * makes (pool.h); a block from a bin lies in the pool.
+ * makes (tcache.h); a block from a bin lies in the pool.
  */
 void *wcp_malloc(struct wcp_pool *pool, size_t size)
 {
@@ -295,6 +282,9 @@ static size_t block_size(struct wcp_pool *pool, const void *ptr, uint64_t off)
 {
 	unsigned kind = wcpi_livemap_kind(&pool->live, off);
 
+	/* A live block's page has its kind: set before it was handed out. */
+	WCPI_ASSERT(kind == WCPI_KIND_HUGE || kind == WCPI_KIND_LARGE ||
+		    (kind && kind <= wcpi_classes.nr));
 	if (kind == WCPI_KIND_HUGE)
 		return wcpi_huge_size(pool, off);
 	if (kind != WCPI_KIND_LARGE)
@@ -315,6 +305,7 @@ free_slow(struct wcp_pool *pool, void *ptr, uint64_t off, unsigned kind)
 	if (kind - 1 < wcpi_classes.nr && (tc = wcpi_tcache_get(pool))) {
 		unsigned owner = wcpi_livemap_owner(&pool->live, off);
 
+		WCPI_ASSERT(owner <= WCPI_MAX_ARENAS);
 		/* From another arena: on its way home (remote.h). */
 		if (owner && owner != tc->owner &&
 		    wcpi_tcache_send(pool, tc, ptr, kind - 1, owner - 1))
@@ -348,7 +339,7 @@ free_checked(struct wcp_pool *pool, void *ptr)
 /*
  * The common case, inline: a block of a cached class of this thread's
  * arena, with room in its bin.  The record's hit proves the pool checks
- * (pool.h); the block must still be a live block start in the pool.
+ * (tcache.h); the block must still be a live block start in the pool.
  * Anything else (NULL, another pool's or a spilled block, misuse) takes
  * free_checked(), which reports it.
  */
@@ -459,7 +450,3 @@ size_t wcp_usable_size(struct wcp_pool *pool, const void *ptr)
 	return block_size(pool, ptr, live_offset(pool, ptr, "wcp_usable_size"));
 }
 
-bool wcp_owns(const struct wcp_pool *pool, const void *ptr)
-{
-	return wcp_offset(pool, ptr) != WCP_OFFSET_INVALID;
-}

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "commit.h"
 #include "pool.h"
 
 /*
@@ -205,7 +207,7 @@ static int create_one(struct wcp_pool *pool, unsigned *arena)
 
 void wcpi_arena_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->arenas.lock);
+	wcpi_lock_init(&pool->arenas.lock, WCPI_LOCK_ARENAS);
 }
 
 int wcpi_arena_create(struct wcp_pool *pool)
@@ -231,16 +233,11 @@ void wcpi_arena_destroy(struct wcp_pool *pool)
 	 * A forked child leaves the arenas alone: destroying them would purge
 	 * free extents, i.e. punch holes in memory the parent may use again.
 	 */
-	if (!wcpi_pool_forked(pool)) {
-		/* Cached objects must be back in the arenas when they go. */
-		if (pool->arenas.ready)
-			wcpi_tcache_pool_fini(pool);
+	/* The thread caches' blocks are back in them (pool.c). */
+	if (!wcpi_pool_forked(pool))
 		for (unsigned i = 0; i < pool->arenas.nr; i++)
 			arena_ctl(pool->arenas.ids[i], "destroy", NULL, NULL, NULL,
 				  0);
-	} else {
-		wcpi_tcache_pool_forget(pool);
-	}
 	pool->arenas.nr = 0;
 	pool->arenas.ready = false;
 	wcpi_lock_fini(&pool->arenas.lock);
@@ -315,7 +312,5 @@ int wcpi_arena_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)
 	if (err)
 		return err;
 	st->active = pactive * page;
-	/* jemalloc counts objects cached in tcaches as allocated: not these. */
-	wcpi_tcache_counts(pool, &st->allocations, &st->allocated);
 	return 0;
 }

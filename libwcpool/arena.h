@@ -5,20 +5,9 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include "lock.h"
 #include "wcpool.h"
 
-#define WCPI_MAX_ARENAS 4
-
-struct wcpi_arenas {
-	struct wcpi_lock lock;		/* ids, nr, next */
-	unsigned ids[WCPI_MAX_ARENAS];
-	unsigned nr;
-	unsigned wanted;		/* one per CPU, up to WCPI_MAX_ARENAS */
-	unsigned next;			/* the next one to hand to a thread */
-	int untracked_flags;		/* mallocx flags without a thread cache */
-	bool ready;			/* false in imported views */
-};
+struct wcp_pool;
 
 void wcpi_arena_setup(struct wcp_pool *pool);
 int wcpi_arena_create(struct wcp_pool *pool);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "pool.h"
 
 static int memfd_extend(struct wcp_pool *pool, uint64_t size)

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "pool.h"
 
 #define WCP_MODULE_DEVICE "/dev/wcpool"

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "backend.h"
+#include "commit.h"
 #include "pool.h"
 
 #define SMALL_SHIFT 12
@@ -39,7 +41,28 @@ bool wcpi_commit_ran_out(const struct wcp_pool *pool, bool clear)
 
 void wcpi_commit_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->commit.lock);
+	wcpi_lock_init(&pool->commit.lock, WCPI_LOCK_COMMIT);
+}
+
+void wcpi_commit_add_holder(struct wcp_pool *pool, wcpi_commit_held_fn *held)
+{
+	unsigned i = 0;
+
+	while (i < WCPI_COMMIT_HOLDERS && pool->commit.holders[i])
+		i++;
+	WCPI_ASSERT(i < WCPI_COMMIT_HOLDERS);
+	if (i < WCPI_COMMIT_HOLDERS)
+		pool->commit.holders[i] = held;
+}
+
+/* Does a registration or a ring hold a page of [off, off+len)? */
+static bool held(struct wcp_pool *pool, uint64_t off, uint64_t len)
+{
+	for (unsigned i = 0; i < WCPI_COMMIT_HOLDERS; i++)
+		if (pool->commit.holders[i] &&
+		    pool->commit.holders[i](pool, off, len))
+			return true;
+	return false;
 }
 
 static void free_maps(struct wcp_pool *pool)
@@ -109,6 +132,8 @@ int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	uint64_t ps = pool->page_size, first, last;
 	int err;
 
+	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
+		    off + len <= pool->max_size);
 	if (!c->committed)
 		return pool->ops->commit(pool, off, len);
 	first = off & ~(ps - 1);
@@ -142,8 +167,7 @@ static void release_page(struct wcp_pool *pool, uint64_t h)
 	wcpi_lock_held(&c->lock);
 	WCPI_ASSERT(!any_bit(c->committed, h >> SMALL_SHIFT,
 			     (h + ps) >> SMALL_SHIFT));
-	gone = !wcpi_uring_pins(pool) && !wcpi_register_overlaps(pool, h, ps) &&
-	       !pool->ops->release(pool, h, ps);
+	gone = !held(pool, h, ps) && !pool->ops->release(pool, h, ps);
 	set_bits(c->stale, h >> SMALL_SHIFT, (h + ps) >> SMALL_SHIFT, !gone);
 	set_bits(c->deferred, h / ps, h / ps + 1, !gone);
 }
@@ -158,9 +182,11 @@ int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	struct wcpi_commit *c = &pool->commit;
 	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
 
+	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
+		    off + len <= pool->max_size);
 	if (!c->committed) {
 		/* 4 KiB pools: a hole punch is exact; not while held. */
-		if (wcpi_uring_pins(pool) || wcpi_register_overlaps(pool, off, len))
+		if (held(pool, off, len))
 			return -EBUSY;
 		return pool->ops->release(pool, off, len);
 	}

@@ -6,19 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lock.h"
+#include "pool.h"
 
-struct wcp_pool;
-
-/* Huge-page pools only; NULL bitmaps on 4 KiB pools. */
-struct wcpi_commit {
-	struct wcpi_lock lock;
-	uint64_t *committed;	/* a bit per 4 KiB page jemalloc committed */
-	uint64_t *stale;	/* a bit per 4 KiB page that may hold old bytes */
-	uint64_t *deferred;	/* a bit per huge page kept for a retry */
-};
 
 void wcpi_commit_setup(struct wcp_pool *pool);
+/* At setup: ask @held too before giving pages back. */
+void wcpi_commit_add_holder(struct wcp_pool *pool, wcpi_commit_held_fn *held);
 int wcpi_commit_init(struct wcp_pool *pool);
 void wcpi_commit_fini(struct wcp_pool *pool);
 int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len);

@@ -640,6 +640,13 @@ static void copy_sload(unsigned f, void *dst, const void *src, size_t len,
 	s += head;
 	len -= head;
 	lines = len / WCP_LINE;
+	/*
+	 * A streaming load may be served from a streaming-load buffer filled
+	 * before what told us the data was there (a device's write, another
+	 * CPU's flag): the Intel SDM (MOVNTDQA) asks for a fence first when
+	 * another agent wrote the WC lines.  One per call, not per line.
+	 */
+	_mm_mfence();
 	if (!stream || !((uintptr_t)d & (WCP_LINE - 1))) {
 		/* ordinary stores take any alignment; co-aligned lines stream */
 		sload_lines(f, d, s, lines, stream);

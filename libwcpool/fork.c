@@ -13,8 +13,8 @@
 #include <stdlib.h>
 
 #include "pool.h"
-
-atomic_uint wcpi_fork_generation;
+#include "sizeclass.h"
+#include "tcache.h"
 
 static void in_child(void)
 {
@@ -45,10 +45,4 @@ __attribute__((constructor)) static void install(void)
 	if (pthread_atfork(wcpi_tcache_fork_prepare, wcpi_tcache_fork_parent,
 			   in_child))
 		abort();
-}
-
-/* Make @pool belong to this process (and not to a later child). */
-void wcpi_fork_track(struct wcp_pool *pool)
-{
-	pool->fork_generation = atomic_load(&wcpi_fork_generation);
 }

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
 
 /* Defaults of WCPOOL_FRAME_CACHE and WCPOOL_DECAY_MS (jemalloc's 10 s) */
@@ -56,6 +58,10 @@ static size_t set_find(const struct wcpi_range_set *s, uint64_t off)
 
 static int set_insert_at(struct wcpi_range_set *s, size_t i, struct wcpi_range r)
 {
+	/* Sorted and disjoint: between its neighbours, touching neither. */
+	WCPI_ASSERT(r.len && i <= s->n);
+	WCPI_ASSERT(i == 0 || s->v[i - 1].off + s->v[i - 1].len <= r.off);
+	WCPI_ASSERT(i == s->n || r.off + r.len <= s->v[i].off);
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
 		struct wcpi_range *v = realloc(s->v, cap * sizeof(*v));
@@ -175,6 +181,7 @@ static void free_take(struct wcpi_range_set *s, size_t i, struct wcpi_range w)
 {
 	struct wcpi_range r = s->v[i];
 
+	WCPI_ASSERT(w.off >= r.off && w.off + w.len <= r.off + r.len);
 	set_remove_at(s, i);
 	if (w.off > r.off)
 		set_put(s, (struct wcpi_range){ r.off, w.off - r.off });
@@ -220,7 +227,7 @@ static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r);
 
 void wcpi_huge_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->huge.lock);
+	wcpi_lock_init(&pool->huge.lock, WCPI_LOCK_HUGE);
 }
 
 static void free_maps(struct wcp_pool *pool)
@@ -351,6 +358,7 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 		}
 		free_take(&pool->huge.free, i, *w);
 		*dirty = count_dirty(pool, w->off, w->len);
+		WCPI_ASSERT(pool->huge.cached_bytes >= *dirty * pool->huge.unit);
 		set_dirty(pool, *w, false);
 		pool->huge.cached_bytes -= *dirty * pool->huge.unit;
 		return 0;
@@ -473,6 +481,8 @@ static int release_cached(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	int err = wcpi_decommit(pool, off, len);
 
+	WCPI_ASSERT(count_dirty(pool, off, len) * pool->huge.unit == len &&
+		    pool->huge.cached_bytes >= len);
 	if (!err) {
 		set_dirty(pool, (struct wcpi_range){ off, len }, false);
 		pool->huge.cached_bytes -= len;
@@ -542,7 +552,10 @@ void wcpi_huge_free(struct wcp_pool *pool, uint64_t off)
 
 	wcpi_lock(&pool->huge.lock);
 	i = set_find(&pool->huge.live, off);
+	/* The block map said huge: a live buffer starts at @off. */
+	WCPI_ASSERT(i < pool->huge.live.n && pool->huge.live.v[i].off == off);
 	r = pool->huge.live.v[i];
+	WCPI_ASSERT(pool->huge.bytes >= r.len);
 	set_remove_at(&pool->huge.live, i);
 	pool->huge.bytes -= r.len;
 	huge_put_back(pool, r);

@@ -3,29 +3,13 @@
 #ifndef WCPOOL_INTERNAL_HUGE_H
 #define WCPOOL_INTERNAL_HUGE_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lock.h"
-#include "range.h"
 #include "wcpool.h"
 
-struct wcpi_huge {
-	struct wcpi_lock lock;		/* all but threshold */
-	uint64_t threshold;		/* 0: everything goes to jemalloc */
-	uint64_t unit;			/* huge.c's page: the pool's, >= 2 MiB */
-	struct wcpi_range_set live;
-	struct wcpi_range_set free;	/* free ranges, coalesced */
-	uint64_t *dirty;		/* a bit per free page still committed */
-	uint64_t cached_bytes;		/* bytes of dirty free pages */
-	uint64_t bytes;			/* bytes of live buffers */
-	uint64_t *freed_at;		/* per page: when it went dirty-free, ns */
-	uint64_t cache_max;		/* most bytes of dirty free pages */
-	uint64_t decay_ns;		/* kept this long unused, then released */
-	uint64_t next_decay;		/* when to look for aged pages next, ns */
-};
+struct wcp_pool;
 
 void wcpi_huge_setup(struct wcp_pool *pool);
 int wcpi_huge_init(struct wcp_pool *pool);

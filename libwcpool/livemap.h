@@ -33,6 +33,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
+
 #define WCPI_LIVEMAP_GRANULE 16u
 #define WCPI_KIND_SHIFT 12
 /* Kinds: 1 + size class for small blocks, else one of these. */
@@ -56,6 +58,9 @@ void wcpi_livemap_fini(struct wcpi_livemap *map);
 static inline _Atomic uint8_t *livemap_byte(const struct wcpi_livemap *map,
 					   uint64_t off)
 {
+	/* A block start in the pool: the callers checked both. */
+	WCPI_ASSERT(off / WCPI_LIVEMAP_GRANULE < map->granules &&
+		    !(off % WCPI_LIVEMAP_GRANULE));
 	return &map->live[off / WCPI_LIVEMAP_GRANULE];
 }
 
@@ -63,8 +68,10 @@ static inline _Atomic uint8_t *livemap_byte(const struct wcpi_livemap *map,
 static inline bool wcpi_livemap_set(struct wcpi_livemap *map, uint64_t off)
 {
 	_Atomic uint8_t *b = livemap_byte(map, off);
+	uint8_t v = atomic_load_explicit(b, memory_order_relaxed);
 
-	if (atomic_load_explicit(b, memory_order_relaxed))
+	WCPI_ASSERT(v <= 1);
+	if (v)
 		return false;
 	atomic_store_explicit(b, 1, memory_order_relaxed);
 	return true;
@@ -77,8 +84,10 @@ static inline bool wcpi_livemap_set(struct wcpi_livemap *map, uint64_t off)
 static inline bool wcpi_livemap_clear(struct wcpi_livemap *map, uint64_t off)
 {
 	_Atomic uint8_t *b = livemap_byte(map, off);
+	uint8_t v = atomic_load_explicit(b, memory_order_relaxed);
 
-	if (!atomic_load_explicit(b, memory_order_relaxed))
+	WCPI_ASSERT(v <= 1);
+	if (!v)
 		return false;
 	atomic_store_explicit(b, 0, memory_order_relaxed);
 	return true;
@@ -126,6 +135,7 @@ static inline void livemap_set_page(struct wcpi_livemap *map, uint64_t off,
 {
 	_Atomic uint16_t *e = &map->page[off >> WCPI_KIND_SHIFT];
 
+	WCPI_ASSERT((off >> WCPI_KIND_SHIFT) < map->pages);
 	if (atomic_load_explicit(e, memory_order_relaxed) != page)
 		atomic_store_explicit(e, (uint16_t)page, memory_order_relaxed);
 }
@@ -134,6 +144,7 @@ static inline void livemap_set_page(struct wcpi_livemap *map, uint64_t off,
 static inline void wcpi_livemap_set_kind(struct wcpi_livemap *map,
 					 uint64_t off, unsigned kind)
 {
+	WCPI_ASSERT(kind == WCPI_KIND_LARGE || kind == WCPI_KIND_HUGE);
 	livemap_set_page(map, off, kind);
 }
 
@@ -142,6 +153,8 @@ static inline void wcpi_livemap_set_small(struct wcpi_livemap *map,
 					  uint64_t off, unsigned cls,
 					  unsigned slot)
 {
+	/* A class below the large and huge kinds, an owner in its byte. */
+	WCPI_ASSERT(cls + 1 < WCPI_KIND_LARGE && slot + 1 <= 0xff);
 	livemap_set_page(map, off, (slot + 1) << 8 | (cls + 1));
 }
 

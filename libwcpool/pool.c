@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: MIT
-/* Pool life cycle: options, the address reservation, mapping, teardown. */
+/*
+ * Pool life cycle, the top of the library: options, the backend, the
+ * reservation, every part set up and torn down in order; statistics and
+ * trim over all parts.  The pool object's own state (address space,
+ * mapping, policy) is space.c's, below every part.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "policy.h"
+#include "arena.h"
+#include "backend.h"
+#include "commit.h"
+#include "huge.h"
 #include "pool.h"
+#include "register.h"
+#include "spill.h"
+#include "tcache.h"
+#include "uring.h"
 
 static bool valid_page_size(uint64_t ps)
 {
@@ -74,98 +86,6 @@ int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	return err ? err : wcpi_huge_init(pool);
 }
 
-static int map_range(struct wcp_pool *pool, uint64_t off, uint64_t len)
-{
-	void *p = mmap(pool->base + off, len, pool->prot,
-		       MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->fd,
-		       (off_t)off);
-
-	return p == MAP_FAILED ? -errno : 0;
-}
-
-/*
- * Map the pool file up to @size (a page_size multiple), extending the file
- * first when this process owns the pool.
- */
-static int map_to(struct wcp_pool *pool, uint64_t size)
-{
-	uint64_t mapped = atomic_load(&pool->space.mapped);
-	int err = 0;
-
-	wcpi_lock_held(&pool->space.lock);
-	if (size <= mapped)
-		return 0;
-	if (size > pool->max_size)
-		return -ERANGE;
-	/* @mapped still says how far the pool has grown (stats, ranges). */
-	if (pool->ops->map_whole) {
-		if (!mapped && !pool->imported)
-			err = pool->ops->extend(pool, pool->max_size);
-		if (!mapped && !err)
-			err = map_range(pool, 0, pool->max_size);
-	} else {
-		if (!pool->imported)
-			err = pool->ops->extend(pool, size);
-		if (!err)
-			err = map_range(pool, mapped, size - mapped);
-	}
-	if (err)
-		return err;
-	atomic_store(&pool->space.mapped, size);
-	return 0;
-}
-
-/*
- * Take @size bytes at an address aligned to @align from the never-used end
- * of the pool
- * (a bump cursor: address space is never handed out twice), mapped; at
- * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
- * -ENOMEM when the reservation is exhausted or mapping fails.
- */
-int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
-			void *want, uint64_t *off)
-{
-	uint64_t start, end;
-	int err = -ENOMEM;
-
-	wcpi_lock(&pool->space.lock);
-	/* Addresses are aligned, not offsets: base is only page aligned. */
-	start = wcpi_align_up((uintptr_t)pool->base + pool->space.cursor,
-			      align) - (uintptr_t)pool->base;
-	end = start + size;
-	if (start < pool->space.cursor || end < start || end > pool->max_size)
-		goto out;
-	if (want && want != pool->base + start)
-		goto out;
-	if (map_to(pool, wcpi_align_up(end, pool->page_size)))
-		goto out;
-	pool->space.cursor = end;
-	*off = start;
-	err = 0;
-out:
-	wcpi_unlock(&pool->space.lock);
-	return err;
-}
-
-/* An imported view: map what the owner has added to the file since. */
-int wcpi_pool_refresh(struct wcp_pool *pool)
-{
-	uint64_t size;
-	int err;
-
-	wcpi_lock(&pool->space.lock);
-	err = pool->ops->file_size(pool, &size);
-	if (!err)
-		err = map_to(pool, size < pool->max_size ? size : pool->max_size);
-	wcpi_unlock(&pool->space.lock);
-	return err;
-}
-
-uint64_t wcpi_pool_mapped(const struct wcp_pool *pool)
-{
-	return atomic_load(&pool->space.mapped);
-}
-
 struct wcp_pool *wcpi_pool_alloc_object(void)
 {
 	struct wcp_pool *pool = calloc(1, sizeof(*pool));
@@ -175,22 +95,35 @@ struct wcp_pool *wcpi_pool_alloc_object(void)
 	pool->fd = -1;
 	pool->prot = PROT_READ | PROT_WRITE;
 	wcpi_fork_track(pool);
-	wcpi_lock_init(&pool->space.lock);
+	wcpi_lock_init(&pool->space.lock, WCPI_LOCK_SPACE);
 	wcpi_arena_setup(pool);
 	wcpi_remote_setup(&pool->remote);
 	wcpi_commit_setup(pool);
 	wcpi_huge_setup(pool);
-	wcpi_register_setup(pool);
+	/* The ring's check first: commit.c asks in this order. */
 	wcpi_uring_setup(pool);
+	wcpi_register_setup(pool);
 	wcpi_spill_setup(pool);
 	return pool;
 }
 
 void wcpi_pool_free_object(struct wcp_pool *pool)
 {
+	struct wcp_pool *spill = wcpi_spill_peek(pool);
+
+	if (spill)
+		wcp_pool_destroy(spill);
 	wcpi_spill_fini(pool);
 	wcpi_uring_fini(pool);
 	wcpi_register_fini(pool);
+	/*
+	 * Cached blocks go back to the arenas before they go; a fork()
+	 * child leaves the parent's alone and only forgets its records.
+	 */
+	if (wcpi_pool_forked(pool))
+		wcpi_tcache_pool_forget(pool);
+	else if (pool->arenas.ready)
+		wcpi_tcache_pool_fini(pool);
 	wcpi_arena_destroy(pool);
 	wcpi_remote_fini(&pool->remote);
 	if (pool->base)
@@ -258,6 +191,9 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	pool->spill.allowed = !err && !opts->page_size &&
 			      pool->backend == WCP_BACKEND_MEMFD &&
 			      pool->page_size != WCP_PAGE_4K;
+	/* spill.c makes its pool through the API's front door. */
+	if (pool->spill.allowed)
+		pool->spill.create = wcp_pool_create;
 	if (!err)
 		err = wcpi_pool_reserve(pool, opts->max_size, pool->page_size);
 	if (!err)
@@ -275,11 +211,6 @@ void wcp_pool_destroy(struct wcp_pool *pool)
 {
 	if (pool)
 		wcpi_pool_free_object(pool);
-}
-
-uint32_t wcpi_pool_policy(const struct wcp_pool *pool)
-{
-	return pool ? pool->policy : WCP_POLICY_WB;
 }
 
 int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
@@ -331,6 +262,10 @@ int wcp_pool_stats(struct wcp_pool *pool, struct wcp_pool_stats *stats)
 	err = pool->ops->resident(pool, &stats->resident);
 	if (!err && pool->arenas.ready) {
 		err = wcpi_arena_stats(pool, stats);
+		/* jemalloc counts blocks in thread caches as allocated: not so. */
+		if (!err)
+			wcpi_tcache_counts(pool, &stats->allocations,
+					   &stats->allocated);
 		wcpi_huge_stats(pool, stats);
 	}
 	return err ? err : add_spill_stats(pool, stats);

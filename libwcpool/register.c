@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "commit.h"
 #include "pool.h"
+#include "register.h"
+#include "spill.h"
 
 #define REG_GRANULE WCP_PAGE_4K
 
@@ -126,6 +130,7 @@ static struct wcp_registration *lookup(struct wcpi_registrations *rs,
 {
 	size_t i = find_key(rs, k);
 
+	wcpi_lock_held(&rs->lock);
 	return i < rs->n && !key_cmp(rs->by_key[i], k) ? rs->by_key[i] : NULL;
 }
 
@@ -144,6 +149,9 @@ static void remove_at(struct wcp_registration **v, size_t n, size_t i)
 /* Add @reg to both orders.  Lock held; -ENOMEM leaves them as they were. */
 static int insert(struct wcpi_registrations *rs, struct wcp_registration *reg)
 {
+	size_t ki, ai;
+
+	wcpi_lock_held(&rs->lock);
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? 2 * rs->cap : 16;
 		struct wcp_registration **k, **a;
@@ -158,8 +166,13 @@ static int insert(struct wcpi_registrations *rs, struct wcp_registration *reg)
 		rs->by_addr = a;
 		rs->cap = cap;
 	}
-	insert_at(rs->by_key, rs->n, find_key(rs, reg), reg);
-	insert_at(rs->by_addr, rs->n, find_addr(rs, reg), reg);
+	ki = find_key(rs, reg);
+	ai = find_addr(rs, reg);
+	/* One registration per key, each address once. */
+	WCPI_ASSERT(ki == rs->n || key_cmp(rs->by_key[ki], reg) > 0);
+	WCPI_ASSERT(ai == rs->n || rs->by_addr[ai] != reg);
+	insert_at(rs->by_key, rs->n, ki, reg);
+	insert_at(rs->by_addr, rs->n, ai, reg);
 	rs->n++;
 	return 0;
 }
@@ -179,6 +192,7 @@ static void remove_reg(struct wcpi_registrations *rs,
 {
 	size_t i = find_addr(rs, reg), k = find_key(rs, reg);
 
+	wcpi_lock_held(&rs->lock);
 	WCPI_ASSERT(i < rs->n && rs->by_addr[i] == reg);
 	remove_at(rs->by_addr, rs->n, i);
 	/* one registration per key: the first with it is @reg */
@@ -333,7 +347,7 @@ int wcp_unregister(struct wcp_pool *pool, struct wcp_registration *reg)
  * Does a live registration cover a byte of [off, off+len)?  Its pages
  * must stay the file's (commit.c keeps them until it is gone).
  */
-bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
+static bool overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	struct wcpi_registrations *rs = &pool->regs;
 	bool hit = false;
@@ -349,7 +363,8 @@ bool wcpi_register_overlaps(struct wcp_pool *pool, uint64_t off, uint64_t len)
 
 void wcpi_register_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->regs.lock);
+	wcpi_lock_init(&pool->regs.lock, WCPI_LOCK_REGS);
+	wcpi_commit_add_holder(pool, overlaps);
 }
 
 /* Pool teardown: registrations the application did not drop. */

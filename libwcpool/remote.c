@@ -19,7 +19,7 @@ struct chunk {
 
 void wcpi_remote_setup(struct wcpi_remote *r)
 {
-	wcpi_lock_init(&r->lock);
+	wcpi_lock_init(&r->lock, WCPI_LOCK_REMOTE);
 }
 
 void wcpi_remote_fini(struct wcpi_remote *r)
@@ -41,6 +41,7 @@ static void grow(struct wcpi_remote *r)
 	struct wcpi_remote_batch *b;
 	size_t off;
 
+	wcpi_lock_held(&r->lock);
 	if (c == MAP_FAILED)
 		return;
 	c->next = r->chunks;
@@ -72,8 +73,10 @@ struct wcpi_remote_batch *wcpi_remote_get(struct wcpi_remote *r)
 void wcpi_remote_put(struct wcpi_remote *r, unsigned slot,
 		     struct wcpi_remote_batch *b)
 {
-	WCPI_ASSERT(slot < WCPI_MAX_ARENAS);
+	WCPI_ASSERT(slot < WCPI_MAX_ARENAS && b->n <= WCPI_REMOTE_BATCH);
 	wcpi_lock(&r->lock);
+	/* A slot's pending bit says whether batches are queued for it. */
+	WCPI_ASSERT(!r->queued[slot] == !(atomic_load(&r->pending) & 1u << slot));
 	if (b->n) {
 		b->next = r->queued[slot];
 		r->queued[slot] = b;
@@ -95,6 +98,7 @@ struct wcpi_remote_batch *wcpi_remote_take(struct wcpi_remote *r,
 	      (1u << slot)))
 		return NULL;
 	wcpi_lock(&r->lock);
+	WCPI_ASSERT(!r->queued[slot] == !(atomic_load(&r->pending) & 1u << slot));
 	list = r->queued[slot];
 	r->queued[slot] = NULL;
 	atomic_fetch_and(&r->pending, ~(1u << slot));

@@ -21,8 +21,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "arena.h"
 #include "lock.h"
+
+/* A pool's arenas at most (arena.c), the slots blocks go home to. */
+#define WCPI_MAX_ARENAS 4
 
 /* 512 bytes a batch. */
 #define WCPI_REMOTE_BATCH 62
@@ -34,7 +36,7 @@ struct wcpi_remote_batch {
 };
 
 struct wcpi_remote {
-	struct wcpi_lock lock;		/* everything below */
+	struct wcpi_lock lock;		/* all below; WCPI_LOCK_REMOTE */
 	/* Full batches per arena slot; a bit per slot that has some. */
 	struct wcpi_remote_batch *queued[WCPI_MAX_ARENAS];
 	atomic_uint pending;

@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "pool.h"
+#include "spill.h"
 
 uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 {
@@ -24,6 +26,11 @@ uint64_t wcp_offset(const struct wcp_pool *pool, const void *ptr)
 	if (!wcpi_owns(pool, ptr) && (s = wcpi_spill_of(pool, ptr)))
 		return pool->max_size + wcpi_offset(s, ptr);
 	return wcpi_offset(pool, ptr);
+}
+
+bool wcp_owns(const struct wcp_pool *pool, const void *ptr)
+{
+	return wcp_offset(pool, ptr) != WCP_OFFSET_INVALID;
 }
 
 void *wcp_pointer(struct wcp_pool *pool, uint64_t offset)

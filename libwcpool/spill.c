@@ -12,18 +12,30 @@
 #include <stdlib.h>
 
 #include "pool.h"
+#include "spill.h"
+
+/*
+ * Spilled offsets are @pool's max_size + the spill pool's (wcp_offset(),
+ * wcp_pointer()): one space only if the spill pool is as large, and 4 KiB
+ * pages that do not spill again.
+ */
+static struct wcp_pool *check_spill(const struct wcp_pool *pool,
+				    struct wcp_pool *s)
+{
+	WCPI_ASSERT(s->max_size == pool->max_size &&
+		    s->page_size == WCP_PAGE_4K && !s->spill.allowed);
+	(void)pool;
+	return s;
+}
 
 void wcpi_spill_setup(struct wcp_pool *pool)
 {
-	wcpi_lock_init(&pool->spill.lock);
+	wcpi_lock_init(&pool->spill.lock, WCPI_LOCK_SPILL);
 }
 
+/* The spill pool itself went first (pool.c). */
 void wcpi_spill_fini(struct wcp_pool *pool)
 {
-	struct wcp_pool *s = atomic_load(&pool->spill.pool);
-
-	if (s)
-		wcp_pool_destroy(s);
 	atomic_store(&pool->spill.pool, NULL);
 	wcpi_lock_fini(&pool->spill.lock);
 }
@@ -42,8 +54,8 @@ struct wcp_pool *wcpi_spill_get(struct wcp_pool *pool)
 		return s;
 	wcpi_lock(&pool->spill.lock);
 	s = atomic_load(&pool->spill.pool);
-	if (!s && !wcp_pool_create(&o, &s))
-		atomic_store(&pool->spill.pool, s);
+	if (!s && !pool->spill.create(&o, &s))
+		atomic_store(&pool->spill.pool, check_spill(pool, s));
 	wcpi_unlock(&pool->spill.lock);
 	return s;
 }
@@ -63,5 +75,5 @@ struct wcp_pool *wcpi_spill_of(const struct wcp_pool *pool, const void *ptr)
 /* An imported view gets the view of the owner's spill pool. */
 void wcpi_spill_adopt(struct wcp_pool *pool, struct wcp_pool *spill)
 {
-	atomic_store(&pool->spill.pool, spill);
+	atomic_store(&pool->spill.pool, check_spill(pool, spill));
 }

@@ -6,18 +6,7 @@
 #ifndef WCPOOL_INTERNAL_SPILL_H
 #define WCPOOL_INTERNAL_SPILL_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
-#include "lock.h"
-
 struct wcp_pool;
-
-struct wcpi_spill {
-	struct wcpi_lock lock;			/* making the spill pool */
-	struct wcp_pool *_Atomic pool;		/* NULL until needed */
-	bool allowed;				/* a default (page size 0) pool */
-};
 
 void wcpi_spill_setup(struct wcp_pool *pool);
 void wcpi_spill_fini(struct wcp_pool *pool);

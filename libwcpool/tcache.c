@@ -39,9 +39,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arena.h"
 #include "pool.h"
+#include "tcache.h"
 
-static pthread_mutex_t tcache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every pool's list of records and their idle and dead marks. */
+static struct wcpi_lock tcache_lock = WCPI_LOCK_INITIALIZER(WCPI_LOCK_TCACHE);
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
 /* Initial-exec: a TLS access is a load, not a call to __tls_get_addr. */
@@ -66,13 +69,13 @@ static void record_put_back(struct wcpi_tcache *tc)
 {
 	bool dead;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	dead = (atomic_load(&tc->pool) == dead_pool);
 	/* Blocks of other arenas go home now rather than wait for reuse. */
 	if (!dead)
 		record_send_all(tc);
 	tc->idle = !dead;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	if (dead)
 		record_free(tc);
 }
@@ -180,12 +183,12 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	pthread_once(&tcache_once, make_thread_key);
 	/* Any non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(tcache_key, wcpi_thread_caches);
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	for (tc = pool->tcaches.list; tc && !tc->idle; tc = tc->next)
 		;
 	if (tc)
 		tc->idle = false;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	if (tc)
 		return tc;
 
@@ -202,10 +205,10 @@ static struct wcpi_tcache *record_take(struct wcp_pool *pool)
 	tc->slot = wcpi_arena_pick(pool, &arena);
 	tc->owner = tc->slot + 1;
 	tc->flags = wcpi_mallocx_arena(arena) | MALLOCX_TCACHE(tc->id);
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	tc->next = pool->tcaches.list;
 	pool->tcaches.list = tc;
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	return tc;
 }
 
@@ -254,6 +257,7 @@ static void bin_flush(struct wcpi_tcache *tc, unsigned c, unsigned nr)
 	struct wcpi_bin *b = &tc->bins[c];
 	unsigned n = wcpi_bin_n(b) - nr;
 
+	WCPI_ASSERT(nr <= wcpi_bin_n(b) && wcpi_bin_n(b) <= b->cap);
 	for (unsigned i = 0; i < nr; i++)
 		sdallocx(b->slot[i], wcpi_classes.size[c], tc->flags);
 	memmove(b->slot, b->slot + nr, n * sizeof(*b->slot));
@@ -291,15 +295,27 @@ void wcpi_tcache_send_full(struct wcp_pool *pool, struct wcpi_tcache *tc,
  * A block another thread sent home (remote.h): checked against the block
  * map and marked dead, as its free would have; its size class.
  */
-static unsigned home_check(struct wcp_pool *pool, void *p)
+static unsigned home_check(struct wcp_pool *pool, void *p, unsigned owner)
 {
 	uint64_t off = wcpi_offset(pool, p);
+	unsigned page;
 
 	if (!wcpi_livemap_clear(&pool->live, off))
 		wcpi_misuse("wcp_free",
 			    "double free or invalid pointer (freed by another thread, found when its arena took it back)",
 			    pool, p);
-	return wcpi_livemap_kind(&pool->live, off) - 1;
+	page = wcpi_livemap_page(&pool->live, off);
+	/* Sent home by the page's owner: a small block of that arena. */
+	WCPI_ASSERT(WCPI_PAGE_OWNER(page) == owner &&
+		    WCPI_PAGE_KIND(page) - 1 < wcpi_classes.nr);
+	return WCPI_PAGE_KIND(page) - 1;
+}
+
+/* A batch from the remote queues: full or, from a record put back, not. */
+static void check_batch(const struct wcpi_remote_batch *b)
+{
+	WCPI_ASSERT(b->n > 0 && b->n <= WCPI_REMOTE_BATCH);
+	(void)b;
 }
 
 /* Take home the blocks of this record's arena that other threads freed. */
@@ -309,9 +325,10 @@ static void take_home(struct wcp_pool *pool, struct wcpi_tcache *tc)
 							  tc->slot);
 
 	for (struct wcpi_remote_batch *b = list; b; b = b->next) {
+		check_batch(b);
 		for (uint32_t i = 0; i < b->n; i++) {
 			void *p = b->ptr[i];
-			unsigned c = home_check(pool, p);
+			unsigned c = home_check(pool, p, tc->owner);
 
 			/* It was counted free where it was freed. */
 			wcpi_counter_add(&tc->held[c], 1);
@@ -330,11 +347,13 @@ static void take_all_home(struct wcp_pool *pool)
 		struct wcpi_remote_batch *list = wcpi_remote_take(&pool->remote,
 								  s);
 
-		for (struct wcpi_remote_batch *b = list; b; b = b->next)
+		for (struct wcpi_remote_batch *b = list; b; b = b->next) {
+			check_batch(b);
 			for (uint32_t i = 0; i < b->n; i++)
 				sdallocx(b->ptr[i],
-					 wcpi_classes.size[home_check(pool, b->ptr[i])],
+					 wcpi_classes.size[home_check(pool, b->ptr[i], s + 1)],
 					 MALLOCX_TCACHE_NONE);
+		}
 		wcpi_remote_recycle(&pool->remote, list);
 	}
 }
@@ -464,6 +483,7 @@ static bool bin_refill(struct wcp_pool *pool, struct wcpi_tcache *tc,
 		return n;
 	got = alloc_batch(b->slot + n, refill_count(tc, c) - n,
 			  wcpi_classes.size[c], tc->flags);
+	WCPI_ASSERT(got <= refill_count(tc, c) - n);
 	for (unsigned i = 0; i < got; i++) {
 		void *p = b->slot[n + i];
 
@@ -525,7 +545,7 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 {
 	int64_t n, b;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	n = atomic_load(&pool->tcaches.untracked_allocations);
 	b = atomic_load(&pool->tcaches.untracked_bytes);
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
@@ -539,7 +559,7 @@ void wcpi_tcache_counts(struct wcp_pool *pool, uint64_t *allocations,
 			b += live * (int64_t)wcpi_classes.size[c];
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	*allocations = (uint64_t)n;
 	*bytes = (uint64_t)b;
 }
@@ -552,7 +572,7 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 {
 	unsigned trim = atomic_fetch_add(&pool->tcaches.trim_generation, 1) + 1;
 
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	for (struct wcpi_tcache *tc = pool->tcaches.list; tc; tc = tc->next) {
 		bool mine = false;
 
@@ -566,14 +586,14 @@ void wcpi_tcache_flush(struct wcp_pool *pool)
 			tc->trim_seen = trim;
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 	take_all_home(pool);
 }
 
 /* Pool destruction: every tcache of @pool goes, before the arena. */
 void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	while (pool->tcaches.list) {
 		struct wcpi_tcache *tc = pool->tcaches.list;
 
@@ -587,18 +607,18 @@ void wcpi_tcache_pool_fini(struct wcp_pool *pool)
 			atomic_store(&tc->pool, dead_pool);
 		}
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }
 
 /* fork(): no other thread may hold the lock across it (fork.c). */
 void wcpi_tcache_fork_prepare(void)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 }
 
 void wcpi_tcache_fork_parent(void)
 {
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }
 
 /*
@@ -609,19 +629,19 @@ void wcpi_tcache_fork_parent(void)
  */
 void wcpi_tcache_fork_child(void)
 {
-	pthread_mutex_init(&tcache_lock, NULL);
+	wcpi_lock_reset(&tcache_lock);
 	memset(wcpi_thread_caches, 0, sizeof(wcpi_thread_caches));
 }
 
 /* A fork() child drops its copy of the parent's records of @pool. */
 void wcpi_tcache_pool_forget(struct wcp_pool *pool)
 {
-	pthread_mutex_lock(&tcache_lock);
+	wcpi_lock(&tcache_lock);
 	while (pool->tcaches.list) {
 		struct wcpi_tcache *tc = pool->tcaches.list;
 
 		pool->tcaches.list = tc->next;
 		record_free(tc);
 	}
-	pthread_mutex_unlock(&tcache_lock);
+	wcpi_unlock(&tcache_lock);
 }

@@ -100,6 +100,7 @@ static inline void *wcpi_tcache_pop(struct wcpi_tcache *tc, unsigned c)
 
 	if (!n)
 		return NULL;
+	WCPI_ASSERT(n <= b->cap);
 	wcpi_bin_set_n(b, n - 1);
 	return b->slot[n - 1];
 }
@@ -131,10 +132,9 @@ static inline bool wcpi_tcache_push(struct wcpi_tcache *tc, unsigned c,
 	return true;
 }
 
-/* A pool's records; the list is under tcache.c's global lock. */
 /*
  * This thread's record for @pool, made or flushed if need be (the slow
- * path of pool.h's wcpi_tcache_hit()); NULL when it can have none.
+ * path of wcpi_tcache_hit() below); NULL when it can have none.
  */
 struct wcpi_tcache *wcpi_tcache_get(struct wcp_pool *pool);
 
@@ -159,21 +159,14 @@ static inline bool wcpi_tcache_send(struct wcp_pool *pool,
 
 	if (!b && !(b = wcpi_tcache_out(pool, tc, slot)))
 		return false;
+	/* A batch goes as soon as it is full. */
+	WCPI_ASSERT(b->n < WCPI_REMOTE_BATCH && slot != tc->slot);
 	b->ptr[b->n++] = p;
 	wcpi_counter_add(&tc->held[c], -1);
 	if (b->n == WCPI_REMOTE_BATCH)
 		wcpi_tcache_send_full(pool, tc, slot);
 	return true;
 }
-
-struct wcpi_tcaches {
-	struct wcpi_tcache *list;
-	/* Live arena allocations made without a record. */
-	_Atomic int64_t untracked_allocations;
-	_Atomic int64_t untracked_bytes;
-	/* Bumped by wcp_pool_trim(): running threads then flush theirs. */
-	atomic_uint trim_generation;
-};
 
 /*
  * A block of size class @c from this thread's cache of @pool, counted;
@@ -194,5 +187,20 @@ void wcpi_tcache_pool_forget(struct wcp_pool *pool);
 void wcpi_tcache_fork_prepare(void);
 void wcpi_tcache_fork_parent(void);
 void wcpi_tcache_fork_child(void);
+
+/*
+ * The fast path's record for @pool: the thread's first, if it is
+ * armed for @pool (alive, up to date with the pool's trims); else NULL.
+ * A hit also proves what pool_alloc() checks: @pool exists, allocates (not
+ * a view) and is this process's (a fork() child starts without records).
+ */
+static inline struct wcpi_tcache *wcpi_tcache_hit(const struct wcp_pool *pool)
+{
+	struct wcpi_tcache *tc = wcpi_thread_caches[0];
+
+	if (tc && atomic_load_explicit(&tc->hit, memory_order_relaxed) == pool)
+		return tc;
+	return NULL;
+}
 
 #endif

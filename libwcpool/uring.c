@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <sys/uio.h>
 
+#include "commit.h"
 #include "pool.h"
+#include "uring.h"
 
 #define WCP_URING_SLOTS 1024u
 #define WCP_URING_MAX_BUFFER ((uint64_t)1 << 30)	/* io_uring's limit */
@@ -58,6 +60,7 @@ static int add_slot(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	int ret;
 
 	wcpi_lock_held(&pool->uring.lock);
+	WCPI_ASSERT(pool->uring.used <= WCP_URING_SLOTS);
 	if (pool->uring.used < WCP_URING_SLOTS)
 		i = pool->uring.used;
 	else
@@ -125,14 +128,17 @@ int wcp_uring_unregister(struct wcp_pool *pool)
 	return err;
 }
 
-void wcpi_uring_setup(struct wcp_pool *pool)
+/* Does a ring pin pages (the whole pool: slots come and go)?  Any thread. */
+static bool pins(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
-	wcpi_lock_init(&pool->uring.lock);
+	(void)off, (void)len;
+	return atomic_load(&pool->uring.pinned);
 }
 
-bool wcpi_uring_pins(struct wcp_pool *pool)
+void wcpi_uring_setup(struct wcp_pool *pool)
 {
-	return atomic_load(&pool->uring.pinned);
+	wcpi_lock_init(&pool->uring.lock, WCPI_LOCK_URING);
+	wcpi_commit_add_holder(pool, pins);
 }
 
 void wcpi_uring_fini(struct wcp_pool *pool)

@@ -169,6 +169,8 @@ static GstPadProbeReturn check_fd_memory(GstPad *pad, GstPadProbeInfo *info,
 	if (!gst_is_fd_memory(mem) || gst_is_dmabuf_memory(mem))
 		return GST_PAD_PROBE_OK;
 	gst_memory_get_sizes(mem, &off, NULL);
+	if (off % WCP_PAGE_4K)
+		return GST_PAD_PROBE_OK;	/* buffer starts are 4 KiB-aligned */
 	size = mem->size;
 	copy = g_malloc(size);
 	if (pread(gst_fd_memory_get_fd(mem), copy, size, off) == (ssize_t)size &&
@@ -230,11 +232,11 @@ static void same_pixels(const char *caps_str, const char *a, const char *b,
 }
 
 /*
- * videotestsrc ! @chain ! [wcpoolalloc] ! filesink, both ways; @caps are
- * the caps at the end of @chain.
+ * videotestsrc ! @chain ! [wcpoolalloc] ! @tail ! filesink, both ways;
+ * @caps are the caps at the end of @chain; @tail "identity" for none.
  */
-static void compare_chain(const char *chain, const char *caps,
-			  const char *pattern, int n)
+static void compare_tail(const char *chain, const char *caps,
+			 const char *tail, const char *pattern, int n)
 {
 	char *a = g_build_filename(tmpdir, "plain.raw", NULL);
 	char *b = g_build_filename(tmpdir, "wcpool.raw", NULL);
@@ -248,7 +250,8 @@ static void compare_chain(const char *chain, const char *caps,
 	GError *err;
 
 	desc = g_strdup_printf("videotestsrc num-buffers=%d pattern=%s ! %s ! "
-			       "filesink location=%s", n, pattern, chain, a);
+			       "%s ! filesink location=%s", n, pattern, chain,
+			       tail, a);
 	p = launch(desc);
 	err = run_pipeline(p, NULL);
 	cr_assert_null(err, "%s: %s", desc, err ? err->message : "");
@@ -256,9 +259,9 @@ static void compare_chain(const char *chain, const char *caps,
 	g_free(desc);
 
 	desc = g_strdup_printf("videotestsrc num-buffers=%d pattern=%s ! %s ! "
-			       "wcpoolalloc name=w strict=true ! "
+			       "wcpoolalloc name=w strict=true ! %s ! "
 			       "filesink name=sink location=%s", n, pattern,
-			       chain, b);
+			       chain, tail, b);
 	p = launch(desc);
 	sink = gst_bin_get_by_name(GST_BIN(p), "sink");
 	pad = gst_element_get_static_pad(sink, "sink");
@@ -279,7 +282,8 @@ static void compare_chain(const char *chain, const char *caps,
 	if (no_dmabuf_exporter()) {
 		cr_expect_str_eq(c.memtype, "fd");
 		cr_expect_str_eq(c.policy, "wb", "memfd pool: WB fallback");
-		cr_expect_eq(fd_checked, n, "%s: fd contents checked on %d of %d",
+		cr_expect_eq(fd_checked, n, "%s: fd contents and 4 KiB-aligned "
+			     "start checked on %d of %d",
 			     caps, fd_checked, n);
 	}
 	g_free(c.memtype);
@@ -300,9 +304,29 @@ static void compare_chain(const char *chain, const char *caps,
 	g_free(b);
 }
 
+static void compare_chain(const char *chain, const char *caps,
+			  const char *pattern, int n)
+{
+	compare_tail(chain, caps, "identity", pattern, n);
+}
+
 static void compare(const char *caps, const char *pattern, int n)
 {
 	compare_chain(caps, caps, pattern, n);
+}
+
+/*
+ * Many buffers in flight, each recycled by the pool while others are
+ * still queued: a recycled buffer must still be its own block (fd memory
+ * lost its pool offset when GstBufferPool reset it, and every recycled
+ * buffer then wrote the first block).
+ */
+Test(gst, queued_buffers_recycled)
+{
+	compare_tail("video/x-raw,format=I420,width=320,height=240",
+		     "video/x-raw,format=I420,width=320,height=240",
+		     "queue max-size-buffers=20 ! identity sleep-time=2000",
+		     "ball", 60);
 }
 
 Test(gst, i420_vga)
@@ -346,7 +370,7 @@ Test(gst, videoconvert_output)
 
 Test(gst, bgra_1080p)
 {
-	/* 8 MiB a frame: several 2 MiB pages per buffer */
+	/* 8 MiB a frame: more than one huge page, many 4 KiB pages */
 	compare("video/x-raw,format=BGRA,width=1920,height=1080", "ball", 3);
 }
 
@@ -580,4 +604,131 @@ Test(gst, gst_launch)
 	g_free(lb);
 	g_free(a);
 	g_free(b);
+}
+
+/* Going to NULL gives the freed buffers' memory back to the system. */
+Test(gst, null_state_gives_memory_back)
+{
+	GstElement *p = launch("videotestsrc num-buffers=6 ! "
+			       "video/x-raw,format=BGRA,width=1920,height=1080 ! "
+			       "wcpoolalloc name=w ! fakesink");
+	GstElement *w = gst_bin_get_by_name(GST_BIN(p), "w");
+	GError *err = run_pipeline(p, NULL);
+	guint64 resident = G_MAXUINT64;
+	gint64 live = -1;
+
+	cr_assert_null(err, "%s", err ? err->message : "");
+	g_object_get(w, "pool-resident", &resident, "live-allocations", &live,
+		     NULL);
+	cr_expect_eq(live, 0);
+	/* frames are 8 MiB: not one of them is kept */
+	cr_expect_lt(resident, 1920 * 1080 * 4, "%" G_GUINT64_FORMAT
+		     " bytes resident after NULL", resident);
+	gst_object_unref(w);
+	gst_object_unref(p);
+}
+
+/*
+ * max-size bounds the buffer count: with an unbounded queue before a slow
+ * sink the producer waits for buffers instead of failing mid-stream.
+ */
+Test(gst, max_size_makes_the_producer_wait)
+{
+	GstElement *p = launch("videotestsrc num-buffers=24 ! "
+			       "video/x-raw,format=BGRA,width=640,height=480 ! "
+			       "wcpoolalloc name=w max-size=8388608 ! "
+			       "queue max-size-buffers=0 max-size-bytes=0 "
+			       "max-size-time=0 ! identity sleep-time=2000 ! "
+			       "fakesink");
+	GError *err = run_pipeline(p, NULL);
+	struct counts c;
+
+	cr_assert_null(err, "%s", err ? err->message : "");
+	c = counters(p);
+	cr_expect_eq(c.own, 24);
+	g_free(c.memtype);
+	g_free(c.policy);
+	gst_object_unref(p);
+}
+
+/* The pool's settings hold while it runs: a change then is refused. */
+Test(gst, policy_fixed_while_playing)
+{
+	GstElement *p = launch("videotestsrc is-live=true ! wcpoolalloc name=w ! "
+			       "fakesink");
+	GstElement *w = gst_bin_get_by_name(GST_BIN(p), "w");
+	gint policy = -1;
+
+	cr_assert_neq(gst_element_set_state(p, GST_STATE_PLAYING),
+		      GST_STATE_CHANGE_FAILURE);
+	cr_assert_eq(gst_element_get_state(p, NULL, NULL, GST_CLOCK_TIME_NONE),
+		     GST_STATE_CHANGE_SUCCESS);
+	g_object_set(w, "policy", WCP_POLICY_UC, NULL);
+	g_object_get(w, "policy", &policy, NULL);
+	cr_expect_eq(policy, WCP_POLICY_WC, "policy changed while PLAYING");
+	cr_assert_eq(gst_element_set_state(p, GST_STATE_NULL),
+		     GST_STATE_CHANGE_SUCCESS);
+	g_object_set(w, "policy", WCP_POLICY_WB, NULL);
+	g_object_get(w, "policy", &policy, NULL);
+	cr_expect_eq(policy, WCP_POLICY_WB, "policy not settable in NULL");
+	gst_object_unref(w);
+	gst_object_unref(p);
+}
+
+/*
+ * A copy of pool memory is system memory with the same bytes, and the
+ * allocator makes memory itself (no CUSTOM_ALLOC flag: elements that
+ * honour it would not use the allocator on its own).
+ */
+static GstPadProbeReturn copy_and_compare(GstPad *pad, GstPadProbeInfo *info,
+					  gpointer data)
+{
+	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+	GstMemory *mem = gst_buffer_peek_memory(buf, 0);
+	GstMemory *part = gst_memory_copy(mem, 100, 1000);
+	GstMemory *whole = gst_memory_copy(mem, 0, -1);
+	GstMapInfo m, a, b;
+	int *ok = data;
+
+	(void)pad;
+	if (part && whole && part->allocator != mem->allocator &&
+	    !GST_OBJECT_FLAG_IS_SET(mem->allocator,
+				    GST_ALLOCATOR_FLAG_CUSTOM_ALLOC) &&
+	    gst_memory_map(mem, &m, GST_MAP_READ)) {
+		if (gst_memory_map(part, &a, GST_MAP_READ)) {
+			if (gst_memory_map(whole, &b, GST_MAP_READ)) {
+				*ok += a.size == 1000 && b.size == m.size &&
+				       !memcmp(a.data, m.data + 100, 1000) &&
+				       !memcmp(b.data, m.data, m.size);
+				gst_memory_unmap(whole, &b);
+			}
+			gst_memory_unmap(part, &a);
+		}
+		gst_memory_unmap(mem, &m);
+	}
+	if (part)
+		gst_memory_unref(part);
+	if (whole)
+		gst_memory_unref(whole);
+	return GST_PAD_PROBE_OK;
+}
+
+Test(gst, memory_copy)
+{
+	GstElement *p = launch("videotestsrc num-buffers=3 pattern=ball ! "
+			       "video/x-raw,format=I420,width=64,height=48 ! "
+			       "wcpoolalloc name=w strict=true ! fakesink name=sink");
+	GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+	GstPad *pad = gst_element_get_static_pad(sink, "sink");
+	GError *err;
+	int ok = 0;
+
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, copy_and_compare, &ok,
+			  NULL);
+	err = run_pipeline(p, NULL);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	cr_expect_eq(ok, 3, "%d of 3 copies right", ok);
+	gst_object_unref(pad);
+	gst_object_unref(sink);
+	gst_object_unref(p);
 }

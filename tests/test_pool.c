@@ -2,6 +2,8 @@
 /* Pool life cycle: options, what the pool really got, statistics, trim. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <glob.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -313,4 +315,36 @@ Test(pool, version_matches_the_header)
 	cr_assert(!WCP_CHECK_VERSION(WCP_VERSION_MAJOR, WCP_VERSION_MINOR,
 				     WCP_VERSION_PATCH + 1));
 	cr_assert(!WCP_CHECK_VERSION(WCP_VERSION_MAJOR + 1, 0, 0));
+}
+
+/* Every man page names the version the header does (one version). */
+Test(pool, man_pages_name_the_version)
+{
+	const char *srcdir = getenv("srcdir");
+	char pattern[4096], want[64], line[512];
+	glob_t g;
+	size_t pages = 0;
+
+	snprintf(pattern, sizeof(pattern), "%s/man/*.[37]",
+		 srcdir ? srcdir : ".");
+	snprintf(want, sizeof(want), "\"wcpool %u.%u\"", WCP_VERSION_MAJOR,
+		 WCP_VERSION_MINOR);
+	cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no man pages at %s",
+		     pattern);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+
+		cr_assert_not_null(f, "%s", g.gl_pathv[i]);
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, ".TH ", 4))
+				continue;
+			pages++;
+			cr_expect_not_null(strstr(line, want), "%s: %s wants %s",
+					   g.gl_pathv[i], line, want);
+			break;
+		}
+		fclose(f);
+	}
+	globfree(&g);
+	cr_assert_gt(pages, 10, "%zu man pages with a .TH line", pages);
 }

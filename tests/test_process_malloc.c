@@ -59,6 +59,25 @@ static uint64_t jemalloc_thread_allocated(void)
 	return v;
 }
 
+/*
+ * Debian's libjemalloc also defines C++'s operator new and delete.  In a C
+ * program linked with libwcpool, libstdc++ arrives as jemalloc's
+ * dependency, after it in the lookup order, so the operators came from
+ * jemalloc: C++ libraries loaded later (GStreamer's taglib plugin) then
+ * freed jemalloc's blocks with glibc's free() and aborted.  libwcpool
+ * keeps libstdc++ ahead of jemalloc, so the operators are libstdc++'s.
+ */
+Test(process_malloc, cxx_operators_are_not_jemalloc)
+{
+	static const char *const ops[] = {
+		"_Znwm", "_Znam", "_ZdlPv", "_ZdaPv", "_ZdlPvm",
+		"_ZnwmRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+	};
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		assert_not_jemalloc(ops[i]);
+}
+
 Test(process_malloc, process_malloc_never_reaches_jemalloc)
 {
 	struct wcp_pool *pool = make_pool(0, 0);

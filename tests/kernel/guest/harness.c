@@ -11,21 +11,6 @@
 const char *cur_test;
 unsigned int cur_failures;
 
-long stat_get(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen(STATS, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
-}
-
 int counters_check(const char *what)
 {
 	static const char * const zero[] = {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the in-guest programs share: checks in kselftest's style, the test
- * runner, and the module's counter and kernel log checks.
+ * runner, and the module's counter (stat.h) and kernel log checks.
  *
  * ASSERT(cond) and ASSERT_ERR(expr, e) report a failure and end the test:
  * for steps that later ones depend on.  EXPECT(cond) and EXPECT_ERR(expr, e)
@@ -21,9 +21,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "stat.h"
+
 #define MB (1024UL * 1024)
 #define HP (2 * MB)
-#define STATS "/sys/kernel/debug/wcpool/stats"
+#define STATS WCPOOL_STATS
 #define POOLS "/sys/kernel/debug/wcpool/pools"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -80,8 +82,6 @@ struct test {
  */
 int harness_main(int argc, char **argv, const struct test *const suites[]);
 
-/* The module's counter @name (debugfs), -1 if it cannot be read. */
-long stat_get(const char *name);
 /* Prints each counter that is not back at 0 (waiting a while for the
  * deferred frees); returns how many. */
 int counters_check(const char *what);

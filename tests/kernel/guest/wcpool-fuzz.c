@@ -52,6 +52,7 @@
 #include <linux/dma-buf.h>
 #include <linux/wcpool.h>
 #include "harness.h"
+#include "result.h"
 
 #define PG 4096UL
 #define KPTR 0xffff888000000000ULL	/* the x86-64 direct map */
@@ -1386,22 +1387,6 @@ static void race_phase(double seconds, uint64_t seed)
 
 /* ---- results ---- */
 
-static unsigned int passed, failed;
-
-static void result(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 static unsigned long total_ioctls(void)
 {
@@ -1517,6 +1502,5 @@ int main(int argc, char **argv)
 		if (kmsg_check("rmmod"))
 			result(false, "kernel log clean after rmmod");
 	}
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return result_summary(0);
 }

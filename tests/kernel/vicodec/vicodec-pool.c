@@ -56,29 +56,14 @@
 #include <linux/videodev2.h>
 #include <wcpool.h>
 
+#include "result.h"
+#include "stat.h"
+
 #define MAXF 32
 #define PAGE 4096u
 
 static unsigned int W = 640, H = 480, N = 10, GOP = 4;
 static int corrupt_frame = -1, corrupt_stream = -1;
-static unsigned int passed, failed;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
-
 /* A fatal error in the set-up: report it as a failure and stop. */
 static void die(const char *fmt, ...)
 {
@@ -89,8 +74,7 @@ static void die(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf(" (errno %d: %s)\n", errno, strerror(errno));
-	printf("%u passed, %u failed\n", passed, failed + 1);
-	exit(1);
+	exit(result_summary(1));
 }
 
 #define XIOCTL(fd, req, arg) do {					\
@@ -162,21 +146,6 @@ static double psnr(const uint8_t *a, const uint8_t *b, size_t n)
 	if (se == 0)
 		return 99;
 	return 10 * log10(255.0 * 255.0 * n / se);
-}
-
-static long stat_get(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen("/sys/kernel/debug/wcpool/stats", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
 }
 
 /* One buffer of a queue: an MMAP buffer of the driver or a registered
@@ -581,6 +550,144 @@ static void close_run(struct run *r)
 	result(!err, "%s: %u registrations unregistered", r->name, 3 * N);
 }
 
+/* wcpool.ko's running totals that vicodec moves (kernel/README.md). */
+static const char *const tot_names[] = {
+	"dmabuf_exports", "attaches", "detaches", "maps", "unmaps", "vmaps",
+	"vunmaps",
+};
+enum { T_EXPORTS, T_ATTACHES, T_DETACHES, T_MAPS, T_UNMAPS, T_VMAPS,
+       T_VUNMAPS, T_N };
+
+static void tot_get(long *t)
+{
+	if (stat_get_many(tot_names, t, T_N)) {
+		errno = ENOENT;
+		die("running totals in /sys/kernel/debug/wcpool/stats");
+	}
+}
+
+/* Did the totals move from @a to @b by exactly @want? */
+static void tot_check(const char *what, const long *a, const long *b,
+		      const long *want)
+{
+	char got[256];
+	int i, n = 0, ok = 1;
+
+	for (i = 0; i < T_N; i++) {
+		ok &= b[i] - a[i] == want[i];
+		n += snprintf(got + n, sizeof(got) - n, " %s %+ld", tot_names[i],
+			      b[i] - a[i]);
+	}
+	result(ok, "totals: %s:%s", what, got);
+}
+
+/* One frame through the encoder: QBUF both queues, DQBUF both. */
+static void tot_frame(int enc, int dfd, size_t len, unsigned int raw)
+{
+	struct run r = { .name = "totals", .mem = V4L2_MEMORY_MMAP };
+	struct v4l2_buffer cap = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP,
+	};
+	struct v4l2_buffer out = {
+		.type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
+		.memory = V4L2_MEMORY_DMABUF, .bytesused = raw,
+		.length = (unsigned int)len, .field = V4L2_FIELD_NONE,
+	};
+
+	out.m.fd = dfd;
+	XIOCTL(enc, VIDIOC_QBUF, &cap);
+	XIOCTL(enc, VIDIOC_QBUF, &out);
+	dqbuf(&r, enc, V4L2_BUF_TYPE_VIDEO_CAPTURE);
+	r.mem = V4L2_MEMORY_DMABUF;
+	dqbuf(&r, enc, V4L2_BUF_TYPE_VIDEO_OUTPUT);
+}
+
+/*
+ * What vicodec (vb2-vmalloc) does with pool dma-bufs, read from wcpool's
+ * running totals: one export per registration, none for a registration
+ * registered again (libwcpool returns the live one); at the first QBUF of
+ * a dma-buf one vmap, no attach and no DMA map (vb2-vmalloc does
+ * neither); the same dma-buf queued again, nothing; another one in its
+ * place, its vmap and the first one's vunmap; REQBUFS 0, the last vunmap.
+ */
+static void totals(struct wcp_pool *pool)
+{
+	enum v4l2_buf_type out = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	enum v4l2_buf_type cap = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_requestbuffers rb = { .count = 1, .type = out,
+					  .memory = V4L2_MEMORY_DMABUF };
+	struct wcp_registration *r1, *r2, *r3;
+	long t[6][T_N];
+	unsigned int raw, comp;
+	int enc = open_vicodec("stateful-encoder"), err;
+	size_t len;
+	void *a, *b;
+
+	set_fmt(enc, out, V4L2_PIX_FMT_YUV420, &raw);
+	set_fmt(enc, cap, V4L2_PIX_FMT_FWHT, &comp);
+	XIOCTL(enc, VIDIOC_REQBUFS, &rb);
+	rb.type = cap;
+	rb.memory = V4L2_MEMORY_MMAP;
+	XIOCTL(enc, VIDIOC_REQBUFS, &rb);
+	stream(enc, out, 1);
+	stream(enc, cap, 1);
+	len = round_up(raw);
+	a = wcp_aligned_alloc(pool, PAGE, len);
+	b = wcp_aligned_alloc(pool, PAGE, len);
+	if (!a || !b)
+		die("totals: wcp_aligned_alloc");
+	wcp_fill(pool, a, 0x80, len);
+	wcp_fill(pool, b, 0x40, len);
+
+	tot_get(t[0]);
+	err = wcp_register(pool, a, len, NULL, &r1);
+	tot_get(t[1]);
+	err |= wcp_register(pool, a, len, NULL, &r2);
+	tot_get(t[2]);
+	if (err) {
+		errno = -err;
+		die("totals: wcp_register");
+	}
+	tot_check("a registration", t[0], t[1],
+		  (long[T_N]){ [T_EXPORTS] = 1 });
+	result(r1 == r2 && wcp_registration_fd(r1) == wcp_registration_fd(r2),
+	       "totals: the range registered again is the same registration");
+	tot_check("the same range registered again", t[1], t[2],
+		  (long[T_N]){ 0 });
+	tot_frame(enc, wcp_registration_fd(r1), len, raw);
+	tot_get(t[3]);
+	tot_check("its first frame through vicodec", t[2], t[3],
+		  (long[T_N]){ [T_VMAPS] = 1 });
+	tot_frame(enc, wcp_registration_fd(r2), len, raw);
+	tot_get(t[4]);
+	tot_check("the same dma-buf queued again", t[3], t[4],
+		  (long[T_N]){ 0 });
+	err = wcp_register(pool, b, len, NULL, &r3);
+	if (err) {
+		errno = -err;
+		die("totals: wcp_register");
+	}
+	tot_frame(enc, wcp_registration_fd(r3), len, raw);
+	tot_get(t[5]);
+	tot_check("another registration in its place", t[4], t[5],
+		  (long[T_N]){ [T_EXPORTS] = 1, [T_VMAPS] = 1, [T_VUNMAPS] = 1 });
+	stream(enc, out, 0);
+	stream(enc, cap, 0);
+	rb.count = 0;
+	XIOCTL(enc, VIDIOC_REQBUFS, &rb);
+	rb.type = out;
+	rb.memory = V4L2_MEMORY_DMABUF;
+	XIOCTL(enc, VIDIOC_REQBUFS, &rb);
+	tot_get(t[0]);
+	tot_check("STREAMOFF, REQBUFS 0", t[5], t[0], (long[T_N]){ [T_VUNMAPS] = 1 });
+	close(enc);
+	err = wcp_unregister(pool, r1) | wcp_unregister(pool, r2) |
+	      wcp_unregister(pool, r3);
+	result(!err, "totals: three wcp_unregister() of two registrations");
+	wcp_free(pool, a);
+	wcp_free(pool, b);
+}
+
 int main(int argc, char **argv)
 {
 	struct wcp_pool_options opts = { .backend = WCP_BACKEND_MODULE,
@@ -653,6 +760,7 @@ int main(int argc, char **argv)
 
 	close_run(&mm);
 	close_run(&pl);
+	totals(pl.pool);
 	wcp_pool_destroy(pl.pool);
 	regs = stat_get("registrations");
 	result(regs == regs0 && stat_get("registered_bytes") == 0 &&
@@ -660,6 +768,5 @@ int main(int argc, char **argv)
 	       "counters: registrations %ld, registered_bytes %ld, pools %ld after close",
 	       regs, stat_get("registered_bytes"), stat_get("pools"));
 	free(frames);
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed != 0;
+	return result_summary(0);
 }
