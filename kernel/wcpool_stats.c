@@ -115,6 +115,7 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&wcpool_stats.contig_runs));
 	seq_printf(m, "contig_pages %ld\n",
 		   atomic_long_read(&wcpool_stats.contig_pages));
+	wcpool_heap_stats(m);
 	wcpool_totals_show(m);
 	if (wcpool_pool_for_each(wcpool_count_folios, &counts))
 		return -EINTR;
