@@ -615,8 +615,9 @@ enum wcp_dmabuf_flags {
  * buffers without a pool each.
  *
  * The memory comes from wcpool.ko's dma-heap node of the policy
- * (/dev/dma_heap/wcpool-wc, -uc, -wb: whole 2 MiB pages per buffer,
- * physically contiguous up to 2 MiB); without the module, write-back
+ * (/dev/dma_heap/wcpool-wc, -uc, -wb: the size rounded up to 4 KiB, in
+ * 2 MiB pages that small buffers share; physically contiguous up to
+ * 2 MiB); without the module, write-back
  * buffers come from the kernel's own "system" dma-heap where it has one
  * (Linux 6.12 on Debian).  WCP_POLICY_DEFAULT is WC where wcpool.ko is
  * loaded, else write-back.  @buf->policy says what was given.  The nodes

@@ -15,6 +15,9 @@
 #include <linux/xarray.h>
 #include <linux/wcpool.h>
 
+struct seq_file;
+struct wcpool_heap_buf;
+
 #define WCPOOL_ORDER		(WCPOOL_PAGE_SHIFT_2M - PAGE_SHIFT)
 #define WCPOOL_HPAGE_SIZE	BIT(WCPOOL_PAGE_SHIFT_2M)
 #define WCPOOL_HPAGE_PAGES	BIT(WCPOOL_ORDER)
@@ -38,6 +41,9 @@
  *        deferred lists; nothing is taken under it)
  *   wcpool_reg->lock (wcpool_reg.h, one registration's attachments):
  *     a leaf, taken with no other wcpool lock held
+ *   wcpool_heap_lock (wcpool_heap.c, the 2 MiB pages that heap buffers
+ *     share): taken with no other wcpool lock held
+ *     -> wcpool_page_lock
  */
 
 /**
@@ -53,7 +59,9 @@
  * @nr_pages: huge pages in @pages
  * @spans: ranges pinned by live registrations (struct wcpool_span),
  *	under @lock
- * @heap: made by a dma-heap node for one dma-buf, which holds it
+ * @heap: a dma-heap node made the pool for one dma-buf, which holds it:
+ *	what the node (wcpool_heap.c) knows of the buffer; NULL: not a
+ *	heap buffer's pool
  * @addr_bits: every page below 2^@addr_bits of physical address; 0: none
  *	(WCPOOL_CREATE_DMA32 is 32)
  * @contig: huge pages per physically contiguous run; 1: none
@@ -70,7 +78,7 @@ struct wcpool {
 	u64 max_size;
 	unsigned long nr_pages;
 	struct list_head spans;
-	bool heap;
+	struct wcpool_heap_buf *heap;
 	u32 addr_bits;
 	unsigned long contig;
 };
@@ -226,8 +234,8 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 			 void __user *uarg);
 
 /* wcpool_reg_heap.c: the dma-buf of a dma-heap buffer */
-struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 length,
-				       int flags);
+struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 offset,
+				       u64 length, int flags);
 
 /* wcpool_segments.c: WCPOOL_IOC_SEGMENTS */
 long wcpool_segments_ioctl(struct wcpool *pool, void __user *uarg);
@@ -235,6 +243,9 @@ long wcpool_segments_ioctl(struct wcpool *pool, void __user *uarg);
 /* wcpool_heap.c */
 int wcpool_heap_init(void);
 void wcpool_heap_exit(void);
+void wcpool_heap_free(struct wcpool *pool);
+bool wcpool_heap_pfnmap(const struct wcpool *pool);
+void wcpool_heap_stats(struct seq_file *m);
 
 /* wcpool_stats.c */
 void wcpool_stats_init(void);

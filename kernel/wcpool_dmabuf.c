@@ -308,12 +308,16 @@ static vm_fault_t wcpool_dmabuf_fault(struct vm_fault *vmf)
 {
 	struct wcpool_reg *reg = vmf->vma->vm_private_data;
 	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	struct page *page;
 	int ret;
 
 	if (off >= reg->span.length)
 		return VM_FAULT_SIGBUS;
-	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
-			     wcpool_reg_page(reg, off));
+	page = wcpool_reg_page(reg, off);
+	if (vmf->vma->vm_flags & VM_PFNMAP)
+		return vmf_insert_pfn(vmf->vma, vmf->address & PAGE_MASK,
+				      page_to_pfn(page));
+	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
 	switch (ret) {
 	case 0:
 	case -EBUSY:	/* another thread was first */
@@ -330,23 +334,59 @@ static const struct vm_operations_struct wcpool_dmabuf_vm_ops = {
 };
 
 /*
+ * Map the part of @reg that @vma covers at once, run by run, as PFN
+ * entries (remap_pfn_range() keeps the pages' tracked memtype, which is
+ * the policy's).
+ */
+static int wcpool_dmabuf_remap(struct wcpool_reg *reg,
+			       struct vm_area_struct *vma)
+{
+	u64 skip = (u64)vma->vm_pgoff << PAGE_SHIFT, n;
+	unsigned long addr = vma->vm_start;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < reg->nr_segs && addr < vma->vm_end; i++) {
+		if (skip >= reg->segs[i].len) {
+			skip -= reg->segs[i].len;
+			continue;
+		}
+		n = min_t(u64, reg->segs[i].len - skip, vma->vm_end - addr);
+		ret = remap_pfn_range(vma, addr, reg->segs[i].pfn +
+				      (skip >> PAGE_SHIFT), n,
+				      vma->vm_page_prot);
+		if (ret)
+			return ret;
+		addr += n;
+		skip = 0;
+	}
+	return 0;
+}
+
+/*
  * Normal refcounted 4 KiB PTEs in a VM_MIXEDMAP mapping: pinnable (GUP
  * takes them as normal pages); the VMA holds the dma-buf file, hence the
- * registration.
+ * registration.  Buffers of the shared heap nodes are mapped whole at
+ * mmap time with PFN entries instead (VM_PFNMAP, not pinnable, as the
+ * kernel's system heap's): their 4 KiB pages share a 2 MiB page with
+ * other buffers, and a pin that outlived the buffer would reach the next
+ * owner's bytes.
  */
 static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 			      struct vm_area_struct *vma)
 {
 	struct wcpool_reg *reg = dmabuf->priv;
+	bool pfnmap = wcpool_heap_pfnmap(reg->pool);
 
 	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	vma->vm_page_prot = wcpool_pgprot(reg->pool->policy, vma->vm_page_prot);
-	wcpool_vma_set_flags(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	wcpool_vma_set_flags(vma, (pfnmap ? VM_PFNMAP : VM_MIXEDMAP) |
+				  VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wcpool_dmabuf_vm_ops;
 	vma->vm_private_data = reg;
-	return 0;
+	return pfnmap ? wcpool_dmabuf_remap(reg, vma) : 0;
 }
 
 static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "commit.h"
 #include "huge.h"
 #include "pool.h"
@@ -164,11 +165,33 @@ static void *huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	return p;
 }
 
+/* pool_alloc() once: the thread's cache, whole pages or the arena. */
+static void *try_alloc(struct wcp_pool *pool, size_t size, size_t align,
+		       bool zero)
+{
+	void *p = NULL;
+
+	/* Small blocks: the thread's cache (tcache.c). */
+	if (size <= wcpi_classes.max && align <= WCP_MIN_ALLOC) {
+		unsigned c = wcpi_class_of(size);
+
+		p = wcpi_tcache_alloc(pool, c);
+		if (p && zero)
+			memset(p, 0, wcpi_classes.size[c]);
+	}
+	if (!p && wcpi_huge_wants(pool, size))
+		p = huge_alloc(pool, size, align, zero);
+	else if (!p)
+		p = arena_alloc(pool, size, (align ? MALLOCX_ALIGN(align) : 0) |
+					    (zero ? MALLOCX_ZERO : 0));
+	return p;
+}
+
 /* @align 0: malloc alignment.  @zero: the memory must read as zero. */
 static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 			bool zero)
 {
-	void *p = NULL;
+	void *p;
 
 	if (!pool) {
 		errno = EINVAL;
@@ -186,19 +209,17 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 		size = WCP_MIN_ALLOC;
 	if (pool->spill.allowed)
 		wcpi_commit_ran_out(pool, true);
-	/* Small blocks: the thread's cache (tcache.c). */
-	if (size <= wcpi_classes.max && align <= WCP_MIN_ALLOC) {
-		unsigned c = wcpi_class_of(size);
-
-		p = wcpi_tcache_alloc(pool, c);
-		if (p && zero)
-			memset(p, 0, wcpi_classes.size[c]);
+	p = try_alloc(pool, size, align, zero);
+	/*
+	 * Full: the free blocks may sit in caches, of exited threads or of
+	 * this one, or on their way home from other threads (tcache.c); and
+	 * jemalloc merges freed extents into larger ones only when it purges.
+	 */
+	if (!p) {
+		wcpi_tcache_flush(pool);
+		wcpi_arena_purge(pool);
+		p = try_alloc(pool, size, align, zero);
 	}
-	if (!p && wcpi_huge_wants(pool, size))
-		p = huge_alloc(pool, size, align, zero);
-	else if (!p)
-		p = arena_alloc(pool, size, (align ? MALLOCX_ALIGN(align) : 0) |
-					    (zero ? MALLOCX_ZERO : 0));
 	/* Out of huge pages, not of max_size: ordinary ones (spill.c). */
 	if (!p && pool->spill.allowed && wcpi_commit_ran_out(pool, true) &&
 	    wcpi_spill_get(pool))

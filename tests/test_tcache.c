@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -455,4 +457,61 @@ Test(tcache, calloc_of_a_cached_block_is_zero)
 		wcp_free(pool, q);
 	}
 	wcp_pool_destroy(pool);
+}
+
+/*
+ * A full pool whose free memory sits in another thread's cache: a thread
+ * frees blocks the main thread allocated (queued home to the main
+ * thread's arena, or kept in its own bin where both share an arena) and
+ * exits.  The main thread's allocation that needs that memory flushes the
+ * caches, has jemalloc merge the freed extents and succeeds (it failed
+ * with ENOMEM, and fails so without either step).  A 2 MiB pool of 4 KiB
+ * pages filled with 32 KiB blocks; every seventh stays with the thread, so
+ * that no free run is 768 KiB long until they come back.
+ */
+enum { FULL_MAX = 64 };
+static void *full_blocks[FULL_MAX];
+static int full_n;
+static struct wcp_pool *full_pool;
+
+static void *free_every_seventh(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < full_n; i += 7)
+		wcp_free(full_pool, full_blocks[i]);
+	return NULL;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a;
+	uintptr_t y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+Test(tcache, a_full_pool_takes_back_what_an_exited_thread_freed)
+{
+	pthread_t t;
+	void *big, *p;
+
+	full_pool = make_pool(WCP_PAGE_4K, 2 << 20);
+	while (full_n < FULL_MAX && (p = wcp_malloc(full_pool, 32 << 10)))
+		full_blocks[full_n++] = p;
+	cr_assert_lt(full_n, FULL_MAX, "2 MiB held %d 32 KiB blocks", full_n);
+	cr_assert_gt(full_n, 40);
+	qsort(full_blocks, full_n, sizeof(*full_blocks), by_address);
+	for (int i = 0; i < full_n; i++)
+		if (i % 7)
+			wcp_free(full_pool, full_blocks[i]);
+	/* Only the thread's blocks are held now: none in this thread's bin. */
+	cr_assert_eq(wcp_pool_trim(full_pool), 0);
+	cr_assert_eq(pthread_create(&t, NULL, free_every_seventh, NULL), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(stats_of(full_pool).allocations, 0);
+	big = wcp_malloc(full_pool, 768 << 10);
+	cr_assert_not_null(big, "768 KiB of a free 2 MiB pool: %s",
+			   strerror(errno));
+	wcp_free(full_pool, big);
+	wcp_pool_destroy(full_pool);
 }

@@ -17,6 +17,8 @@ int counters_check(const char *what)
 		"pools", "pages_wc", "pages_uc", "pages_wb", "deferred",
 		"mapped_vmas", "in_use", "registrations", "registered_bytes",
 		"pinned_pages", "dma_mapped", "gup_pinned", "pmd_mapped",
+		"heap_buffers", "heap_bytes", "heap_pages", "heap_shared",
+		"heap_shared_free",
 	};
 	unsigned int i, tries;
 	int nbad = 0;

@@ -13,7 +13,14 @@
  * read-only DUPs, REGISTER a range, mmap the dma-buf and compare it with
  * the pool, import it into vgem (which maps it for its device: our sg
  * table), RELEASE (EBUSY under the registration, else done) and close
- * everything.  The random choices (rand(), not seeded) vary which call is
+ * everything.  Then 3 dma-heap buffers of random sizes (half of them
+ * under 64 KiB, which share 2 MiB pages, the others a whole 2 MiB page
+ * and a run of up to 1 MiB; odd sizes) of the 3 policies in turn: mapped, every 4 KiB page zero and then
+ * written, every other one imported into vgem; the last 8 stay live (the
+ * oldest is checked and freed), so that a failure meets partly used
+ * shared pages, all of them freed every 4th round, so that the next ones
+ * need new pages; the heap counters must match the live buffers after
+ * every round.  The random choices (rand(), not seeded) vary which call is
  * every Nth.  Every call must succeed or fail with what a failed
  * allocation gives (ENOMEM, EMFILE, ENFILE); a failed GROW must change
  * nothing.  Then, everything closed: the module's counters at 0 and the
@@ -33,14 +40,15 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/dma-heap.h>
 #include <linux/wcpool.h>
 #include "harness.h"
 
 #define MAX (16 * MB)
 
-enum { O_CREATE, O_GROW, O_DUP, O_REGISTER, O_IMPORT, NOPS };
+enum { O_CREATE, O_GROW, O_DUP, O_REGISTER, O_IMPORT, O_HEAP, NOPS };
 static const char * const op_names[NOPS] = {
-	"CREATE", "GROW", "DUP", "REGISTER", "vgem import",
+	"CREATE", "GROW", "DUP", "REGISTER", "vgem import", "heap ALLOC",
 };
 static unsigned long ops[NOPS], fails[NOPS];
 static unsigned int bad;
@@ -102,6 +110,21 @@ static bool grow(int fd, uint64_t off, uint64_t len, uint64_t *have)
 	return done;
 }
 
+/* Import dma-buf @fd into vgem, which maps it at once, and let it go. */
+static void vgem_import(int drm, int fd)
+{
+	struct t_drm_prime_handle h = { .fd = fd };
+	struct t_drm_gem_close c = { 0 };
+
+	if (drm < 0)
+		return;
+	if (ok(O_IMPORT, ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h))) {
+		c.handle = h.handle;
+		if (ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c))
+			fail("GEM_CLOSE: %s", strerror(errno));
+	}
+}
+
 /* Register 3 MiB at 1 MiB, look at it through the dma-buf and vgem. */
 static void registered(int fd, int drm, uint8_t *p, uint8_t seed)
 {
@@ -109,8 +132,6 @@ static void registered(int fd, int drm, uint8_t *p, uint8_t seed)
 		.size = sizeof(r), .flags = WCPOOL_REG_READ | WCPOOL_REG_WRITE,
 		.addr = (uintptr_t)p + MB, .length = 3 * MB,
 	};
-	struct t_drm_prime_handle h = { 0 };
-	struct t_drm_gem_close c = { 0 };
 	uint8_t *d;
 	size_t i;
 
@@ -128,15 +149,89 @@ static void registered(int fd, int drm, uint8_t *p, uint8_t seed)
 				fail("dma-buf byte %zu: %u", i, d[i]);
 		munmap(d, 3 * MB);
 	}
-	if (drm >= 0) {
-		h.fd = r.fd;
-		if (ok(O_IMPORT, ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h))) {
-			c.handle = h.handle;
-			if (ioctl(drm, T_DRM_IOCTL_GEM_CLOSE, &c))
-				fail("GEM_CLOSE: %s", strerror(errno));
-		}
-	}
+	vgem_import(drm, r.fd);
 	close(r.fd);
+}
+
+/* The live heap buffers: the last NHEAP of them. */
+#define NHEAP 8
+static struct {
+	int fd;
+	uint8_t *p;
+	uint64_t size;
+	uint8_t seed;
+} hbufs[NHEAP];
+static unsigned int hnext;
+static int heaps[3];
+
+/* Check the oldest heap buffer's bytes and free it. */
+static void heap_free_one(unsigned int i)
+{
+	uint64_t off;
+
+	if (!hbufs[i].p)
+		return;
+	for (off = 0; off < hbufs[i].size; off += 4096)
+		if (hbufs[i].p[off] != hbufs[i].seed)
+			fail("heap buffer byte %llu changed",
+			     (unsigned long long)off);
+	munmap(hbufs[i].p, hbufs[i].size);
+	close(hbufs[i].fd);
+	hbufs[i].p = NULL;
+}
+
+/* The heap counters against the live buffers. */
+static void heap_counters(void)
+{
+	long n = 0, bytes = 0;
+	unsigned int i;
+
+	for (i = 0; i < NHEAP; i++) {
+		n += hbufs[i].p != NULL;
+		bytes += hbufs[i].p ? (long)hbufs[i].size : 0;
+	}
+	if (stat_get("heap_buffers") != n || stat_get("heap_bytes") != bytes)
+		fail("heap counters: %ld buffers of %ld bytes, want %ld of %ld",
+		     stat_get("heap_buffers"), stat_get("heap_bytes"), n,
+		     bytes);
+}
+
+/* A heap buffer of policy @n % 3 in place of the oldest. */
+static void heap_round(int drm, unsigned int n)
+{
+	uint64_t len = rand() % 2 ? 1 + rand() % (64 * 1024UL) :
+				    HP + 1 + rand() % MB;
+	struct dma_heap_allocation_data a = {
+		.len = len, .fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	unsigned int i = hnext++ % NHEAP;
+	uint64_t off, size = (len + 4095) & ~4095ULL;
+	uint8_t *p;
+
+	heap_free_one(i);
+	if (!ok(O_HEAP, ioctl(heaps[n % 3], DMA_HEAP_IOCTL_ALLOC, &a))) {
+		heap_counters();
+		return;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd, 0);
+	if (p == MAP_FAILED) {
+		fail("mmap of a heap buffer: %s", strerror(errno));
+		close(a.fd);
+		return;
+	}
+	for (off = 0; off < size; off += 4096) {
+		if (p[off])
+			fail("a new heap buffer's byte %llu is not zero",
+			     (unsigned long long)off);
+		p[off] = (uint8_t)n;
+	}
+	hbufs[i].fd = a.fd;
+	hbufs[i].p = p;
+	hbufs[i].size = size;
+	hbufs[i].seed = (uint8_t)n;
+	if (n % 2)
+		vgem_import(drm, a.fd);
+	heap_counters();
 }
 
 static void round_(int dev, int drm, unsigned int n, bool pmd_ok)
@@ -238,9 +333,29 @@ int main(int argc, char **argv)
 	if (contig_ok)
 		close(c.fd);
 
+	for (k = 0; k < 3; k++) {
+		static const char *const paths[3] = {
+			"/dev/dma_heap/wcpool-wc", "/dev/dma_heap/wcpool-uc",
+			"/dev/dma_heap/wcpool-wb",
+		};
+
+		heaps[k] = open(paths[k], O_RDWR | O_CLOEXEC);
+		if (heaps[k] < 0)
+			fail("%s: %s", paths[k], strerror(errno));
+	}
 	end = now_s() + seconds;
-	for (n = 0; now_s() < end; n++)
+	for (n = 0; now_s() < end; n++) {
 		round_(dev, drm, n, pmd_ok);
+		for (k = 0; k < 3; k++)
+			heap_round(drm, n + k);
+		/* Then new pages, not the recycled one, back the next ones. */
+		for (k = 0; n % 4 == 3 && k < NHEAP; k++)
+			heap_free_one(k);
+	}
+	for (k = 0; k < NHEAP; k++)
+		heap_free_one(k);
+	for (k = 0; k < 3; k++)
+		close(heaps[k]);
 	close(dev);
 	if (drm >= 0)
 		close(drm);
