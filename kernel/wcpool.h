@@ -62,6 +62,10 @@ struct wcpool_heap_buf;
  * @heap: a dma-heap node made the pool for one dma-buf, which holds it:
  *	what the node (wcpool_heap.c) knows of the buffer; NULL: not a
  *	heap buffer's pool
+ * @release: called by the pool's last put before its pages go (the heap
+ *	node gives back a page it shares with other buffers); NULL: none
+ * @pfnmap: user mappings of the pool's dma-buf are PFN maps, made whole
+ *	at mmap and never pinnable (heap buffers sharing 2 MiB pages)
  * @addr_bits: every page below 2^@addr_bits of physical address; 0: none
  *	(WCPOOL_CREATE_DMA32 is 32)
  * @contig: huge pages per physically contiguous run; 1: none
@@ -79,6 +83,8 @@ struct wcpool {
 	unsigned long nr_pages;
 	struct list_head spans;
 	struct wcpool_heap_buf *heap;
+	void (*release)(struct wcpool *pool);
+	bool pfnmap;
 	u32 addr_bits;
 	unsigned long contig;
 };
@@ -243,8 +249,6 @@ long wcpool_segments_ioctl(struct wcpool *pool, void __user *uarg);
 /* wcpool_heap.c */
 int wcpool_heap_init(void);
 void wcpool_heap_exit(void);
-void wcpool_heap_free(struct wcpool *pool);
-bool wcpool_heap_pfnmap(const struct wcpool *pool);
 void wcpool_heap_stats(struct seq_file *m);
 
 /* wcpool_stats.c */

@@ -376,7 +376,7 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 			      struct vm_area_struct *vma)
 {
 	struct wcpool_reg *reg = dmabuf->priv;
-	bool pfnmap = wcpool_heap_pfnmap(reg->pool);
+	bool pfnmap = reg->pool->pfnmap;
 
 	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))

@@ -113,7 +113,6 @@ struct wcpool_heap_page {
  * @nr: the run's 4 KiB pages
  * @whole: 2 MiB pages the pool holds of its own
  * @bytes: the buffer's size once exported (counted); 0 before
- * @pfnmap: user mappings are PFN maps (buffers of the shared nodes)
  */
 struct wcpool_heap_buf {
 	struct wcpool_heap_page *shared;
@@ -122,7 +121,6 @@ struct wcpool_heap_buf {
 	unsigned int nr;
 	unsigned long whole;
 	u64 bytes;
-	bool pfnmap;
 };
 
 /* The shared pages of each policy; see the lock order in wcpool.h. */
@@ -161,17 +159,6 @@ void wcpool_heap_stats(struct seq_file *m)
 	seq_printf(m, "heap_shared_free %ld\n",
 		   shared * WCPOOL_HPAGE_PAGES -
 		   atomic_long_read(&wcpool_heap_used));
-}
-
-/**
- * wcpool_heap_pfnmap - are user mappings of @pool's buffer PFN maps?
- * @pool: the pool of a registration
- *
- * Return: true for buffers of the shared heap nodes.
- */
-bool wcpool_heap_pfnmap(const struct wcpool *pool)
-{
-	return pool->heap && pool->heap->pfnmap;
 }
 
 /*
@@ -356,14 +343,13 @@ static void wcpool_heap_give_back(struct wcpool_heap_buf *buf)
 		wcpool_heap_page_put(hp);
 }
 
-/**
- * wcpool_heap_free - the end of a heap buffer's pool (wcpool_pool.c)
- * @pool: the pool, which nobody else can reach any more
- *
- * Gives the buffer's run back to its shared page; the pool's own pages
- * are released by the caller, as any pool's.
+/*
+ * The end of a heap buffer's pool (its release hook, called by
+ * wcpool_pool.c's last put; nobody else can reach the pool): gives the
+ * buffer's run back to its shared page; the pool's own pages are released
+ * by the caller, as any pool's.
  */
-void wcpool_heap_free(struct wcpool *pool)
+static void wcpool_heap_free(struct wcpool *pool)
 {
 	struct wcpool_heap_buf *buf = pool->heap;
 
@@ -402,8 +388,9 @@ static struct wcpool *wcpool_heap_pool(u32 policy, unsigned long slots,
 		kfree(buf);
 		return pool;
 	}
-	buf->pfnmap = !contig;
+	pool->pfnmap = !contig;
 	pool->heap = buf;
+	pool->release = wcpool_heap_free;
 	return pool;
 }
 

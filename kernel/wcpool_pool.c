@@ -39,9 +39,9 @@ static void wcpool_pool_free(struct kref *kref)
 
 	/* Every registration holds a pool reference. */
 	WARN_ON_ONCE(!list_empty(&pool->spans));
-	/* A heap buffer's page shared with others goes back to the heap. */
-	if (pool->heap)
-		wcpool_heap_free(pool);
+	/* e.g. a heap buffer's page shared with others goes back to the heap */
+	if (pool->release)
+		pool->release(pool);
 	/* No file is left, hence no mapping: only pins can remain. */
 	xa_for_each(&pool->pages, idx, head) {
 		wcpool_page_release(head, pool->policy);
