@@ -325,8 +325,11 @@ Test(pool, man_pages_name_the_version)
 	glob_t g;
 	size_t pages = 0;
 
-	snprintf(pattern, sizeof(pattern), "%s/man/*.[37]",
-		 srcdir ? srcdir : ".");
+	/* make check sets srcdir; a copy of the program (lib-suite's guest) has
+	 * no source tree to read */
+	if (!srcdir)
+		cr_skip_test("no source tree: srcdir is not set");
+	snprintf(pattern, sizeof(pattern), "%s/man/*.[37]", srcdir);
 	snprintf(want, sizeof(want), "\"wcpool %u.%u\"", WCP_VERSION_MAJOR,
 		 WCP_VERSION_MINOR);
 	cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no man pages at %s",
