@@ -553,8 +553,12 @@ static void test_move_race(void)
 			ok++;
 			close(dfd);
 		} else {
-			/* 6.1: ZONE_DMA (16 MiB) may have no page free. */
-			EXPECT(errno == ENOMEM);
+			/*
+			 * 6.1: ZONE_DMA (16 MiB) may have no page free;
+			 * ERANGE: a reference the race itself took at that
+			 * moment (a fork copying the mapping) held the page.
+			 */
+			EXPECT(errno == ENOMEM || errno == ERANGE);
 			busy++;
 		}
 		r.stop = true;
@@ -574,7 +578,7 @@ static void test_move_race(void)
 	}
 	r.done = true;
 	ASSERT(pthread_join(f, NULL) == 0);
-	printf("  move_race: %u registrations moved, %u ENOMEM, %ld moves, %lu write rounds, %lu forks\n",
+	printf("  move_race: %u registrations moved, %u not (ENOMEM or ERANGE), %ld moves, %lu write rounds, %lu forks\n",
 	       ok, busy, stat_get("moves") - moves, r.writes, r.forks);
 	EXPECT(ok > 0);
 	EXPECT(stat_get("moves") - moves == ok);
