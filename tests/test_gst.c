@@ -732,3 +732,37 @@ Test(gst, memory_copy)
 	gst_object_unref(sink);
 	gst_object_unref(p);
 }
+
+/*
+ * The README's advice on tee: with two branches tee drops the pools they
+ * propose, so the element below it sees foreign buffers; above it, every
+ * buffer is its own.
+ */
+Test(gst, tee_placement)
+{
+	GstElement *p = launch("videotestsrc num-buffers=5 ! tee name=t ! "
+			       "queue ! wcpoolalloc name=w ! fakesink "
+			       "t. ! queue ! fakesink");
+	GError *err = run_pipeline(p, NULL);
+	struct counts c;
+
+	cr_assert_null(err, "%s", err ? err->message : "");
+	c = counters(p);
+	cr_expect_eq(c.own, 0, "below a 2-branch tee: %" G_GUINT64_FORMAT
+		     " own buffers", c.own);
+	cr_expect_eq(c.foreign, 5);
+	g_free(c.memtype);
+	g_free(c.policy);
+	gst_object_unref(p);
+
+	p = launch("videotestsrc num-buffers=5 ! wcpoolalloc name=w strict=true ! "
+		   "tee name=t ! queue ! fakesink t. ! queue ! fakesink");
+	err = run_pipeline(p, NULL);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	c = counters(p);
+	cr_expect_eq(c.own, 5, "above a tee: %" G_GUINT64_FORMAT " own buffers",
+		     c.own);
+	g_free(c.memtype);
+	g_free(c.policy);
+	gst_object_unref(p);
+}
