@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include "wcpool-test.h"
+#include <sched.h>		/* clone(), with wcpool-test.h's _GNU_SOURCE */
 
 #define KB 4096UL
 
@@ -296,6 +297,78 @@ static void test_heap_sizes_memcg(void)
 	memcg_remove("wcpool-heap-b");
 }
 
+/* What heap_clone_child() is given and gives back. */
+struct heap_clone {
+	int heap;
+	int fd;
+};
+
+/*
+ * A task that shares the test's memory and fds (clone(CLONE_VM |
+ * CLONE_FILES), as a vfork()ed child or a thread made with clone()), but
+ * not its memory cgroup: it moves into wcpool-heap-b and allocates there.
+ * No ASSERT (its exit() would run the test's atexit handlers and stdio in
+ * memory the test shares): the exit status says what failed.
+ */
+static int heap_clone_child(void *arg)
+{
+	struct heap_clone *c = arg;
+	char pid[16];
+	int fd, n;
+
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	fd = open("/sys/fs/cgroup/wcpool-heap-b/cgroup.procs", O_WRONLY);
+	if (fd < 0 || write(fd, pid, n) != n)
+		_exit(2);
+	close(fd);
+	c->fd = heap_alloc(c->heap, KB, O_RDWR);
+	_exit(c->fd >= 0 ? 0 : 3);
+}
+
+/*
+ * The page allocator charges a task's own memory cgroup, not that of the
+ * owner of the mm it shares: a task in cgroup B whose mm belongs to a task
+ * in A gets a page of B's (charged to B), never a run in A's page.
+ */
+static void test_heap_sizes_memcg_task(void)
+{
+	const size_t stack_size = 64 * 1024;
+	int heap = heap_open(WCPOOL_POLICY_WC), a1, a2, st;
+	struct heap_clone c = { .heap = heap, .fd = -1 };
+	char *stack = malloc(stack_size);
+	long before;
+	pid_t pid;
+
+	ASSERT(stack);
+	memcg_make("wcpool-heap-a");
+	memcg_make("wcpool-heap-b");
+	memcg_enter("wcpool-heap-a");
+	a1 = heap_alloc(heap, KB, O_RDWR);
+	ASSERT(a1 >= 0);
+	EXPECT(stat_get("heap_shared") == 1);
+	before = memcg_current("wcpool-heap-b");
+	pid = clone(heap_clone_child, stack + stack_size,
+		    CLONE_VM | CLONE_FILES | SIGCHLD, &c);
+	ASSERT(pid > 0);
+	ASSERT(waitpid(pid, &st, 0) == pid);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0 && c.fd >= 0);
+	/* The child's buffer: a page of its own, charged to B. */
+	EXPECT(stat_get("heap_shared") == 2);
+	EXPECT(memcg_current("wcpool-heap-b") - before >= (long)HP);
+	/* A's next buffer shares A's page. */
+	a2 = heap_alloc(heap, KB, O_RDWR);
+	ASSERT(a2 >= 0);
+	EXPECT(stat_get("heap_shared") == 2);
+	close(a1);
+	close(a2);
+	close(c.fd);
+	close(heap);
+	free(stack);
+	EXPECT(stat_get("heap_shared") == 0);
+	memcg_remove("wcpool-heap-a");
+	memcg_remove("wcpool-heap-b");
+}
+
 /*
  * The debug kernel (KASAN, lockdep, DEBUG_PAGEALLOC under TCG) needs a
  * minute or two for the 1000-buffer tests: more than the runner's 120 s
@@ -554,6 +627,7 @@ static void test_heap_sizes_two_procs(void)
 const struct test heap_size_tests[] = {
 	{ "heap_sizes_sub_page", test_heap_sizes_sub_page },
 	{ "heap_sizes_memcg", test_heap_sizes_memcg },
+	{ "heap_sizes_memcg_task", test_heap_sizes_memcg_task },
 	{ "heap_sizes_random", test_heap_sizes_random },
 	{ "heap_sizes_two_procs", test_heap_sizes_two_procs },
 	{ NULL, NULL },
