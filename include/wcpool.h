@@ -185,7 +185,9 @@ struct wcp_pool_options {
 	 * up to 1 GiB (WCP_CONTIG_MAX), each aligned in physical memory to
 	 * the largest power of two that divides it: a buffer that lies in one
 	 * run is one contiguous range to a device without an IOMMU or
-	 * scatter-gather (wcp_register() with max_segments 1).  The pool
+	 * scatter-gather (wcp_register() with max_segments 1).  The pool's
+	 * address reservation is aligned the same way, so a buffer no longer
+	 * than that power of two and aligned to it lies in one run.  The pool
 	 * commits and releases memory in whole runs (a run's memory goes
 	 * back to the system when nothing in it is allocated any more), and
 	 * max_size is rounded up to a multiple of it.  Other values:

@@ -97,7 +97,7 @@ int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 	/*
 	 * Runs as aligned in the address space as in physical memory (to
 	 * the largest power of two dividing their size): a buffer aligned
-	 * to that in the address space starts a run.
+	 * to that in the address space, and no longer, lies in one run.
 	 */
 	run_align = pool->contig_size & -pool->contig_size;
 	if (run_align > align)
