@@ -346,8 +346,9 @@ Test(contig, allocations_lie_in_contiguous_runs)
  * A run goes back whole or not at all: with two 2 MiB frames in each of
  * two 4 MiB runs, freeing one frame and trimming keeps all 8 MiB (a run
  * released in part could never grow again: wcpool.ko grows whole runs
- * only), the freed page is reused, and once everything is freed the
- * trim gives all of it back and the runs grow again.
+ * only), the freed page is reused (zeroed for calloc: its old bytes
+ * stayed), and once everything is freed the trim gives all of it back
+ * and the runs grow again.
  */
 Test(contig, runs_go_back_whole_and_grow_again)
 {
@@ -373,8 +374,10 @@ Test(contig, runs_go_back_whole_and_grow_again)
 		cr_assert_eq(wcp_pool_stats(pool, &st), 0);
 		cr_assert_eq(st.resident, 8 * MiB, "resident %llu: a run went "
 			     "back in part", (unsigned long long)st.resident);
-		p[1] = wcp_malloc(pool, 2 * MiB);
+		/* Its old bytes stayed with the run: calloc clears them. */
+		p[1] = wcp_calloc(pool, 1, 2 * MiB);
 		cr_assert_not_null(p[1], "the freed page again");
+		cr_assert(all_bytes(p[1], 2 * MiB, 0), "calloc: old bytes");
 		memset(p[1], 9, 2 * MiB);
 		for (int i = 0; i < 4; i++)
 			assert_in_runs(pool, p[i], 2 * MiB, 4 * MiB, 0);
