@@ -173,7 +173,37 @@ struct wcp_pool_options {
 	 * to be 0: the ABI is unchanged.)
 	 */
 	uint32_t addr_bits;
+	/*
+	 * The fields above are the whole struct of wcpool 0.1 to 0.3 (32
+	 * bytes); programs built against those headers call the old
+	 * wcp_pool_create (symbol version WCPOOL_0.1), which reads only
+	 * them.  Since 0.4:
+	 */
+	/**
+	 * 0: pages wherever they come.  Otherwise the pool's pages come in
+	 * physically contiguous runs of this many bytes, a multiple of 2 MiB
+	 * up to 1 GiB (WCP_CONTIG_MAX), each aligned in physical memory to
+	 * the largest power of two that divides it: a buffer that lies in one
+	 * run is one contiguous range to a device without an IOMMU or
+	 * scatter-gather (wcp_register() with max_segments 1).  The pool's
+	 * address reservation is aligned the same way, so a buffer no longer
+	 * than that power of two and aligned to it lies in one run.  The pool
+	 * commits and releases memory in whole runs (a run's memory goes
+	 * back to the system when nothing in it is allocated any more), and
+	 * max_size is rounded up to a multiple of it.  Other values:
+	 * -EINVAL, before anything is made.  wcpool.ko only, whose pages are
+	 * 2 MiB: -EOPNOTSUPP on the memfd backend and with page_size 4 KiB or
+	 * 1 GiB (WCP_BACKEND_AUTO then needs the module), and from wcpool.ko
+	 * on a kernel that makes no runs (Linux 6.1; 6.12 makes them).  Goes
+	 * with addr_bits and WCP_POOL_DMA32: the runs lie below the limit.
+	 */
+	uint64_t contig_size;
+	/** Zero: room for later options without a new symbol version. */
+	uint64_t reserved[3];
 };
+
+/** Longest physically contiguous run of a pool (wcp_pool_options.contig_size). */
+#define WCP_CONTIG_MAX ((uint64_t)1 << 30)
 
 /** What a pool actually got, as opposed to what was asked for. */
 struct wcp_pool_info {
@@ -186,6 +216,27 @@ struct wcp_pool_info {
 	bool read_only;		/**< mapped without write permission */
 	/** How wcp_register() exports ranges: enum wcp_export_path. */
 	uint32_t export_path;
+	/*
+	 * The fields above are the whole struct of wcpool 0.1 to 0.3 (40
+	 * bytes), all that the old wcp_pool_info (symbol version WCPOOL_0.1)
+	 * writes for programs built against those headers.  Since 0.4:
+	 */
+	/**
+	 * Every page lies below 2^addr_bits of physical address, as
+	 * wcpool.ko reports the pool (WCPOOL_IOC_INFO): 24 to 64 as created
+	 * (32 for WCP_POOL_DMA32), 0 for no limit.  Always 0 on the memfd
+	 * backend, whose pages are wherever they come.
+	 */
+	uint32_t addr_bits;
+	uint32_t reserved0;	/**< 0 */
+	/**
+	 * Length of the pool's physically contiguous runs in bytes, as
+	 * wcpool.ko reports the pool (wcp_pool_options.contig_size); 0: not
+	 * a pool of runs (always on the memfd backend).
+	 */
+	uint64_t contig_size;
+	/** 0: room for later fields without a new symbol version. */
+	uint64_t reserved[4];
 };
 
 /** wcp_pool_info.export_path: what makes a registration's dma-buf. */
@@ -238,10 +289,19 @@ void wcp_free(struct wcp_pool *pool, void *ptr);
  * @poolp: receives the pool.
  *
  * Return: 0, or -EINVAL (unknown flag or backend, page size not 0/4K/2M/1G,
- * non-zero reserved), -ENODEV (WCP_BACKEND_MODULE without /dev/wcpool),
- * -EOPNOTSUPP (policy the backend cannot give and no fallback allowed),
- * -ENOMEM (no huge pages although page_size demanded them, or no memory),
- * or another negative errno from the system call that failed.
+ * addr_bits not 0 or 24..64 (0 or 32 with WCP_POOL_DMA32), contig_size not
+ * 0 or a multiple of 2 MiB up to 1 GiB, max_size too large, non-zero
+ * reserved), -ENODEV (WCP_BACKEND_MODULE without /dev/wcpool),
+ * -EOPNOTSUPP (policy the backend cannot give and no fallback allowed;
+ * addr_bits below 64, WCP_POOL_DMA32 or contig_size without wcpool.ko;
+ * contig_size with a page size other than 2 MiB, or where the kernel makes
+ * no contiguous runs), -ENOMEM (no huge pages although page_size demanded
+ * them, or no memory), or another negative errno from the system call that
+ * failed.
+ *
+ * Programs built against wcpool 0.3 or older headers, whose options end
+ * with addr_bits, call the old version of this function (WCPOOL_0.1),
+ * which reads no byte past it and makes the same pools (contig_size 0).
  */
 int wcp_pool_create(const struct wcp_pool_options *opts,
 		    struct wcp_pool **poolp);
@@ -256,7 +316,10 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 void wcp_pool_destroy(struct wcp_pool *pool);
 
 /**
- * wcp_pool_info() - backend, policy and page size in use.
+ * wcp_pool_info() - backend, policy, page size, address limit and
+ * contiguous run size in use.  Programs built against wcpool 0.3 or older
+ * headers call the old version (WCPOOL_0.1), which writes only the old
+ * struct's 40 bytes.
  * Return: 0, or -EINVAL if @pool or @info is NULL.
  */
 int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info);

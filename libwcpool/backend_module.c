@@ -41,16 +41,19 @@ static int module_info(const struct wcp_pool *pool, struct wcpool_info *info)
 
 /*
  * Grow every page of [off, off+len) that is not there yet.  One ioctl when
- * the whole range is new (the usual case), else page by page.
+ * the whole range is new (the usual case), else page by page; run by run
+ * in a pool of contiguous runs, which grows only whole runs (commit.c
+ * hands over whole runs).
  */
 static int module_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
+	uint64_t grain = wcpi_pool_grain(pool);
 	int err = range_ioctl(pool, WCPOOL_IOC_GROW, off, len);
 
 	if (err != -EEXIST)
 		return err;
-	for (uint64_t p = off; p < off + len; p += pool->page_size) {
-		err = range_ioctl(pool, WCPOOL_IOC_GROW, p, pool->page_size);
+	for (uint64_t p = off; p < off + len; p += grain) {
+		err = range_ioctl(pool, WCPOOL_IOC_GROW, p, grain);
 		if (err && err != -EEXIST)
 			return err;
 	}
@@ -203,6 +206,22 @@ bool wcpi_module_present(void)
 	return access(WCP_MODULE_DEVICE, F_OK) == 0;
 }
 
+/*
+ * The address limit and run size in force, as the module reports them:
+ * what wcp_pool_info() says and the unit commit.c grows in.
+ */
+static int module_read_fit(struct wcp_pool *pool)
+{
+	struct wcpool_info info;
+	int err = module_info(pool, &info);
+
+	if (err)
+		return err;
+	pool->addr_bits = info.addr_bits;
+	pool->contig_size = info.contig_size;
+	return 0;
+}
+
 int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 		    uint64_t max_size)
 {
@@ -215,6 +234,7 @@ int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 		.max_size = max_size,
 		.map_mode = WCPOOL_MAP_PTE,
 		.addr_bits = o->addr_bits,
+		.contig_size = o->contig_size,
 	};
 	int dev, err;
 
@@ -232,7 +252,12 @@ int wcpi_module_open(struct wcp_pool *pool, const struct wcp_pool_options *o,
 	pool->ops = &module_ops;
 	pool->backend = WCP_BACKEND_MODULE;
 	pool->policy = from_module_policy(c.policy);
-	return 0;
+	err = module_read_fit(pool);
+	/* The library's unit, checked: commit.c would grow bad ranges. */
+	if (!err && (pool->contig_size != o->contig_size ||
+		     max_size % wcpi_pool_grain(pool)))
+		err = -EPROTO;
+	return err;
 }
 
 /* A pool fd received from another process; the view is reserved already. */
@@ -251,5 +276,7 @@ int wcpi_module_adopt(struct wcp_pool *pool, int fd)
 	    info.max_size != pool->max_size)
 		return -EINVAL;
 	pool->policy = from_module_policy(info.policy);
+	pool->addr_bits = info.addr_bits;
+	pool->contig_size = info.contig_size;
 	return 0;
 }

@@ -8,6 +8,10 @@
  * head and tail of large extents would leave partly used huge pages
  * allocated forever.  One bit per 4 KiB page, under the commit lock.
  *
+ * In a pool of contiguous runs (contig_size) the backend's unit is the run
+ * (wcpi_pool_grain()): a run grows whole and goes back only when none of
+ * its 4 KiB pages is committed, so "huge page" below reads "run" there.
+ *
  * A decommit always succeeds as jemalloc sees it, and jemalloc then takes
  * the range to read as zero once committed again.  Where the huge page
  * stays (a neighbour still uses part of it; a device holds it through a
@@ -75,7 +79,7 @@ static void free_maps(struct wcp_pool *pool)
 	if (c->stale)
 		wcpi_bitmap_free(c->stale, smalls);
 	if (c->deferred)
-		wcpi_bitmap_free(c->deferred, pool->max_size / pool->page_size);
+		wcpi_bitmap_free(c->deferred, c->units);
 	c->committed = c->stale = c->deferred = NULL;
 }
 
@@ -88,7 +92,9 @@ int wcpi_commit_init(struct wcp_pool *pool)
 		return 0;
 	c->committed = wcpi_bitmap_alloc(smalls);
 	c->stale = wcpi_bitmap_alloc(smalls);
-	c->deferred = wcpi_bitmap_alloc(pool->max_size / pool->page_size);
+	WCPI_ASSERT(pool->max_size % wcpi_pool_grain(pool) == 0);
+	c->units = pool->max_size / wcpi_pool_grain(pool);
+	c->deferred = wcpi_bitmap_alloc(c->units);
 	if (!c->committed || !c->stale || !c->deferred) {
 		free_maps(pool);
 		return -ENOMEM;
@@ -119,7 +125,7 @@ static bool test_bit(const uint64_t *map, uint64_t b)
 
 static bool any_bit(const uint64_t *map, uint64_t first, uint64_t end)
 {
-	/* Huge pages cover whole words: 512 or 262144 bits. */
+	/* Huge pages and runs cover whole words: 512 bits or more. */
 	for (uint64_t w = first / 64; w < end / 64; w++)
 		if (map[w])
 			return true;
@@ -129,15 +135,15 @@ static bool any_bit(const uint64_t *map, uint64_t first, uint64_t end)
 int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	struct wcpi_commit *c = &pool->commit;
-	uint64_t ps = pool->page_size, first, last;
+	uint64_t ps = wcpi_pool_grain(pool), first, last;
 	int err;
 
 	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
 		    off + len <= pool->max_size);
 	if (!c->committed)
 		return pool->ops->commit(pool, off, len);
-	first = off & ~(ps - 1);
-	last = wcpi_align_up(off + len, ps);
+	first = wcpi_round_down(off, ps);
+	last = wcpi_round_up(off + len, ps);
 	wcpi_lock(&c->lock);
 	/* Committing a huge page that is already there is a no-op. */
 	err = pool->ops->commit(pool, first, last - first);
@@ -161,7 +167,7 @@ int wcpi_commit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 static void release_page(struct wcp_pool *pool, uint64_t h)
 {
 	struct wcpi_commit *c = &pool->commit;
-	uint64_t ps = pool->page_size;
+	uint64_t ps = wcpi_pool_grain(pool);
 	bool gone;
 
 	wcpi_lock_held(&c->lock);
@@ -180,7 +186,7 @@ static void release_page(struct wcp_pool *pool, uint64_t h)
 int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 {
 	struct wcpi_commit *c = &pool->commit;
-	uint64_t ps = pool->page_size, shift = SMALL_SHIFT;
+	uint64_t ps = wcpi_pool_grain(pool), shift = SMALL_SHIFT;
 
 	WCPI_ASSERT(!((off | len) & (WCP_PAGE_4K - 1)) && len &&
 		    off + len <= pool->max_size);
@@ -193,7 +199,7 @@ int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 	wcpi_lock(&c->lock);
 	set_bits(c->committed, off >> shift, (off + len) >> shift, false);
 	set_bits(c->stale, off >> shift, (off + len) >> shift, true);
-	for (uint64_t h = off & ~(ps - 1); h < off + len; h += ps)
+	for (uint64_t h = wcpi_round_down(off, ps); h < off + len; h += ps)
 		if (!any_bit(c->committed, h >> shift, (h + ps) >> shift))
 			release_page(pool, h);
 	wcpi_unlock(&c->lock);
@@ -204,12 +210,12 @@ int wcpi_decommit(struct wcp_pool *pool, uint64_t off, uint64_t len)
 void wcpi_commit_retry(struct wcp_pool *pool)
 {
 	struct wcpi_commit *c = &pool->commit;
-	uint64_t words, ps = pool->page_size;
+	uint64_t words, ps = wcpi_pool_grain(pool);
 
 	/* A fork() child must not take pages from under its parent. */
 	if (!c->deferred || wcpi_pool_forked(pool))
 		return;
-	words = (pool->max_size / ps + 63) / 64;
+	words = (c->units + 63) / 64;
 	wcpi_lock(&c->lock);
 	for (uint64_t w = 0; w < words; w++)
 		for (uint64_t bits = c->deferred[w]; bits; bits &= bits - 1)

@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "register.h"
 #include "spill.h"
+#include "symver.h"
 #include "tcache.h"
 #include "uring.h"
 
@@ -35,28 +36,54 @@ static bool valid_addr_bits(const struct wcp_pool_options *o)
 	       o->addr_bits == 32;
 }
 
+/* 0, or runs of whole 2 MiB pages up to 1 GiB (wcpool.ko's pages). */
+static bool valid_contig_size(uint64_t size)
+{
+	return size % WCP_PAGE_2M == 0 && size <= WCP_CONTIG_MAX;
+}
+
 static int check_options(const struct wcp_pool_options *o)
 {
 	if (o->backend > WCP_BACKEND_MEMFD || o->policy > WCP_POLICY_WB ||
 	    !valid_page_size(o->page_size) ||
 	    (o->flags & ~(uint32_t)(WCP_POOL_ALLOW_WB_FALLBACK |
-				    WCP_POOL_DMA32)) || !valid_addr_bits(o))
+				    WCP_POOL_DMA32)) || !valid_addr_bits(o) ||
+	    !valid_contig_size(o->contig_size) ||
+	    o->reserved[0] || o->reserved[1] || o->reserved[2])
 		return -EINVAL;
 	return 0;
 }
 
-/* Must the pages lie below a physical limit?  Only the module places them. */
+/*
+ * Must the pages lie below a physical limit, or in contiguous runs?  Only
+ * the module places them.
+ */
 static bool placed(const struct wcp_pool_options *o)
 {
-	return (o->flags & WCP_POOL_DMA32) || (o->addr_bits &&
-					       o->addr_bits < 64);
+	return (o->flags & WCP_POOL_DMA32) || o->contig_size ||
+	       (o->addr_bits && o->addr_bits < 64);
+}
+
+/*
+ * The reservation a pool of runs needs: max_size (or the default) rounded
+ * up to whole runs, which is what wcpool.ko requires of its max_size and
+ * commit.c of the pool.  Other pools round to their page size later.
+ */
+static uint64_t wanted_max_size(const struct wcp_pool_options *o)
+{
+	uint64_t max = o->max_size ? o->max_size : WCP_DEFAULT_MAX_SIZE;
+
+	/* Too large either way: wcpi_pool_reserve() says -EINVAL. */
+	if (!o->contig_size || max > ((uint64_t)1 << 46))
+		return o->max_size;
+	return wcpi_round_up(max, o->contig_size);
 }
 
 /* One PROT_NONE reservation aligned to the page size: the pool's VA. */
 int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		     uint64_t page_size)
 {
-	uint64_t size, slack, align;
+	uint64_t size, slack, align, run_align;
 	char *p, *base;
 	int err;
 
@@ -67,6 +94,14 @@ int wcpi_pool_reserve(struct wcp_pool *pool, uint64_t max_size,
 		return -EINVAL;
 	/* 2 MiB at least: huge.c works in 2 MiB units on 4 KiB pools too. */
 	align = page_size > WCP_PAGE_2M ? page_size : WCP_PAGE_2M;
+	/*
+	 * Runs as aligned in the address space as in physical memory (to
+	 * the largest power of two dividing their size): a buffer aligned
+	 * to that in the address space, and no longer, lies in one run.
+	 */
+	run_align = pool->contig_size & -pool->contig_size;
+	if (run_align > align)
+		align = run_align;
 	slack = align - WCP_PAGE_4K;
 	p = mmap(NULL, size + slack, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -138,12 +173,12 @@ void wcpi_pool_free_object(struct wcp_pool *pool)
 }
 
 /* The module when it is there and usable, else a memfd. */
-static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
+static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o,
+			uint64_t max)
 {
-	uint64_t max = o->max_size ? o->max_size : WCP_DEFAULT_MAX_SIZE;
 	int err;
 
-	max = wcpi_align_up(max, WCP_PAGE_2M);
+	max = wcpi_align_up(max ? max : WCP_DEFAULT_MAX_SIZE, WCP_PAGE_2M);
 	switch (o->backend) {
 	case WCP_BACKEND_MODULE:
 		return wcpi_module_open(pool, o, max);
@@ -168,11 +203,24 @@ static int open_backend(struct wcp_pool *pool, const struct wcp_pool_options *o)
 	return -EINVAL;
 }
 
-int wcp_pool_create(const struct wcp_pool_options *opts,
-		    struct wcp_pool **poolp)
+/*
+ * wcp_pool_create and wcp_pool_info of 0.4, whose structs grew: the
+ * default versions (compat.c keeps the old ones).  Callers inside the
+ * library name them as the API does (wcp_pool_create); the link binds
+ * that name to the default.
+ */
+int wcpi_pool_create_0_4(const struct wcp_pool_options *opts,
+			 struct wcp_pool **poolp);
+int wcpi_pool_info_0_4(const struct wcp_pool *pool, struct wcp_pool_info *info);
+WCPI_SYMVER(wcpi_pool_create_0_4, "wcp_pool_create@@WCPOOL_0.4");
+WCPI_SYMVER(wcpi_pool_info_0_4, "wcp_pool_info@@WCPOOL_0.4");
+
+int wcpi_pool_create_0_4(const struct wcp_pool_options *opts,
+			 struct wcp_pool **poolp)
 {
 	static const struct wcp_pool_options defaults;
 	struct wcp_pool *pool;
+	uint64_t max;
 	int err;
 
 	if (!poolp)
@@ -183,10 +231,11 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	err = check_options(opts);
 	if (err)
 		return err;
+	max = wanted_max_size(opts);
 	pool = wcpi_pool_alloc_object();
 	if (!pool)
 		return -ENOMEM;
-	err = open_backend(pool, opts);
+	err = open_backend(pool, opts, max);
 	/* A default pool that got huge pages spills when they run out. */
 	pool->spill.allowed = !err && !opts->page_size &&
 			      pool->backend == WCP_BACKEND_MEMFD &&
@@ -195,7 +244,7 @@ int wcp_pool_create(const struct wcp_pool_options *opts,
 	if (pool->spill.allowed)
 		pool->spill.create = wcp_pool_create;
 	if (!err)
-		err = wcpi_pool_reserve(pool, opts->max_size, pool->page_size);
+		err = wcpi_pool_reserve(pool, max, pool->page_size);
 	if (!err)
 		err = wcpi_arena_create(pool);
 	if (err) {
@@ -213,7 +262,7 @@ void wcp_pool_destroy(struct wcp_pool *pool)
 		wcpi_pool_free_object(pool);
 }
 
-int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
+int wcpi_pool_info_0_4(const struct wcp_pool *pool, struct wcp_pool_info *info)
 {
 	if (!pool || !info)
 		return -EINVAL;
@@ -226,6 +275,8 @@ int wcp_pool_info(const struct wcp_pool *pool, struct wcp_pool_info *info)
 		.imported = pool->imported,
 		.read_only = pool->read_only,
 		.export_path = pool->export_path,
+		.addr_bits = pool->addr_bits,
+		.contig_size = pool->contig_size,
 	};
 	return 0;
 }

@@ -22,7 +22,7 @@
  *   layer 5 caches: tcache fork
  *   layer 6 front end: alloc spill
  *   layer 7 devices: register uring
- *   layer 8 life cycle: pool
+ *   layer 8 life cycle: pool compat
  *   layer 9 sharing: share
  *
  * (space.c: address space, mapping, policy, fork generation; fill.c:
@@ -31,7 +31,9 @@
  * for frames; tcache.c: per-thread bins; fork.c: the fork() handlers;
  * alloc.c: the malloc family; spill.c: the second pool of ordinary pages;
  * register.c, uring.c: device and io_uring registrations; pool.c:
- * create, destroy, stats, trim; share.c: export, import, offsets.)
+ * create, destroy, stats, trim; compat.c: the old versions of
+ * wcp_pool_create and wcp_pool_info for binaries built against 0.1 to 0.3;
+ * share.c: export, import, offsets.)
  *
  * Lock order, outer first: spill -> tcache.c's global lock -> arenas ->
  * huge -> space -> commit -> registrations -> uring -> remote, with
@@ -105,6 +107,12 @@ struct wcpi_commit {
 	uint64_t *committed;	/* a bit per 4 KiB page jemalloc committed */
 	uint64_t *stale;	/* a bit per 4 KiB page that may hold old bytes */
 	uint64_t *deferred;	/* a bit per huge page kept for a retry */
+	/*
+	 * Bits of deferred: huge pages, or runs (wcpi_pool_grain()), as the
+	 * pool was when the maps were made (an imported view learns its
+	 * run size after; it never commits).
+	 */
+	uint64_t units;
 	/* set up before the pool is shared with other threads, then read */
 	wcpi_commit_held_fn *holders[WCPI_COMMIT_HOLDERS];
 };
@@ -171,6 +179,9 @@ struct wcp_pool {
 	bool imported;
 	bool read_only;
 	uint32_t export_path;		/* enum wcp_export_path, found once */
+	/* As the backend reports them (wcpool.ko's INFO); 0 on memfd pools. */
+	uint32_t addr_bits;		/* pages below 2^addr_bits; 0: anywhere */
+	uint64_t contig_size;		/* physically contiguous runs; 0: none */
 	/* The fork() generation of the process that made this object. */
 	unsigned fork_generation;
 
@@ -197,6 +208,17 @@ int wcpi_pool_refresh(struct wcp_pool *pool);
 int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 			 void *want, uint64_t *off);
 uint64_t wcpi_pool_mapped(const struct wcp_pool *pool);
+
+/*
+ * The unit in which the backend grows and releases the pool file: a
+ * contiguous run (wcpool.ko grows only whole runs, and a run released in
+ * part could not grow again), else the page.  A multiple of the page size,
+ * not always a power of two (12 MiB runs); max_size is a multiple of it.
+ */
+static inline uint64_t wcpi_pool_grain(const struct wcp_pool *pool)
+{
+	return pool->contig_size ? pool->contig_size : pool->page_size;
+}
 
 /* wcp_offset() for the library's own calls: inline on the hot path. */
 static inline uint64_t wcpi_offset(const struct wcp_pool *pool,

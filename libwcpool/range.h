@@ -23,4 +23,16 @@ static inline uint64_t wcpi_align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
+/* @x down to a multiple of @a, which need not be a power of two. */
+static inline uint64_t wcpi_round_down(uint64_t x, uint64_t a)
+{
+	return x - x % a;
+}
+
+/* @x up to a multiple of @a (any @a); the caller keeps it from overflowing. */
+static inline uint64_t wcpi_round_up(uint64_t x, uint64_t a)
+{
+	return wcpi_round_down(x + a - 1, a);
+}
+
 #endif

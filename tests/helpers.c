@@ -14,7 +14,7 @@
  * WCPOOL_TEST_POLICY=wc|uc|wb runs the suites on pools of that policy (the
  * in-guest runs against wcpool.ko do each in turn); unset means default.
  */
-static uint32_t test_policy(void)
+uint32_t test_policy(void)
 {
 	const char *p = getenv("WCPOOL_TEST_POLICY");
 

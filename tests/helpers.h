@@ -14,6 +14,8 @@
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
 
+/* The policy WCPOOL_TEST_POLICY (wc, uc, wb) names; unset: default. */
+uint32_t test_policy(void);
 /* Create a pool or fail the test; page_size/max_size 0 mean defaults. */
 struct wcp_pool *make_pool(uint64_t page_size, uint64_t max_size);
 /*
