@@ -83,6 +83,20 @@ int kmsg_check(const char *what)
 	return nbad;
 }
 
+uint64_t phys_addr(const volatile void *p)
+{
+	const uint64_t pfn_mask = (1ULL << 55) - 1;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0;
+
+	(void)*(const volatile uint8_t *)p;
+	ASSERT(fd >= 0);
+	ASSERT(pread(fd, &e, 8, (uintptr_t)p / 4096 * 8) == 8);
+	close(fd);
+	ASSERT(e & pfn_mask);
+	return (e & pfn_mask) * 4096 + ((uintptr_t)p & 4095);
+}
+
 double now_s(void)
 {
 	struct timespec t;
