@@ -222,6 +222,18 @@ static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
 	return 0;
 }
 
+/*
+ * WC and UC pages are never in a CPU cache: their DMA mappings need no
+ * cache maintenance (as the kernel's uncached system heap maps them), and
+ * several importers may map them at once without DMA-API debug's
+ * overlapping-cacheline complaint.  WB pages get the usual syncs.
+ */
+static unsigned long wcpool_dmabuf_attrs(struct wcpool_reg *reg)
+{
+	return reg->pool->policy == WCPOOL_POLICY_WB ? 0 :
+	       DMA_ATTR_SKIP_CPU_SYNC;
+}
+
 static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 					  enum dma_data_direction dir)
 {
@@ -249,7 +261,7 @@ static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 	ret = wcpool_dmabuf_build(reg, attach->dev, sgt);
 	if (ret)
 		goto err_free;
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	ret = dma_map_sgtable(attach->dev, sgt, dir, wcpool_dmabuf_attrs(reg));
 	if (ret)
 		goto err_table;
 	a->sgt = sgt;
@@ -283,7 +295,7 @@ static void wcpool_dmabuf_unmap(struct dma_buf_attachment *attach,
 		a->dir = DMA_NONE;
 	}
 	mutex_unlock(&reg->lock);
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dma_unmap_sgtable(attach->dev, sgt, dir, wcpool_dmabuf_attrs(reg));
 	sg_free_table(sgt);
 	kfree(sgt);
 	atomic_long_dec(&wcpool_stats.reg_mapped);
