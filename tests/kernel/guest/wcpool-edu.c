@@ -1245,6 +1245,7 @@ static void test_map_move(void)
 	struct scribe *sc;
 	long moves, pages;
 	uint64_t off, pa;
+	double took;
 	struct edu e, w;
 	int fd, dfd, drm;
 	uint8_t *p, *d;
@@ -1271,7 +1272,9 @@ static void test_map_move(void)
 	pages = stat_get("pages_moved");
 	/* 64 KiB entries for both edus: an earlier test may have set more. */
 	e = edu_open(d28, 64 * KB);
+	took = now_s();
 	ASSERT(edu_attach(&e, dfd) == 0);
+	took = now_s() - took;
 	scribe_wait(sc);
 	sc->stop = true;
 	pthread_join(t, NULL);
@@ -1303,10 +1306,10 @@ static void test_map_move(void)
 	ASSERT(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
 	EXPECT(stat_get("dma_mapped") == 3);
 	EXPECT(stat_get("map_moves") == moves + !e.translated);
-	printf("  map_move: edu %s mask 28 iommu %s: 2 MiB page at %#llx %s, %lu writer passes, %u entries, edu and vgem after it: %llu bytes compared\n",
+	printf("  map_move: edu %s mask 28 iommu %s: 2 MiB page at %#llx %s (map %.1f ms), %lu writer passes, %u entries, edu and vgem after it: %llu bytes compared\n",
 	       e.name, iommu, (unsigned long long)pa,
 	       e.translated ? "not moved" : "moved below 2^28 at map",
-	       sc->passes, n,
+	       took * 1e3, sc->passes, n,
 	       (unsigned long long)dma_check(&e, dfd, p + off + MM_BUF, off + MM_BUF, MM_LEN, 53));
 	free(cpu);
 	free(cpu2);
