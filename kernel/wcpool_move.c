@@ -381,6 +381,8 @@ static bool wcpool_move_plan(struct wcpool_move *mv, struct wcpool_reg *reg,
 	unsigned long i;
 
 	*worst = 0;
+	if (!reg->max_segments && !limit)
+		return false;
 	for (i = 0; i < reg->nr_heads; i++) {
 		above |= wcpool_move_above(reg->heads[i], limit);
 		*worst += DIV_ROUND_UP(wcpool_move_part(reg, i), max);
@@ -460,7 +462,7 @@ long wcpool_reg_move(struct wcpool_reg *reg, u64 limit)
 	long ret;
 
 	lockdep_assert_held(&reg->lock);
-	if (reg->limit && reg->limit < limit)
+	if (reg->limit && (!limit || reg->limit < limit))
 		limit = reg->limit;
 	if (!wcpool_move_plan(&mv, reg, limit, &worst))
 		return 0;

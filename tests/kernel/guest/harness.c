@@ -97,6 +97,23 @@ uint64_t phys_addr(const volatile void *p)
 	return (e & pfn_mask) * 4096 + ((uintptr_t)p & 4095);
 }
 
+bool kernel_has(const char *name)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[256], sym[128];
+	size_t n = strlen(name);
+	bool found = false;
+
+	ASSERT(f);
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %127s", sym) == 1 &&
+		    !strncmp(sym, name, n) &&
+		    (!sym[n] || !strcmp(sym + n, "_noprof")))
+			found = true;
+	fclose(f);
+	return found;
+}
+
 double now_s(void)
 {
 	struct timespec t;

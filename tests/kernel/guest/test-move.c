@@ -319,24 +319,6 @@ static void test_move_gup_pinned(void)
 	close(fd);
 }
 
-/* Does the kernel have function @name (or @name_noprof, 6.12)? */
-static bool kernel_has(const char *name)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[256], sym[128];
-	size_t n = strlen(name);
-	bool found = false;
-
-	ASSERT(f);
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %*s %127s", sym) == 1 &&
-		    !strncmp(sym, name, n) &&
-		    (!sym[n] || !strcmp(sym + n, "_noprof")))
-			found = true;
-	fclose(f);
-	return found;
-}
-
 /*
  * The move's allocations fail (the kprobe module fails alloc_pages and
  * alloc_contig_range every time): ENOMEM, the pages and bytes as they

@@ -1396,6 +1396,68 @@ static void test_map_held(void)
 	}
 }
 
+/*
+ * The move's allocation fails at map (the kprobe module fails
+ * alloc_pages and alloc_contig_range every time; recycled pages dropped
+ * first): the 28-bit edu
+ * without an IOMMU gets ENOMEM, nothing moved (same page, same bytes, no
+ * map_moves), and the next map moves the page.  Behind an IOMMU nothing
+ * is allocated: not run there.
+ */
+static void test_map_faults(void)
+{
+	unsigned int d28 = edu_with_bits(28);
+	const uint64_t max = 256 * MB;
+	long moves = stat_get("map_moves");
+	uint64_t off, pa, j, bad = 0;
+	struct edu e;
+	int fd, dfd, dc;
+	uint8_t *p;
+
+	ASSERT(d28 < nedu);
+	if (strcmp(iommu, "none")) {
+		printf("  map_faults: iommu %s: nothing moves, nothing to fail\n", iommu);
+		return;
+	}
+	/* As move_faults: the debug kernel has alloc_pages() inline. */
+	if (!kernel_has("alloc_pages")) {
+		printf("  map_faults: no alloc_pages() function in this kernel to fail\n");
+		return;
+	}
+	fd = pool(WCPOOL_POLICY_UC, max);
+	p = map(fd, max);
+	off = grow_above(fd, p, max, 1ULL << 28);
+	pa = phys_addr(p + off);
+	fill(p + off, HP, 91);
+	dfd = reg(fd, p + off + MM_BUF, MM_LEN);
+	e = edu_open(d28, 64 * KB);
+	/* No recycled page below the limit to take instead. */
+	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	ASSERT(dc >= 0 && write(dc, "2", 1) == 1);
+	close(dc);
+	/* 6.12 takes 25-31-bit pages with alloc_contig_range() too. */
+	ASSERT(system(kernel_has("alloc_contig_range") ?
+		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages,alloc_contig_range every=1" :
+		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages every=1") == 0);
+	EXPECT_ERR(edu_attach(&e, dfd), ENOMEM);
+	ASSERT(system("rmmod wcpool_faultinj") == 0);
+	EXPECT(stat_get("map_moves") == moves);
+	EXPECT(stat_get("dma_mapped") == 0);
+	EXPECT(phys_addr(p + off) == pa);
+	for (j = 0; j < HP; j++)
+		bad += p[off + j] != pat(91, j);
+	EXPECT(bad == 0);
+	ASSERT(edu_attach(&e, dfd) == 0);
+	EXPECT(stat_get("map_moves") == moves + 1);
+	EXPECT(phys_addr(p + off) + HP <= 1ULL << 28);
+	printf("  map_faults: the move's allocation failed: ENOMEM, nothing moved; the next map moved the page: %llu bytes compared\n",
+	       (unsigned long long)dma_check(&e, dfd, p + off + MM_BUF, off + MM_BUF, MM_LEN, 93));
+	close(e.fd);
+	close(dfd);
+	munmap(p, max);
+	close(fd);
+}
+
 /* What map_race's second thread does to the buffer meanwhile. */
 struct mrace {
 	int fd, dfd;
@@ -1556,6 +1618,7 @@ static const struct test edu_tests[] = {
 	{ "map_move", test_map_move },
 	{ "map_held", test_map_held },
 	{ "map_race", test_map_race },
+	{ "map_faults", test_map_faults },
 	{ NULL, NULL },
 };
 
