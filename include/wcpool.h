@@ -587,7 +587,11 @@ struct wcp_registration;
  * same bytes (neighbours in those pages included).  It costs a 2 MiB
  * allocation and copy per page, and page faults on the pool wait during
  * the copy.  Pages that another registration, a GUP pin (io_uring fixed
- * buffers, V4L2 USERPTR) or a pipe holds do not move: -ERANGE.
+ * buffers, V4L2 USERPTR) or a pipe holds do not move: -ERANGE.  The same
+ * move happens later, in the kernel, when a device without an IOMMU maps
+ * the dma-buf and cannot reach a page (and no other device has it mapped):
+ * pointers stay valid; where the move cannot be made the driver's map
+ * fails (wcp_register(3), "Moving to fit").
  *
  * Return: 0, or
  * -EINVAL (NULL @pool or @regp, unaligned, empty or overflowing range, bad

@@ -39,8 +39,13 @@ struct wcpool_heap_buf;
  *        no mmap lock: REGISTER drops it before moving)
  *     -> wcpool_page_lock (wcpool_page.c, a spinlock: recycle and
  *        deferred lists; nothing is taken under it)
- *   wcpool_reg->lock (wcpool_reg.h, one registration's attachments):
- *     a leaf, taken with no other wcpool lock held
+ *   mm->mmap_lock (faults and mmap of a registration's dma-buf)
+ *     -> the dma-buf's reservation lock (map_dma_buf and vmap on 6.12)
+ *     -> wcpool_reg->lock (wcpool_reg.h, one registration: its
+ *        attachments, vmaps, and its pages and runs against a move)
+ *     -> wcpool->lock (a move at map, wcpool_reg_move())
+ *     -> i_mmap_rwsem of the dma-buf's inode (the move zaps its user
+ *        mappings)
  *   wcpool_heap_lock (wcpool_heap.c, the 2 MiB pages that heap buffers
  *     share): taken with no other wcpool lock held
  *     -> wcpool_page_lock
@@ -127,8 +132,11 @@ struct wcpool_span {
  * @contig_runs: physically contiguous runs taken with alloc_contig_range()
  *	so far
  * @contig_pages: huge pages in those runs
- * @moves: REGISTERs that moved a range's backing so far (wcpool_move.c)
+ * @moves: moves of a range's backing so far, at REGISTER and at map
+ *	(wcpool_move.c)
  * @pages_moved: huge pages those moves copied
+ * @map_moves: those of @moves made at map, for a device without IOMMU
+ *	translation that could not reach the pages
  */
 struct wcpool_stats {
 	atomic_long_t pools;
@@ -149,6 +157,7 @@ struct wcpool_stats {
 	atomic_long_t contig_pages;
 	atomic_long_t moves;
 	atomic_long_t pages_moved;
+	atomic_long_t map_moves;
 };
 
 extern struct wcpool_stats wcpool_stats;

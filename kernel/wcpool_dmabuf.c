@@ -148,16 +148,51 @@ static long wcpool_dmabuf_walk(struct wcpool_reg *reg, struct device *dev,
 }
 
 /*
- * The sg table of @reg for @dev, before anything is DMA-mapped: refused
- * where the device cannot reach the pages without an IOMMU (dma-direct
- * would WARN, or bounce the WC/UC pages through a cached swiotlb buffer),
- * with at most one rate-limited line naming the device and the reason.
+ * The physical address below which @dev, which has no IOMMU translation,
+ * reaches memory: its DMA mask and bus limit as a CPU address.  0: all.
+ */
+static u64 wcpool_dmabuf_reach(struct device *dev)
+{
+	u64 mask = *dev->dma_mask;
+	phys_addr_t last;
+
+	if (dev->bus_dma_limit)
+		mask = min_t(u64, mask, dev->bus_dma_limit);
+	last = dma_to_phys(dev, mask);
+	return last == (phys_addr_t)-1 ? 0 : (u64)last + 1;
+}
+
+/*
+ * @dev has no IOMMU translation and cannot reach some of @reg's pages:
+ * move them where it can (wcpool_reg_move()), unless another importer has
+ * them mapped or the dma-buf is vmapped (their addresses cannot change
+ * under them).  Return: 0 (moved) or -ERANGE, -ENOMEM, -EINTR, -ENXIO.
+ */
+static int wcpool_dmabuf_move(struct wcpool_reg *reg, struct device *dev)
+{
+	long ret;
+
+	lockdep_assert_held(&reg->lock);
+	if (!list_empty(&reg->attachments) || reg->vmaps)
+		return -ERANGE;
+	ret = wcpool_reg_move(reg, wcpool_dmabuf_reach(dev));
+	return ret > 0 ? 0 : ret ? ret : -ERANGE;
+}
+
+/*
+ * The sg table of @reg for @dev, before anything is DMA-mapped.  Where the
+ * device cannot reach the pages without an IOMMU (dma-direct would WARN,
+ * or bounce the WC/UC pages through a cached swiotlb buffer) they move
+ * where it can; where they cannot move, the map is refused with at most
+ * one rate-limited line naming the device and the reason.  Caller holds
+ * @reg's lock.
  */
 static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
 			       struct sg_table *sgt)
 {
 	bool direct = !wcpool_dmabuf_translated(dev);
 	long n;
+	int ret;
 
 	if (direct && !dev->dma_mask) {
 		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf: no DMA mask\n");
@@ -169,8 +204,13 @@ static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
 	}
 	n = wcpool_dmabuf_walk(reg, dev, direct, NULL);
 	if (n == -ERANGE) {
-		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf without an IOMMU: pages beyond DMA mask %#llx, bus limit %#llx\n",
-				     (u64)*dev->dma_mask, (u64)dev->bus_dma_limit);
+		ret = wcpool_dmabuf_move(reg, dev);
+		n = ret ? ret : wcpool_dmabuf_walk(reg, dev, direct, NULL);
+	}
+	if (n < 0) {
+		dev_warn_ratelimited(dev, "cannot map a wcpool dma-buf without an IOMMU: pages beyond DMA mask %#llx, bus limit %#llx, not moved (%ld)\n",
+				     (u64)*dev->dma_mask, (u64)dev->bus_dma_limit,
+				     n);
 		return n;
 	}
 	if (n > UINT_MAX)
@@ -182,40 +222,51 @@ static int wcpool_dmabuf_build(struct wcpool_reg *reg, struct device *dev,
 	return 0;
 }
 
+/*
+ * WC and UC pages are never in a CPU cache: their DMA mappings need no
+ * cache maintenance (as the kernel's uncached system heap maps them), and
+ * several importers may map them at once without DMA-API debug's
+ * overlapping-cacheline complaint.  WB pages get the usual syncs.
+ */
+static unsigned long wcpool_dmabuf_attrs(struct wcpool_reg *reg)
+{
+	return reg->pool->policy == WCPOOL_POLICY_WB ? 0 :
+	       DMA_ATTR_SKIP_CPU_SYNC;
+}
+
 static struct sg_table *wcpool_dmabuf_map(struct dma_buf_attachment *attach,
 					  enum dma_data_direction dir)
 {
 	struct wcpool_reg *reg = attach->dmabuf->priv;
 	struct wcpool_reg_attach *a = attach->priv;
 	struct sg_table *sgt;
-	bool mapped;
 	int ret;
 
 	/*
+	 * Under the registration's lock from the table's first entry to its
+	 * place on the list: a move for another importer must see it mapped.
 	 * One mapping per attachment: the CPU-access syncs walk the mapped
 	 * attachments, and a second table would escape them.
 	 */
 	mutex_lock(&reg->lock);
-	mapped = !list_empty(&a->node);
-	mutex_unlock(&reg->lock);
-	if (mapped)
-		return ERR_PTR(-EBUSY);
-
+	if (!list_empty(&a->node)) {
+		ret = -EBUSY;
+		goto err_unlock;
+	}
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
-	if (!sgt)
-		return ERR_PTR(-ENOMEM);
+	if (!sgt) {
+		ret = -ENOMEM;
+		goto err_unlock;
+	}
 	ret = wcpool_dmabuf_build(reg, attach->dev, sgt);
 	if (ret)
 		goto err_free;
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	ret = dma_map_sgtable(attach->dev, sgt, dir, wcpool_dmabuf_attrs(reg));
 	if (ret)
 		goto err_table;
-	mutex_lock(&reg->lock);
-	if (list_empty(&a->node)) {
-		a->sgt = sgt;
-		a->dir = dir;
-		list_add(&a->node, &reg->attachments);
-	}
+	a->sgt = sgt;
+	a->dir = dir;
+	list_add(&a->node, &reg->attachments);
 	mutex_unlock(&reg->lock);
 	atomic_long_inc(&wcpool_stats.reg_mapped);
 	wcpool_total_add(maps, 1);
@@ -225,6 +276,8 @@ err_table:
 	sg_free_table(sgt);
 err_free:
 	kfree(sgt);
+err_unlock:
+	mutex_unlock(&reg->lock);
 	return ERR_PTR(ret);
 }
 
@@ -242,7 +295,7 @@ static void wcpool_dmabuf_unmap(struct dma_buf_attachment *attach,
 		a->dir = DMA_NONE;
 	}
 	mutex_unlock(&reg->lock);
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dma_unmap_sgtable(attach->dev, sgt, dir, wcpool_dmabuf_attrs(reg));
 	sg_free_table(sgt);
 	kfree(sgt);
 	atomic_long_dec(&wcpool_stats.reg_mapped);
@@ -308,16 +361,23 @@ static vm_fault_t wcpool_dmabuf_fault(struct vm_fault *vmf)
 {
 	struct wcpool_reg *reg = vmf->vma->vm_private_data;
 	u64 off = (u64)vmf->pgoff << PAGE_SHIFT;
+	unsigned long addr = vmf->address & PAGE_MASK;
 	struct page *page;
+	vm_fault_t vmret;
 	int ret;
 
 	if (off >= reg->span.length)
 		return VM_FAULT_SIGBUS;
+	/* A move at map replaces the pages under this lock. */
+	mutex_lock(&reg->lock);
 	page = wcpool_reg_page(reg, off);
-	if (vmf->vma->vm_flags & VM_PFNMAP)
-		return vmf_insert_pfn(vmf->vma, vmf->address & PAGE_MASK,
-				      page_to_pfn(page));
-	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
+	if (vmf->vma->vm_flags & VM_PFNMAP) {
+		vmret = vmf_insert_pfn(vmf->vma, addr, page_to_pfn(page));
+		mutex_unlock(&reg->lock);
+		return vmret;
+	}
+	ret = vm_insert_page(vmf->vma, addr, page);
+	mutex_unlock(&reg->lock);
 	switch (ret) {
 	case 0:
 	case -EBUSY:	/* another thread was first */
@@ -377,6 +437,7 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 {
 	struct wcpool_reg *reg = dmabuf->priv;
 	bool pfnmap = reg->pool->pfnmap;
+	int ret;
 
 	/* VM_MAYSHARE: a shared mapping of a read-only fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
@@ -386,7 +447,12 @@ static int wcpool_dmabuf_mmap(struct dma_buf *dmabuf,
 				  VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wcpool_dmabuf_vm_ops;
 	vma->vm_private_data = reg;
-	return pfnmap ? wcpool_dmabuf_remap(reg, vma) : 0;
+	if (!pfnmap)
+		return 0;
+	mutex_lock(&reg->lock);
+	ret = wcpool_dmabuf_remap(reg, vma);
+	mutex_unlock(&reg->lock);
+	return ret;
 }
 
 static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
@@ -399,10 +465,15 @@ static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
+	/* Counted under the lock: no move while a vmap lives. */
+	mutex_lock(&reg->lock);
 	for (i = 0; i < n; i++)
 		pages[i] = wcpool_reg_page(reg, (u64)i << PAGE_SHIFT);
 	vaddr = vmap(pages, n, VM_MAP,
 		     wcpool_pgprot(reg->pool->policy, PAGE_KERNEL));
+	if (vaddr)
+		reg->vmaps++;
+	mutex_unlock(&reg->lock);
 	kvfree(pages);
 	if (!vaddr)
 		return -ENOMEM;
@@ -414,7 +485,12 @@ static int wcpool_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static void wcpool_dmabuf_vunmap(struct dma_buf *dmabuf,
 				 struct iosys_map *map)
 {
+	struct wcpool_reg *reg = dmabuf->priv;
+
 	vunmap(map->vaddr);
+	mutex_lock(&reg->lock);
+	reg->vmaps--;
+	mutex_unlock(&reg->lock);
 	iosys_map_clear(map);
 	wcpool_total_add(vunmaps, 1);
 }
@@ -434,16 +510,15 @@ static const struct dma_buf_ops wcpool_dmabuf_ops = {
 
 /**
  * wcpool_dmabuf_export - the dma-buf of a pinned registration
- * @reg: the registration, pinned by wcpool_reg_pin()
+ * @reg: the registration, pinned by wcpool_reg_pin(), its device
+ *	constraints (checked here) set
  * @flags: O_RDWR or O_RDONLY, the dma-buf file's mode
- * @args: REGISTER's device constraints, checked here; NULL: none
  *
  * The dma-buf owns @reg and a pool reference; on failure @reg is freed.
  *
  * Return: the dma-buf or an ERR_PTR.
  */
-struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
-				     const struct wcpool_register *args)
+struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	struct dma_buf *dmabuf;
@@ -456,7 +531,7 @@ struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
 	atomic_long_add(reg->nr_heads, &wcpool_stats.reg_pinned);
 	wcpool_total_add(pins, reg->nr_heads);
 
-	ret = wcpool_reg_build_segs(reg, args);
+	ret = wcpool_reg_build_segs(reg);
 	if (ret)
 		goto err_free;
 	exp.ops = &wcpool_dmabuf_ops;
@@ -465,6 +540,7 @@ struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
 	exp.priv = reg;
 	dmabuf = dma_buf_export(&exp);
 	if (!IS_ERR(dmabuf)) {
+		reg->dmabuf = dmabuf;
 		wcpool_total_add(dmabuf_exports, 1);
 		return dmabuf;
 	}

@@ -24,13 +24,24 @@
  * allocator, as any pool page).  The user mappings refault onto the new
  * pages at the same addresses and offsets.
  *
+ * A move at map (wcpool_reg_move(), for a device without IOMMU
+ * translation that cannot reach the pages) is the same move made for a
+ * registration that stays pinned: its own pin is expected, its dma-buf's
+ * user mappings are zapped as well, and its pages and runs are replaced
+ * under its lock, which the caller holds (so no fault, vmap, sync or
+ * other map of the dma-buf sees them half-moved).
+ *
+ * An unexpected reference after the zap (a fork copying a mapping while
+ * it was zapped) gets one more zap before the move gives up with ERANGE.
+ *
  * Cost: one 2 MiB allocation and linear-map conversion per page moved
  * (one for a whole run), a copy of each whole 2 MiB page read through its
  * WC/UC linear map, one zap of its mappings (a TLB flush), faults of the
  * whole pool waiting while the pages are copied, and refaults afterwards.
  * The new pages count against limit_mb while the old ones still do.
  *
- * Lock order (wcpool.h): mmap lock is not held; pool lock -> page lock,
+ * Lock order (wcpool.h): mmap lock is not held; (at map, the dma-buf's
+ * reservation and the registration's lock ->) pool lock -> page lock,
  * i_mmap_rwsem (unmap_mapping_range) as RELEASE does.
  */
 #include <linux/mm.h>
@@ -43,6 +54,8 @@
 /**
  * struct wcpool_move - one move of a range of pool pages
  * @pool: the pool
+ * @own: at map, the registration the move is for (pinned, locked): its
+ *	pin is expected and its pages and runs are replaced; NULL at REGISTER
  * @first: pool page index of the first page touched by the range
  * @nr: pages touched by the range
  * @old: the pool's pages, NULL where the page stays
@@ -50,9 +63,11 @@
  * @moving: pages moving
  * @run: the new pages are one contiguous run of @nr pages
  * @limit: physical address limit of the new pages; 0: none
+ * @segs: with @own, room for its runs after the move (the worst case)
  */
 struct wcpool_move {
 	struct wcpool *pool;
+	struct wcpool_reg *own;
 	unsigned long first;
 	unsigned long nr;
 	struct page **old;
@@ -60,6 +75,7 @@ struct wcpool_move {
 	unsigned long moving;
 	bool run;
 	u64 limit;
+	struct wcpool_reg_seg *segs;
 };
 
 /* Does the huge page @head end above @limit (0: none)? */
@@ -70,8 +86,8 @@ static bool wcpool_move_above(struct page *head, u64 limit)
 
 /*
  * Look the range's pages up and check that nothing pins them: no
- * registration's span, no GUP pin.  With @again, they must be the pages
- * seen the first time.  Caller holds the pool lock.
+ * registration's span but @mv->own's, no GUP pin.  With @again, they must
+ * be the pages seen the first time.  Caller holds the pool lock.
  */
 static int wcpool_move_check(struct wcpool_move *mv, bool again)
 {
@@ -84,7 +100,8 @@ static int wcpool_move_check(struct wcpool_move *mv, bool again)
 
 	lockdep_assert_held(&pool->lock);
 	list_for_each_entry(span, &pool->spans, node)
-		if (span->offset < end && start < span->offset + span->length)
+		if ((!mv->own || span != &mv->own->span) &&
+		    span->offset < end && start < span->offset + span->length)
 			return -ERANGE;
 	for (i = 0; i < mv->nr; i++) {
 		head = xa_load(&pool->pages, mv->first + i);
@@ -169,16 +186,16 @@ static void wcpool_move_copy(struct page *to, struct page *from)
 }
 
 /*
- * Under the pool lock: zap every user mapping of the moving pages, check
- * that nothing else holds them, copy them, and swap the new pages in.
+ * Zap every user mapping of the moving pages (and, at map, of the
+ * registration's dma-buf), then check that only the pool's reference (and
+ * the registration's pin) is left: no GUP pin, no pipe buffer.
  */
-static int wcpool_move_swap(struct wcpool_move *mv)
+static bool wcpool_move_unmap(struct wcpool_move *mv)
 {
 	struct wcpool *pool = mv->pool;
+	int expected = mv->own ? 2 : 1;
 	unsigned long i;
-	void *ret;
 
-	lockdep_assert_held(&pool->lock);
 	for (i = 0; i < mv->nr; i++) {
 		if (!mv->old[i])
 			continue;
@@ -193,10 +210,56 @@ static int wcpool_move_swap(struct wcpool_move *mv)
 				    (loff_t)(mv->first + i) << WCPOOL_PAGE_SHIFT_2M,
 				    WCPOOL_HPAGE_SIZE, 1);
 	}
-	/* Only the pool's own reference may be left: no pin, no splice. */
+	/* Its faults wait for the registration's lock, which we hold. */
+	if (mv->own)
+		unmap_mapping_range(mv->own->dmabuf->file->f_mapping, 0, 0, 1);
 	for (i = 0; i < mv->nr; i++)
-		if (mv->old[i] && page_ref_count(mv->old[i]) != 1)
+		if (mv->old[i] && page_ref_count(mv->old[i]) != expected)
+			return false;
+	return true;
+}
+
+/* With @mv->own: its pages and runs become the new ones. */
+static void wcpool_move_own(struct wcpool_move *mv)
+{
+	struct wcpool_reg *reg = mv->own;
+	struct wcpool_reg_seg *segs = reg->segs;
+	unsigned long i;
+
+	lockdep_assert_held(&reg->lock);
+	for (i = 0; i < mv->nr; i++) {
+		if (!mv->old[i])
+			continue;
+		get_page(mv->new[i]);
+		reg->heads[i] = mv->new[i];
+		put_page(mv->old[i]);	/* not the last: the pool's is left */
+	}
+	reg->nr_segs = wcpool_reg_count_segs(reg, 0);
+	wcpool_reg_fill_segs(reg, mv->segs);
+	reg->segs = mv->segs;
+	mv->segs = segs;	/* freed by the caller */
+}
+
+/*
+ * Under the pool lock: zap every user mapping of the moving pages, check
+ * that nothing else holds them, copy them, and swap the new pages in.
+ */
+static int wcpool_move_swap(struct wcpool_move *mv)
+{
+	struct wcpool *pool = mv->pool;
+	unsigned long i;
+	void *ret;
+
+	lockdep_assert_held(&pool->lock);
+	/*
+	 * A fork copying a mapping while it was zapped can leave a child's
+	 * PTE behind: one more zap removes it.  Anything else is a holder.
+	 */
+	if (!wcpool_move_unmap(mv)) {
+		cond_resched();
+		if (!wcpool_move_unmap(mv))
 			return -ERANGE;
+	}
 	for (i = 0; i < mv->nr; i++) {
 		if (!mv->old[i])
 			continue;
@@ -214,6 +277,8 @@ static int wcpool_move_swap(struct wcpool_move *mv)
 		if (WARN_ON_ONCE(xa_is_err(ret)))
 			goto undo;
 	}
+	if (mv->own)
+		wcpool_move_own(mv);
 	return 0;
 undo:
 	while (i--)
@@ -223,74 +288,63 @@ undo:
 	return -ENOMEM;
 }
 
-/**
- * wcpool_move_pages - move the backing of pool pages to pages that fit
- * @pool: the pool
- * @first: pool page index of the first page
- * @nr: pages, at least 1
- * @run: the new pages must be one physically contiguous run
- * @limit: every new page below this physical address; 0: none
- *
- * With @run every page moves, else those that end above @limit.  See the
- * comment at the top of this file for the steps and their cost.
+/*
+ * Move @mv's pages (see the comment at the top of this file): with @mv->run
+ * every page, else those that end above @mv->limit.
  *
  * Return: the number of pages moved (0: all fitted already), or -ERANGE
  * (a page is pinned, or no run on this kernel), -ENXIO (a page is not
  * grown), -ENOMEM (no pages that fit, or past the module limit) or
  * -EINTR (fatal signal); on error the pool is as it was.
  */
-long wcpool_move_pages(struct wcpool *pool, unsigned long first,
-		       unsigned long nr, bool run, u64 limit)
+static long wcpool_move_run(struct wcpool_move *mv)
 {
-	struct wcpool_move mv = {
-		.pool = pool, .first = first, .nr = nr, .run = run,
-		.limit = limit,
-	};
+	struct wcpool *pool = mv->pool;
 	unsigned long i;
 	long ret;
 
-	if (run && nr > 1 && !wcpool_contig_supported())
+	if (mv->run && mv->nr > 1 && !wcpool_contig_supported())
 		return -ERANGE;
-	mv.old = kvcalloc(nr, sizeof(*mv.old), GFP_KERNEL);
-	mv.new = kvcalloc(nr, sizeof(*mv.new), GFP_KERNEL);
-	if (!mv.old || !mv.new) {
+	mv->old = kvcalloc(mv->nr, sizeof(*mv->old), GFP_KERNEL);
+	mv->new = kvcalloc(mv->nr, sizeof(*mv->new), GFP_KERNEL);
+	if (!mv->old || !mv->new) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	ret = mutex_lock_killable(&pool->lock);
 	if (ret)
 		goto out;
-	ret = wcpool_move_check(&mv, false);
+	ret = wcpool_move_check(mv, false);
 	mutex_unlock(&pool->lock);
-	if (ret || !mv.moving)
+	if (ret || !mv->moving)
 		goto out;
 
-	ret = wcpool_move_alloc(&mv);
+	ret = wcpool_move_alloc(mv);
 	if (ret)
 		goto out;
 	ret = mutex_lock_killable(&pool->lock);
 	if (ret)
 		goto out_free;
-	ret = wcpool_move_check(&mv, true);
+	ret = wcpool_move_check(mv, true);
 	if (!ret)
-		ret = wcpool_move_swap(&mv);
+		ret = wcpool_move_swap(mv);
 	mutex_unlock(&pool->lock);
 	if (ret)
 		goto out_free;
 
 	/* The old pages leave the pool; each gives its reservation back. */
-	for (i = 0; i < nr; i++)
-		if (mv.old[i])
-			wcpool_page_release(mv.old[i], pool->policy);
+	for (i = 0; i < mv->nr; i++)
+		if (mv->old[i])
+			wcpool_page_release(mv->old[i], pool->policy);
 	atomic_long_inc(&wcpool_stats.moves);
-	atomic_long_add(mv.moving, &wcpool_stats.pages_moved);
-	ret = mv.moving;
+	atomic_long_add(mv->moving, &wcpool_stats.pages_moved);
+	ret = mv->moving;
 	goto out;
 out_free:
-	wcpool_move_free_new(&mv);
+	wcpool_move_free_new(mv);
 out:
-	kvfree(mv.new);
-	kvfree(mv.old);
+	kvfree(mv->new);
+	kvfree(mv->old);
 	return ret;
 }
 
@@ -306,61 +360,119 @@ static u64 wcpool_move_part(struct wcpool_reg *reg, unsigned long i)
 	return end - start;
 }
 
-/**
- * wcpool_reg_fit - make a pinned registration meet REGISTER's constraints
- * @reg: the registration, pinned by wcpool_reg_lookup()
- * @args: REGISTER's arguments (addr_bits, max_segments, max_seg_size)
- *
- * When the pages do not meet the constraints and moving them can help,
- * unpins @reg, moves the backing (wcpool_move_pages()) and pins @reg
- * again.  A move cannot help, and nothing is tried (wcpool_reg_build_segs()
- * then fails with ERANGE as it did before moves): when max_seg_size cuts
- * the range into more than max_segments runs even in one piece, in pools
- * of contiguous runs (contig_size, whose runs must stay whole), for
- * limits below 16 MiB (24 bits is the lowest a pool page can meet), and
- * for segment limits of a range over more than one 2 MiB page where the
- * kernel has no contiguous runs (6.1).
- *
- * Return: 0 (@reg pinned, its pages moved or not), or the error of the
- * move (see wcpool_move_pages(); -ENXIO also when the pages went away);
- * @reg is then unpinned and the caller discards it.
+/*
+ * Fill @mv (first, nr, run, limit) for @reg's range under its constraints
+ * and @limit (0: none), or say that a move cannot help (return false): when
+ * max_seg_size cuts the range into more than max_segments runs even in one
+ * piece, in pools of contiguous runs (contig_size, whose runs must stay
+ * whole) and heap pools (whose pages other buffers share), for limits
+ * below 16 MiB (24 bits is the lowest a pool page can meet), and for
+ * segment limits of a range over more than one 2 MiB page where the kernel
+ * has no contiguous runs (6.1).  *@worst: the most runs the range can have
+ * after a move.
  */
-int wcpool_reg_fit(struct wcpool_reg *reg, const struct wcpool_register *args)
+static bool wcpool_move_plan(struct wcpool_move *mv, struct wcpool_reg *reg,
+			     u64 limit, unsigned long *worst)
 {
 	struct wcpool *pool = reg->pool;
-	u64 max = args->max_seg_size ? args->max_seg_size : WCPOOL_SEG_MAX;
-	u64 limit = args->addr_bits && args->addr_bits < 64 ?
-		    BIT_ULL(args->addr_bits) : 0;
+	u64 max = reg->seg_max ? reg->seg_max : WCPOOL_SEG_MAX;
 	u64 plimit = wcpool_pool_limit(pool);
-	unsigned long i, worst = 0, first;
-	bool above = false, segs_bad, run;
-	long ret;
+	bool above = false, segs_bad;
+	unsigned long i;
 
-	if (!args->max_segments && !limit)
-		return 0;
+	*worst = 0;
+	if (!reg->max_segments && !limit)
+		return false;
 	for (i = 0; i < reg->nr_heads; i++) {
 		above |= wcpool_move_above(reg->heads[i], limit);
-		worst += DIV_ROUND_UP(wcpool_move_part(reg, i), max);
+		*worst += DIV_ROUND_UP(wcpool_move_part(reg, i), max);
 	}
-	segs_bad = args->max_segments &&
-		   wcpool_reg_count_segs(reg, max) > args->max_segments;
+	segs_bad = reg->max_segments &&
+		   wcpool_reg_count_segs(reg, 0) > reg->max_segments;
 	if (!segs_bad && !above)
-		return 0;
-	if (pool->contig > 1 || (limit && limit < SZ_16M) ||
-	    (args->max_segments &&
-	     DIV_ROUND_UP(reg->span.length, max) > args->max_segments))
-		return 0;
+		return false;
+	if (pool->contig > 1 || pool->pfnmap || pool->heap ||
+	    (limit && limit < SZ_16M) ||
+	    (reg->max_segments &&
+	     DIV_ROUND_UP(reg->span.length, max) > reg->max_segments))
+		return false;
 	/* One run where pages moved one by one could still be too many. */
-	run = segs_bad || (args->max_segments && worst > args->max_segments);
-	if (run && !wcpool_contig_supported())
-		return 0;
+	mv->run = segs_bad ||
+		  (reg->max_segments && *worst > reg->max_segments);
+	if (mv->run && !wcpool_contig_supported())
+		return false;
 	if (plimit && (!limit || plimit < limit))
 		limit = plimit;
+	mv->pool = pool;
+	mv->limit = limit;
+	mv->first = reg->span.offset >> WCPOOL_PAGE_SHIFT_2M;
+	mv->nr = reg->nr_heads;
+	return true;
+}
 
-	first = reg->span.offset >> WCPOOL_PAGE_SHIFT_2M;
+/**
+ * wcpool_reg_fit - make a pinned registration meet REGISTER's constraints
+ * @reg: the registration, pinned by wcpool_reg_lookup(), its constraints
+ *	set by wcpool_reg_set_constraints()
+ *
+ * When the pages do not meet the constraints and moving them can help
+ * (see wcpool_move_plan()), unpins @reg, moves the backing and pins @reg
+ * again.  Where a move cannot help nothing is tried, and
+ * wcpool_reg_build_segs() then fails with ERANGE as it did before moves.
+ *
+ * Return: 0 (@reg pinned, its pages moved or not), or the error of the
+ * move (see wcpool_move_run(); -ENXIO also when the pages went away);
+ * @reg is then unpinned and the caller discards it.
+ */
+int wcpool_reg_fit(struct wcpool_reg *reg)
+{
+	struct wcpool_move mv = {};
+	unsigned long worst;
+	long ret;
+
+	if (!wcpool_move_plan(&mv, reg, reg->limit, &worst))
+		return 0;
 	wcpool_reg_unpin(reg);
-	ret = wcpool_move_pages(pool, first, reg->nr_heads, run, limit);
+	ret = wcpool_move_run(&mv);
 	if (ret < 0)
 		return ret;
 	return wcpool_reg_pin(reg);
+}
+
+/**
+ * wcpool_reg_move - move an exported registration's pages below a limit
+ * @reg: the registration, its lock held, no importer's mapping and no
+ *	vmap of it live
+ * @limit: the physical address every page must end below
+ *
+ * For map_dma_buf of a device without IOMMU translation that cannot reach
+ * the pages: the pages that end above @limit (or, where REGISTER's
+ * max_segments demands it, all of them as one run) move below it, the
+ * registration keeps its pin and its constraints, its dma-buf's user
+ * mappings and the pool's refault onto the new pages.
+ *
+ * Return: pages moved (0: none needed or a move cannot help), or -ERANGE
+ * (a page is held by someone else: another registration, a GUP pin, a
+ * pipe), -ENOMEM, -EINTR or -ENXIO as wcpool_move_run().
+ */
+long wcpool_reg_move(struct wcpool_reg *reg, u64 limit)
+{
+	struct wcpool_move mv = { .own = reg };
+	unsigned long worst;
+	long ret;
+
+	lockdep_assert_held(&reg->lock);
+	if (reg->limit && (!limit || reg->limit < limit))
+		limit = reg->limit;
+	if (!wcpool_move_plan(&mv, reg, limit, &worst))
+		return 0;
+	/* Room for the runs afterwards, so nothing can fail past the swap. */
+	mv.segs = kvmalloc_array(worst, sizeof(*mv.segs), GFP_KERNEL_ACCOUNT);
+	if (!mv.segs)
+		return -ENOMEM;
+	ret = wcpool_move_run(&mv);
+	if (ret > 0)
+		atomic_long_inc(&wcpool_stats.map_moves);
+	kvfree(mv.segs);
+	return ret;
 }

@@ -57,15 +57,16 @@ long wcpool_reg_register(struct wcpool *pool, struct wcpool_register *args,
 	reg = wcpool_reg_alloc(pool);
 	if (!reg)
 		return -ENOMEM;
+	wcpool_reg_set_constraints(reg, args);
 	ret = wcpool_reg_lookup(reg, args->addr, args->length, write);
 	/* Pages that do not meet the constraints move where they can. */
 	if (!ret)
-		ret = wcpool_reg_fit(reg, args);
+		ret = wcpool_reg_fit(reg);
 	if (ret) {
 		wcpool_reg_discard(reg);
 		return ret;
 	}
-	dmabuf = wcpool_dmabuf_export(reg, write ? O_RDWR : O_RDONLY, args);
+	dmabuf = wcpool_dmabuf_export(reg, write ? O_RDWR : O_RDONLY);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	/* From here the dma-buf owns @reg: dma_buf_put() frees it. */

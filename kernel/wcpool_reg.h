@@ -42,8 +42,15 @@ struct wcpool_reg_seg {
  * @nr_heads: entries in @heads
  * @segs: physically contiguous runs
  * @nr_segs: entries in @segs
- * @lock: protects @attachments
- * @attachments: struct wcpool_reg_attach of the importers
+ * @seg_max: REGISTER's max_seg_size (0: WCPOOL_SEG_MAX), which cut @segs
+ * @max_segments: REGISTER's max_segments (0: any number)
+ * @limit: REGISTER's address limit in bytes (0: none)
+ * @dmabuf: the dma-buf that owns the registration (no reference: it
+ *	lives exactly as long), NULL before the export
+ * @lock: protects @attachments and @vmaps, and @heads and @segs against a
+ *	move at map (wcpool_reg_move()), which replaces them under it
+ * @attachments: struct wcpool_reg_attach of the importers with a mapping
+ * @vmaps: live kernel mappings (vmap) of the dma-buf
  */
 struct wcpool_reg {
 	struct wcpool *pool;
@@ -52,9 +59,14 @@ struct wcpool_reg {
 	unsigned long nr_heads;
 	struct wcpool_reg_seg *segs;
 	unsigned int nr_segs;
-	/* the attachments; a leaf in the lock order (wcpool.h) */
+	u64 seg_max;
+	u32 max_segments;
+	u64 limit;
+	struct dma_buf *dmabuf;
+	/* before the pool lock in the lock order (wcpool.h) */
 	struct mutex lock;
 	struct list_head attachments;
+	unsigned int vmaps;
 };
 
 /* The 4 KiB page at byte @off of the registration. */
@@ -75,18 +87,18 @@ void wcpool_reg_unpin(struct wcpool_reg *reg);
 int wcpool_reg_lookup(struct wcpool_reg *reg, u64 addr, u64 len, bool write);
 
 /* wcpool_reg_seg.c */
-int wcpool_reg_build_segs(struct wcpool_reg *reg,
-			  const struct wcpool_register *args);
+void wcpool_reg_set_constraints(struct wcpool_reg *reg,
+				const struct wcpool_register *args);
+int wcpool_reg_build_segs(struct wcpool_reg *reg);
 unsigned long wcpool_reg_count_segs(struct wcpool_reg *reg, u64 max);
+void wcpool_reg_fill_segs(struct wcpool_reg *reg, struct wcpool_reg_seg *s);
 
 /* wcpool_move.c */
-long wcpool_move_pages(struct wcpool *pool, unsigned long first,
-		       unsigned long nr, bool run, u64 limit);
-int wcpool_reg_fit(struct wcpool_reg *reg, const struct wcpool_register *args);
+int wcpool_reg_fit(struct wcpool_reg *reg);
+long wcpool_reg_move(struct wcpool_reg *reg, u64 limit);
 
 /* wcpool_dmabuf.c */
-struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags,
-				     const struct wcpool_register *args);
+struct dma_buf *wcpool_dmabuf_export(struct wcpool_reg *reg, int flags);
 struct wcpool_reg *wcpool_dmabuf_reg(struct dma_buf *dmabuf);
 
 #endif /* _WCPOOL_REG_H */

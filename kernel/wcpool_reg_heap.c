@@ -34,5 +34,5 @@ struct dma_buf *wcpool_reg_export_pool(struct wcpool *pool, u64 offset,
 		wcpool_reg_discard(reg);
 		return ERR_PTR(ret);
 	}
-	return wcpool_dmabuf_export(reg, flags, NULL);
+	return wcpool_dmabuf_export(reg, flags);
 }

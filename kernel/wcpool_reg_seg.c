@@ -49,49 +49,77 @@ static unsigned long wcpool_reg_walk_segs(struct wcpool_reg *reg, u64 max,
 }
 
 /**
+ * wcpool_reg_set_constraints - keep REGISTER's device constraints
+ * @reg: the registration
+ * @args: REGISTER's arguments
+ *
+ * They cut @reg's runs at every (re)build, and bound where a move at map
+ * may put its pages.  Heap buffers have none (all zero).
+ */
+void wcpool_reg_set_constraints(struct wcpool_reg *reg,
+				const struct wcpool_register *args)
+{
+	reg->seg_max = args->max_seg_size;
+	reg->max_segments = args->max_segments;
+	reg->limit = args->addr_bits && args->addr_bits < 64 ?
+		     BIT_ULL(args->addr_bits) : 0;
+}
+
+/* The longest run of @reg: REGISTER's max_seg_size, else WCPOOL_SEG_MAX. */
+static u64 wcpool_reg_seg_max(const struct wcpool_reg *reg)
+{
+	return reg->seg_max ? reg->seg_max : WCPOOL_SEG_MAX;
+}
+
+/**
  * wcpool_reg_count_segs - how many runs a pinned registration has
  * @reg: the registration
- * @max: the longest run (bytes)
+ * @max: the longest run (bytes); 0: REGISTER's
  *
  * Return: the number of physically contiguous runs, cut at @max.
  */
 unsigned long wcpool_reg_count_segs(struct wcpool_reg *reg, u64 max)
 {
-	return wcpool_reg_walk_segs(reg, max, NULL);
+	return wcpool_reg_walk_segs(reg, max ? max : wcpool_reg_seg_max(reg),
+				    NULL);
+}
+
+/**
+ * wcpool_reg_fill_segs - write a pinned registration's runs
+ * @reg: the registration
+ * @s: room for wcpool_reg_count_segs(@reg, 0) entries
+ */
+void wcpool_reg_fill_segs(struct wcpool_reg *reg, struct wcpool_reg_seg *s)
+{
+	wcpool_reg_walk_segs(reg, wcpool_reg_seg_max(reg), s);
 }
 
 /**
  * wcpool_reg_build_segs - the contiguous runs of a pinned registration
- * @reg: the registration
- * @args: REGISTER's arguments, for the device constraints; NULL: none
+ * @reg: the registration, its constraints set
  *
- * Builds @reg->segs, cut at @args' max_seg_size (0: 1 GiB), and checks
- * max_segments and addr_bits against them.
+ * Builds @reg->segs, cut at REGISTER's max_seg_size, and checks
+ * max_segments and the address limit against them.
  *
  * Return: 0, -ERANGE (a constraint not met) or -ENOMEM.
  */
-int wcpool_reg_build_segs(struct wcpool_reg *reg,
-			  const struct wcpool_register *args)
+int wcpool_reg_build_segs(struct wcpool_reg *reg)
 {
-	u64 max = args && args->max_seg_size ? args->max_seg_size :
-		  WCPOOL_SEG_MAX;
-	u64 limit = args && args->addr_bits && args->addr_bits < 64 ?
-		    BIT_ULL(args->addr_bits) : 0;
-	unsigned long n = wcpool_reg_walk_segs(reg, max, NULL), i;
+	unsigned long n = wcpool_reg_count_segs(reg, 0), i;
 	struct wcpool_reg_seg *s;
 
-	if (args && args->max_segments && n > args->max_segments)
+	if (reg->max_segments && n > reg->max_segments)
 		return -ERANGE;
 	if (n > UINT_MAX)
 		return -ENOMEM;
 	s = kvmalloc_array(n, sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
-	wcpool_reg_walk_segs(reg, max, s);
+	wcpool_reg_fill_segs(reg, s);
 	reg->segs = s;
 	reg->nr_segs = n;
-	for (i = 0; limit && i < n; i++)
-		if (PFN_PHYS(s[i].pfn) + s[i].len > limit)
+	for (i = 0; reg->limit && i < n; i++)
+		if (PFN_PHYS(s[i].pfn) + s[i].len > reg->limit)
 			return -ERANGE;
 	return 0;
 }

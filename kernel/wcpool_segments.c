@@ -9,24 +9,40 @@
 
 #include "wcpool_reg.h"
 
-/* Copy @reg's runs out to @args' array, as many as it holds. */
-static int wcpool_segments_copy(const struct wcpool_reg *reg,
+/*
+ * Copy @reg's runs out to @args' array, as many as it holds: a snapshot
+ * taken under its lock (a move at map may change them; the copy to user
+ * memory may fault, which must not happen under that lock).
+ */
+static int wcpool_segments_copy(struct wcpool_reg *reg,
 				struct wcpool_segments *args)
 {
 	struct wcpool_segment __user *useg = u64_to_user_ptr(args->segments);
-	struct wcpool_segment seg;
-	unsigned int i;
+	struct wcpool_segment *segs = NULL;
+	unsigned int i, n;
 	u64 off = 0;
+	int ret = 0;
 
-	for (i = 0; i < reg->nr_segs && i < args->count; i++) {
-		seg.offset = off;
-		seg.length = reg->segs[i].len;
-		if (copy_to_user(&useg[i], &seg, sizeof(seg)))
-			return -EFAULT;
+	mutex_lock(&reg->lock);
+	n = min(reg->nr_segs, args->count);
+	if (n) {
+		segs = kvmalloc_array(n, sizeof(*segs), GFP_KERNEL);
+		if (!segs) {
+			mutex_unlock(&reg->lock);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		segs[i].offset = off;
+		segs[i].length = reg->segs[i].len;
 		off += reg->segs[i].len;
 	}
 	args->count = reg->nr_segs;
-	return 0;
+	mutex_unlock(&reg->lock);
+	if (n && copy_to_user(useg, segs, n * sizeof(*segs)))
+		ret = -EFAULT;
+	kvfree(segs);
+	return ret;
 }
 
 /**

@@ -118,6 +118,8 @@ static int wcpool_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "moves %ld\n", atomic_long_read(&wcpool_stats.moves));
 	seq_printf(m, "pages_moved %ld\n",
 		   atomic_long_read(&wcpool_stats.pages_moved));
+	seq_printf(m, "map_moves %ld\n",
+		   atomic_long_read(&wcpool_stats.map_moves));
 	wcpool_heap_stats(m);
 	wcpool_totals_show(m);
 	if (wcpool_pool_for_each(wcpool_count_folios, &counts))

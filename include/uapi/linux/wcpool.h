@@ -341,15 +341,32 @@ struct wcpool_dup {
  * contiguous runs cut to fit its device: no sg entry longer than
  * dma_get_max_seg_size() (nor 1 GiB) or across dma_get_seg_boundary().
  * A device without IOMMU translation (no IOMMU, or an identity domain)
- * must reach every page with its DMA mask and bus limit; the map fails
- * before anything is DMA-mapped, with one rate-limited kernel log line
- * naming the device, never a swiotlb bounce copy of the pages:
- *   ERANGE      a page lies beyond the device's DMA mask or bus limit, or
- *               the device has no DMA mask
+ * must reach every page with its DMA mask and bus limit.  Where it cannot,
+ * the pages move at map (the kernel's README, "Moves at map"): those
+ * beyond the device's reach are copied below it exactly as a move at
+ * REGISTER copies them (same addresses and offsets for every user mapping
+ * of the pool and of the dma-buf, which refault; neighbours' bytes kept;
+ * REGISTER's max_seg_size, max_segments and addr_bits still met), and
+ * they stay there for every later importer.  A move at map is made only
+ * when nothing else holds the pages: no other importer has the dma-buf
+ * mapped, no importer has it vmapped, no other registration covers the
+ * same 2 MiB pages, no GUP pin or pipe reference; never for dma-heap
+ * buffers and contiguous (contig_size) pools.  Where no move is made or
+ * it fails, the map fails before anything is DMA-mapped, with one
+ * rate-limited kernel log line naming the device, never a swiotlb bounce
+ * copy of the pages:
+ *   ERANGE      a page lies beyond the device's DMA mask or bus limit and
+ *               cannot move (see above), or the device has no DMA mask
+ *   ENOMEM      a move found no page below the device's limit (on 6.1,
+ *               limits between 25 and 31 bits are met from ZONE_DMA only)
+ *               or would pass limit_mb
+ *   EINTR       a move was interrupted by a fatal signal (nothing moved)
  *   EOPNOTSUPP  the device must bounce through swiotlb (forced bouncing,
  *               e.g. memory encryption)
- * A device behind an IOMMU DMA domain gets IOVAs inside its mask.  Other
- * map errors: EBUSY (this attachment is mapped already), ENOMEM, and
+ * A device behind an IOMMU DMA domain gets IOVAs inside its mask and
+ * never makes pages move.  WC and UC maps skip CPU cache maintenance
+ * (DMA_ATTR_SKIP_CPU_SYNC: their pages are never cached).  Other map
+ * errors: EBUSY (this attachment is mapped already), ENOMEM, and
  * whatever dma_map_sgtable() returns.
  *
  * Errors: EINVAL (flags, zero or misaligned addr/length, addr not a

@@ -83,6 +83,37 @@ int kmsg_check(const char *what)
 	return nbad;
 }
 
+uint64_t phys_addr(const volatile void *p)
+{
+	const uint64_t pfn_mask = (1ULL << 55) - 1;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0;
+
+	(void)*(const volatile uint8_t *)p;
+	ASSERT(fd >= 0);
+	ASSERT(pread(fd, &e, 8, (uintptr_t)p / 4096 * 8) == 8);
+	close(fd);
+	ASSERT(e & pfn_mask);
+	return (e & pfn_mask) * 4096 + ((uintptr_t)p & 4095);
+}
+
+bool kernel_has(const char *name)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[256], sym[128];
+	size_t n = strlen(name);
+	bool found = false;
+
+	ASSERT(f);
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %127s", sym) == 1 &&
+		    !strncmp(sym, name, n) &&
+		    (!sym[n] || !strcmp(sym + n, "_noprof")))
+			found = true;
+	fclose(f);
+	return found;
+}
+
 double now_s(void)
 {
 	struct timespec t;

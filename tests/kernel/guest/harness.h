@@ -92,6 +92,13 @@ int kmsg_check(const char *what);
 
 double now_s(void);
 
+/* The physical address behind the user address @p (touched first): root
+ * reads it from /proc/self/pagemap.  ASSERTs it is there. */
+uint64_t phys_addr(const volatile void *p);
+
+/* Does the kernel have function @name (or @name_noprof, 6.12)? */
+bool kernel_has(const char *name);
+
 /*
  * vgem, a DRM PRIME importer: the uapi structs and ioctls we use (to need
  * no libdrm), and vgem_open(): an fd of vgem's card, -1 if none.

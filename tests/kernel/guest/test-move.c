@@ -11,7 +11,6 @@
  */
 #include "wcpool-test.h"
 
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 #define FRAME		12441600ULL		/* 4K NV12 */
 #define FRAME_LEN	((FRAME + 4095) & ~4095ULL)
 
@@ -30,20 +29,6 @@ static bool runs_ok(void)
 	}
 	close(c.fd);
 	return true;
-}
-
-/* The physical address behind the (mapped, touched) user address @p. */
-static uint64_t phys(const volatile uint8_t *p)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	uint64_t e = 0;
-
-	(void)p[0];
-	ASSERT(fd >= 0);
-	ASSERT(pread(fd, &e, 8, (uintptr_t)p / 4096 * 8) == 8);
-	close(fd);
-	ASSERT(e & PM_PFN_MASK);
-	return (e & PM_PFN_MASK) * 4096 + ((uintptr_t)p & 4095);
 }
 
 /* Every byte of [p, p + len) set from its pool offset and @seed. */
@@ -142,7 +127,7 @@ static void test_move_frame(void)
 	p = map(fd, len, PROT_READ | PROT_WRITE, 0);
 	fill_bytes(p, len, 0, 1);
 	for (j = 0; j < 8; j++)
-		before[j] = phys(p + j * HP);
+		before[j] = phys_addr(p + j * HP);
 	/* Scattered: without constraints the frame has one run per page. */
 	dfd = reg_fit(fd, p + at, FRAME_LEN, 0, 0, &n);
 	ASSERT(dfd >= 0);
@@ -157,7 +142,7 @@ static void test_move_frame(void)
 		EXPECT(dfd == -1 && errno == ERANGE);
 		EXPECT(stat_get("moves") == moves);
 		for (j = 0; j < 8; j++)
-			EXPECT(phys(p + j * HP) == before[j]);
+			EXPECT(phys_addr(p + j * HP) == before[j]);
 		EXPECT(bad_bytes(p, len, 0, 1) == 0);
 		printf("  move_frame: no contiguous runs on this kernel: ERANGE, nothing moved\n");
 		goto out;
@@ -172,12 +157,12 @@ static void test_move_frame(void)
 	/* Same bytes at the same addresses, the frame's and its neighbours'. */
 	EXPECT(bad_bytes(p, len, 0, 1) == 0);
 	/* The 7 pages touched now lie in one run; the 8th did not move. */
-	pa = phys(p);
+	pa = phys_addr(p);
 	for (j = 1; j < 7; j++)
-		EXPECT(phys(p + j * HP) == pa + j * HP);
-	EXPECT(phys(p + 7 * HP) == before[7]);
+		EXPECT(phys_addr(p + j * HP) == pa + j * HP);
+	EXPECT(phys_addr(p + 7 * HP) == before[7]);
 	for (j = 0; j < 7; j++)
-		EXPECT(phys(p + j * HP) != before[j]);
+		EXPECT(phys_addr(p + j * HP) != before[j]);
 	/* The dma-buf sees the same bytes as the pool mapping. */
 	{
 		uint8_t *d = mmap(NULL, FRAME_LEN, PROT_READ, MAP_SHARED,
@@ -222,7 +207,7 @@ static void test_move_addr(void)
 	p = map(fd, len, PROT_READ | PROT_WRITE, 0);
 	fill_bytes(p, len, 0, 2);
 	for (j = 0; j < 4; j++)
-		before[j] = phys(p + j * HP);
+		before[j] = phys_addr(p + j * HP);
 	/* The range touches pages 1, 2 and 3: a limit the top one breaks. */
 	top = 1;
 	for (j = 2; j < 4; j++)
@@ -242,7 +227,7 @@ static void test_move_addr(void)
 	close(pp[1]);
 	EXPECT(stat_get("moves") == moves);
 	for (j = 0; j < 4; j++)
-		EXPECT(phys(p + j * HP) == before[j]);
+		EXPECT(phys_addr(p + j * HP) == before[j]);
 	EXPECT(bad_bytes(p, len, 0, 2) == 0);
 
 	/* Nothing pins them now: they move. */
@@ -252,16 +237,16 @@ static void test_move_addr(void)
 	ASSERT(dfd >= 0);
 	EXPECT(stat_get("moves") == moves + 1);
 	for (j = 1; j < 4; j++)
-		EXPECT(phys(p + j * HP) + HP <= 1ULL << bits);
-	EXPECT(phys(p) == before[0]);
+		EXPECT(phys_addr(p + j * HP) + HP <= 1ULL << bits);
+	EXPECT(phys_addr(p) == before[0]);
 	EXPECT(bad_bytes(p, len, 0, 2) == 0);
 	printf("  move_addr: addr_bits %u: %ld pages moved in %.0f ms: %#llx %#llx %#llx now at %#llx %#llx %#llx\n",
 	       bits, stat_get("pages_moved") - moved, t0 * 1e3,
 	       (unsigned long long)before[1],
 	       (unsigned long long)before[2],
-	       (unsigned long long)before[3], (unsigned long long)phys(p + HP),
-	       (unsigned long long)phys(p + 2 * HP),
-	       (unsigned long long)phys(p + 3 * HP));
+	       (unsigned long long)before[3], (unsigned long long)phys_addr(p + HP),
+	       (unsigned long long)phys_addr(p + 2 * HP),
+	       (unsigned long long)phys_addr(p + 3 * HP));
 	/* The new pages are written and read through the same mapping. */
 	fill_bytes(p, len, 0, 3);
 	EXPECT(bad_bytes(p, len, 0, 3) == 0);
@@ -323,7 +308,7 @@ static void test_move_gup_pinned(void)
 	ASSERT(stat_get("gup_pinned") == (long)(len / HP));
 	/* Whatever lies where: a limit below every page must move them. */
 	for (j = 0; j < len; j += HP)
-		ASSERT(phys(p + j) + HP > 1ULL << 24);
+		ASSERT(phys_addr(p + j) + HP > 1ULL << 24);
 	EXPECT_ERR(reg_fit(fd, p, len, 24, 0, NULL), ERANGE);
 	EXPECT(stat_get("moves") == moves);
 	EXPECT(bad_bytes(p, len, 0, 4) == 0);
@@ -332,24 +317,6 @@ static void test_move_gup_pinned(void)
 	close(v);
 	munmap(p, len);
 	close(fd);
-}
-
-/* Does the kernel have function @name (or @name_noprof, 6.12)? */
-static bool kernel_has(const char *name)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[256], sym[128];
-	size_t n = strlen(name);
-	bool found = false;
-
-	ASSERT(f);
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %*s %127s", sym) == 1 &&
-		    !strncmp(sym, name, n) &&
-		    (!sym[n] || !strcmp(sym + n, "_noprof")))
-			found = true;
-	fclose(f);
-	return found;
 }
 
 /*
@@ -381,7 +348,7 @@ static void test_move_faults(void)
 	p = map(fd, len, PROT_READ | PROT_WRITE, 0);
 	fill_bytes(p, len, 0, 5);
 	for (j = 0; j < 2; j++)
-		before[j] = phys(p + j * HP);
+		before[j] = phys_addr(p + j * HP);
 	bits = limit_below(before[0] > before[1] ? before[0] : before[1]);
 	/* No recycled page below the limit to take instead. */
 	write_file("/proc/sys/vm/drop_caches", "2");
@@ -398,7 +365,7 @@ static void test_move_faults(void)
 	ASSERT(system("rmmod wcpool_faultinj") == 0);
 	EXPECT(stat_get("moves") == moves);
 	for (j = 0; j < 2; j++)
-		EXPECT(phys(p + j * HP) == before[j]);
+		EXPECT(phys_addr(p + j * HP) == before[j]);
 	EXPECT(bad_bytes(p, len, 0, 5) == 0);
 	dfd = reg_fit(fd, p, len, bits, 0, NULL);
 	EXPECT(dfd >= 0);
@@ -528,7 +495,7 @@ static void test_move_race(void)
 		if (round)
 			ASSERT(grow(r.fd, round * HP, HP) == 0);
 		/* A limit this fresh page does not meet: it must move. */
-		bits = limit_below(phys(r.page));
+		bits = limit_below(phys_addr(r.page));
 		r.stop = false;
 		writes = r.writes;
 		forks = r.forks;
