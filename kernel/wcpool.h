@@ -37,8 +37,10 @@ struct wcpool_heap_buf;
  *     -> i_mmap_rwsem of the pool inode (unmap_mapping_range of RELEASE
  *        and of a move; a move copies pages under wcpool->lock, and takes
  *        no mmap lock: REGISTER drops it before moving)
- *     -> wcpool_page_lock (wcpool_page.c, a spinlock: recycle and
- *        deferred lists; nothing is taken under it)
+ *     -> wcpool_page_lock (wcpool_page.c, a spinlock: the deferred
+ *        list; nothing is taken under it)
+ *     -> the node locks of the recycle list_lrus (wcpool_page.c; nothing
+ *        of wcpool is taken under them: the shrinker frees pages after)
  *   wcpool_reg->lock (wcpool_reg.h, one registration's attachments):
  *     a leaf, taken with no other wcpool lock held
  *   wcpool_heap_lock (wcpool_heap.c, the 2 MiB pages that heap buffers
@@ -196,6 +198,7 @@ int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
 			  struct page **heads);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
+struct mem_cgroup *wcpool_task_memcg(void);
 unsigned long wcpool_page_deferred_pinned(void);
 const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 

@@ -230,31 +230,6 @@ static void wcpool_heap_page_put(struct wcpool_heap_page *hp)
 }
 
 /*
- * The memory cgroup that the page allocator charges for the caller's
- * pages (__GFP_ACCOUNT: the task's own, which is not that of its mm's
- * owner in a task that shares another's mm, clone(CLONE_VM)), with a
- * reference; NULL without the memory controller.
- */
-static struct mem_cgroup *wcpool_heap_memcg(void)
-{
-#ifdef CONFIG_MEMCG
-	struct mem_cgroup *memcg;
-
-	if (mem_cgroup_disabled())
-		return NULL;
-	/* As get_mem_cgroup_from_mm(), for the task: it may be moving. */
-	rcu_read_lock();
-	do {
-		memcg = mem_cgroup_from_task(current);
-	} while (!css_tryget(&memcg->css));
-	rcu_read_unlock();
-	return memcg;
-#else
-	return NULL;
-#endif
-}
-
-/*
  * A new shared page of @policy for the caller's memory cgroup, counted
  * against the module limit.  Return: the page or an ERR_PTR (-ENOMEM,
  * -EINTR).
@@ -279,7 +254,7 @@ static struct wcpool_heap_page *wcpool_heap_page_new(u32 policy)
 							       -ENOMEM);
 	}
 	hp->policy = policy;
-	hp->memcg = wcpool_heap_memcg();
+	hp->memcg = wcpool_task_memcg();
 	atomic_long_inc(&wcpool_heap_nshared);
 	return hp;
 }
@@ -292,7 +267,7 @@ static struct wcpool_heap_page *wcpool_heap_page_new(u32 policy)
 static int wcpool_heap_take(struct wcpool_heap_buf *buf, u32 policy,
 			    unsigned int nr, bool tail)
 {
-	struct mem_cgroup *memcg = wcpool_heap_memcg();
+	struct mem_cgroup *memcg = wcpool_task_memcg();
 	struct wcpool_heap_page *hp, *new = NULL;
 	unsigned int first;
 

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wcpool-test: recycled pages and reclaim inside a memory cgroup.  A
+ * recycled page stays charged to the cgroup that allocated it (nothing
+ * exported moves a kmem charge), so reclaim of that cgroup must be able to
+ * free it: the shrinker is memcg-aware (kernel/wcpool_page.c).
+ */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "wcpool-test.h"
+
+#define CG_NAME "wcpool-reclaim"
+#define CG_MAX (32 * MB)
+#define NR_FREED 8		/* 2 MiB pages allocated and freed: 16 MiB */
+#define ANON (20 * MB)		/* fits CG_MAX only if the 16 MiB go */
+
+/* The count of @key in a memory.events file; -1 if absent. */
+static long memcg_event(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char name[64];
+	long v, ret = -1;
+
+	ASSERT(f);
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		if (!strcmp(name, key))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+/* Allocate and free NR_FREED WC pages through a pool: GROW, RELEASE. */
+static void churn_pool(void)
+{
+	int fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+
+	ASSERT(grow(fd, 0, NR_FREED * HP) == 0);
+	ASSERT(release(fd, 0, NR_FREED * HP) == 0);
+	close(fd);
+}
+
+/* Allocate and free NR_FREED 2 MiB buffers of the WC heap. */
+static void churn_heap(void)
+{
+	int heap = heap_open(WCPOOL_POLICY_WC), dfd[NR_FREED], i;
+
+	for (i = 0; i < NR_FREED; i++) {
+		dfd[i] = heap_alloc(heap, HP, O_RDWR);
+		ASSERT(dfd[i] >= 0);
+	}
+	for (i = 0; i < NR_FREED; i++)
+		close(dfd[i]);
+	close(heap);
+}
+
+/*
+ * In a cgroup limited to 32 MiB, a process allocates and frees 16 MiB of
+ * WC pages, which stay recycled and charged to the cgroup, then touches
+ * 20 MiB of anonymous memory.  Reclaim of the cgroup must free recycled
+ * pages rather than OOM-kill the process (with a shrinker that memcg
+ * reclaim never calls, it was killed).
+ */
+static void memcg_reclaim(void (*churn)(void))
+{
+	long n = read_long("/sys/module/wcpool/parameters/recycle_pages");
+	long charged, oom_kills;
+	char path[128];
+	pid_t pid;
+	int st;
+
+	/* Else the pages would not stay recycled: nothing to reclaim. */
+	ASSERT(n >= NR_FREED);
+	memcg_make(CG_NAME);
+	write_file("/sys/fs/cgroup/" CG_NAME "/memory.max", "%lu", CG_MAX);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (!pid) {
+		size_t i;
+		char *p;
+
+		memcg_enter(CG_NAME);
+		churn();
+		/* The setup holds: the freed pages are recycled, charged here. */
+		ASSERT(stat_get("recycle_wc") == NR_FREED);
+		charged = memcg_current(CG_NAME);
+		printf("  %s: %d MiB freed, cgroup charged %.1f MiB, recycled %ld pages\n",
+		       cur_test, NR_FREED * 2, charged / (double)MB,
+		       stat_get("recycle_wc"));
+		ASSERT(charged >= (long)(NR_FREED * HP));
+		p = mmap(NULL, ANON, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT(p != MAP_FAILED);
+		for (i = 0; i < ANON; i += 4096)
+			p[i] = 1;
+		printf("  %s: touched %lu MiB, recycled %ld pages left\n",
+		       cur_test, ANON / MB, stat_get("recycle_wc"));
+		_exit(0);
+	}
+	ASSERT(waitpid(pid, &st, 0) == pid);
+	if (WIFSIGNALED(st))
+		printf("  %s: child killed by signal %d\n", cur_test,
+		       WTERMSIG(st));
+	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Reclaim of the cgroup took recycled pages: no OOM kill. */
+	EXPECT(stat_get("recycle_wc") < NR_FREED);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/memory.events",
+		 CG_NAME);
+	oom_kills = memcg_event(path, "oom_kill");
+	EXPECT(oom_kills == 0);
+	/* The rest moves to the parent's list with the cgroup's removal. */
+	memcg_remove(CG_NAME);
+	write_file("/proc/sys/vm/drop_caches", "2");
+	EXPECT(stat_get("recycle_wc") == 0);
+}
+
+static void test_memcg_reclaim_pool(void)
+{
+	memcg_reclaim(churn_pool);
+}
+
+static void test_memcg_reclaim_heap(void)
+{
+	memcg_reclaim(churn_heap);
+}
+
+/*
+ * Pages recycled by a cgroup that is then removed move to its parent's
+ * list (list_lru reparenting): reclaim still finds them, and the next
+ * allocation, in another cgroup, still reuses them.
+ */
+static void test_memcg_reclaim_removed(void)
+{
+	int fd;
+
+	memcg_make(CG_NAME);
+	memcg_enter(CG_NAME);
+	churn_pool();
+	ASSERT(stat_get("recycle_wc") == NR_FREED);
+	memcg_remove(CG_NAME);
+	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+	ASSERT(grow(fd, 0, 2 * HP) == 0);
+	EXPECT(stat_get("recycle_wc") == NR_FREED - 2);
+	close(fd);
+	EXPECT(stat_get("recycle_wc") == NR_FREED);
+	write_file("/proc/sys/vm/drop_caches", "2");
+	EXPECT(stat_get("recycle_wc") == 0);
+}
+
+const struct test memcg_tests[] = {
+	{ "memcg_reclaim_pool", test_memcg_reclaim_pool },
+	{ "memcg_reclaim_heap", test_memcg_reclaim_heap },
+	{ "memcg_reclaim_removed", test_memcg_reclaim_removed },
+	{ NULL }
+};
