@@ -148,9 +148,59 @@ static void test_memcg_reclaim_removed(void)
 	EXPECT(stat_get("recycle_wc") == 0);
 }
 
+/* Grow and free @nr WC pages in cgroup @name. */
+static void churn_in(const char *name, unsigned int nr)
+{
+	int fd;
+
+	memcg_enter(name);
+	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+	ASSERT(grow(fd, 0, nr * HP) == 0);
+	close(fd);
+}
+
+/*
+ * An allocation takes a recycled page of its own cgroup before another
+ * cgroup's: B, with 2 pages of its own and 2 of A's recycled, grows 2
+ * and takes its own, so reclaim of A (memory.reclaim) still finds A's 2
+ * (taken in any order, B would have taken A's: nothing left for A).
+ */
+static void test_memcg_recycle_own_first(void)
+{
+	long b0;
+	int fd, rfd;
+
+	memcg_make("wcpool-a");
+	memcg_make("wcpool-b");
+	churn_in("wcpool-a", 2);
+	/* B takes A's 2 (which go back to A's list) and 2 new ones. */
+	churn_in("wcpool-b", 4);
+	ASSERT(stat_get("recycle_wc") == 4);
+	b0 = memcg_current("wcpool-b");
+	fd = pool(WCPOOL_POLICY_WC, 64 * MB);
+	ASSERT(grow(fd, 0, 2 * HP) == 0);
+	EXPECT(stat_get("recycle_wc") == 2);
+	/* 1 MiB of slack: charges are batched per CPU */
+	EXPECT(labs(memcg_current("wcpool-b") - b0) < (long)MB);
+	/*
+	 * Reclaim counts no shrinker's pages as reclaimed: the write may
+	 * end with EAGAIN after it freed them.
+	 */
+	rfd = open("/sys/fs/cgroup/wcpool-a/memory.reclaim", O_WRONLY);
+	ASSERT(rfd >= 0);
+	if (write(rfd, "4M", 2) < 0)
+		EXPECT(errno == EAGAIN);
+	close(rfd);
+	EXPECT(stat_get("recycle_wc") == 0);
+	close(fd);
+	memcg_remove("wcpool-a");
+	memcg_remove("wcpool-b");
+}
+
 const struct test memcg_tests[] = {
 	{ "memcg_reclaim_pool", test_memcg_reclaim_pool },
 	{ "memcg_reclaim_heap", test_memcg_reclaim_heap },
 	{ "memcg_reclaim_removed", test_memcg_reclaim_removed },
+	{ "memcg_recycle_own_first", test_memcg_recycle_own_first },
 	{ NULL }
 };
