@@ -38,7 +38,9 @@
  * /dev/dma_heap/wcpool-{wc,uc,wb}-contig (where the kernel makes
  * contiguous runs, wcpool_contig.c): each buffer is one physically
  * contiguous run, up to WCPOOL_CONTIG_MAX; what programs written for
- * "linux,cma" expect, on kernels without CMA.  Nodes rather than heap
+ * "linux,cma" expect, on kernels without CMA.  Their pages are charged to
+ * no memory cgroup (alloc_contig_range(), see wcpool_contig.c), only to
+ * the module limit, as the kernel's CMA heap.  Nodes rather than heap
  * flags: the dma-heap UAPI defines no heap flag (the kernel's heaps refuse
  * any), and programs choose a heap by its path.
  */
@@ -522,7 +524,10 @@ err:
  * WCPOOL_CONTIG_MAX).
  *
  * Return: 0 or a negative errno: -EINVAL (a field out of range), -ENOMEM
- * (no memory, the memory cgroup's limit or the module's), -EINTR (fatal
+ * (no memory, the memory cgroup's limit or the module's; on a contiguous
+ * node no free run or the module's limit only: alloc_contig_range()
+ * charges no memory cgroup and nothing exported charges its pages
+ * afterwards, so memory.max does not bound those buffers), -EINTR (fatal
  * signal), -EMFILE/-ENFILE (no fd), -EFAULT.
  */
 static long wcpool_heap_alloc(struct file *file,

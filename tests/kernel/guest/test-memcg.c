@@ -197,10 +197,50 @@ static void test_memcg_recycle_own_first(void)
 	memcg_remove("wcpool-b");
 }
 
+/*
+ * The -contig heap nodes charge no memory cgroup (alloc_contig_range()
+ * charges none and nothing exported charges its pages afterwards): a
+ * 16 MiB buffer fits an 8 MiB cgroup there, only limit_mb bounds it,
+ * while the plain node refuses it.  No -contig nodes on 6.1.
+ */
+static void test_heap_contig_memcg(void)
+{
+	const char *node = "/dev/dma_heap/wcpool-wc-contig";
+	long before;
+	int heap, dfd;
+
+	heap = open(node, O_RDWR | O_CLOEXEC);
+	if (heap < 0) {
+		EXPECT(errno == ENOENT);
+		printf("  %s: no %s on this kernel\n", cur_test, node);
+		return;
+	}
+	memcg_make(CG_NAME);
+	memcg_enter(CG_NAME);
+	before = memcg_current(CG_NAME);
+	write_file("/sys/fs/cgroup/" CG_NAME "/memory.max", "%ld",
+		   before + 8 * (long)MB);
+	/*
+	 * The plain node first: the recycle pool would give it the -contig
+	 * buffer's freed pages, which are charged to no cgroup either.
+	 */
+	dfd = heap_open(WCPOOL_POLICY_WC);
+	EXPECT_ERR(heap_alloc(dfd, 16 * MB, O_RDWR), ENOMEM);
+	close(dfd);
+	before = memcg_current(CG_NAME);
+	dfd = heap_alloc(heap, 16 * MB, O_RDWR);
+	ASSERT(dfd >= 0);
+	EXPECT(memcg_current(CG_NAME) - before < (long)MB);
+	close(dfd);
+	close(heap);
+	memcg_remove(CG_NAME);
+}
+
 const struct test memcg_tests[] = {
 	{ "memcg_reclaim_pool", test_memcg_reclaim_pool },
 	{ "memcg_reclaim_heap", test_memcg_reclaim_heap },
 	{ "memcg_reclaim_removed", test_memcg_reclaim_removed },
 	{ "memcg_recycle_own_first", test_memcg_recycle_own_first },
+	{ "heap_contig_memcg", test_heap_contig_memcg },
 	{ NULL }
 };
