@@ -37,8 +37,10 @@ struct wcpool_heap_buf;
  *     -> i_mmap_rwsem of the pool inode (unmap_mapping_range of RELEASE
  *        and of a move; a move copies pages under wcpool->lock, and takes
  *        no mmap lock: REGISTER drops it before moving)
- *     -> wcpool_page_lock (wcpool_page.c, a spinlock: recycle and
- *        deferred lists; nothing is taken under it)
+ *     -> wcpool_page_lock (wcpool_page.c, a spinlock: the deferred
+ *        list; nothing is taken under it)
+ *     -> the node locks of the recycle list_lrus (wcpool_page.c; nothing
+ *        of wcpool is taken under them: the shrinker frees pages after)
  *   mm->mmap_lock (faults and mmap of a registration's dma-buf)
  *     -> the dma-buf's reservation lock (map_dma_buf and vmap on 6.12)
  *     -> wcpool_reg->lock (wcpool_reg.h, one registration: its
@@ -47,8 +49,8 @@ struct wcpool_heap_buf;
  *     -> i_mmap_rwsem of the dma-buf's inode (the move zaps its user
  *        mappings)
  *   wcpool_heap_lock (wcpool_heap.c, the 2 MiB pages that heap buffers
- *     share): taken with no other wcpool lock held
- *     -> wcpool_page_lock
+ *     share): taken with no other wcpool lock held, and none under it
+ *     (pages are allocated, released and cleared outside it)
  */
 
 /**
@@ -205,6 +207,7 @@ int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
 			  struct page **heads);
 void wcpool_page_free(struct page *head, u32 policy);
 void wcpool_page_release(struct page *head, u32 policy);
+struct mem_cgroup *wcpool_task_memcg(void);
 unsigned long wcpool_page_deferred_pinned(void);
 const char *wcpool_page_memtype(struct page *head, unsigned int *level);
 

@@ -38,7 +38,9 @@
  * /dev/dma_heap/wcpool-{wc,uc,wb}-contig (where the kernel makes
  * contiguous runs, wcpool_contig.c): each buffer is one physically
  * contiguous run, up to WCPOOL_CONTIG_MAX; what programs written for
- * "linux,cma" expect, on kernels without CMA.  Nodes rather than heap
+ * "linux,cma" expect, on kernels without CMA.  Their pages are charged to
+ * no memory cgroup (alloc_contig_range(), see wcpool_contig.c), only to
+ * the module limit, as the kernel's CMA heap.  Nodes rather than heap
  * flags: the dma-heap UAPI defines no heap flag (the kernel's heaps refuse
  * any), and programs choose a heap by its path.
  */
@@ -230,31 +232,6 @@ static void wcpool_heap_page_put(struct wcpool_heap_page *hp)
 }
 
 /*
- * The memory cgroup that the page allocator charges for the caller's
- * pages (__GFP_ACCOUNT: the task's own, which is not that of its mm's
- * owner in a task that shares another's mm, clone(CLONE_VM)), with a
- * reference; NULL without the memory controller.
- */
-static struct mem_cgroup *wcpool_heap_memcg(void)
-{
-#ifdef CONFIG_MEMCG
-	struct mem_cgroup *memcg;
-
-	if (mem_cgroup_disabled())
-		return NULL;
-	/* As get_mem_cgroup_from_mm(), for the task: it may be moving. */
-	rcu_read_lock();
-	do {
-		memcg = mem_cgroup_from_task(current);
-	} while (!css_tryget(&memcg->css));
-	rcu_read_unlock();
-	return memcg;
-#else
-	return NULL;
-#endif
-}
-
-/*
  * A new shared page of @policy for the caller's memory cgroup, counted
  * against the module limit.  Return: the page or an ERR_PTR (-ENOMEM,
  * -EINTR).
@@ -279,7 +256,7 @@ static struct wcpool_heap_page *wcpool_heap_page_new(u32 policy)
 							       -ENOMEM);
 	}
 	hp->policy = policy;
-	hp->memcg = wcpool_heap_memcg();
+	hp->memcg = wcpool_task_memcg();
 	atomic_long_inc(&wcpool_heap_nshared);
 	return hp;
 }
@@ -292,7 +269,7 @@ static struct wcpool_heap_page *wcpool_heap_page_new(u32 policy)
 static int wcpool_heap_take(struct wcpool_heap_buf *buf, u32 policy,
 			    unsigned int nr, bool tail)
 {
-	struct mem_cgroup *memcg = wcpool_heap_memcg();
+	struct mem_cgroup *memcg = wcpool_task_memcg();
 	struct wcpool_heap_page *hp, *new = NULL;
 	unsigned int first;
 
@@ -547,7 +524,10 @@ err:
  * WCPOOL_CONTIG_MAX).
  *
  * Return: 0 or a negative errno: -EINVAL (a field out of range), -ENOMEM
- * (no memory, the memory cgroup's limit or the module's), -EINTR (fatal
+ * (no memory, the memory cgroup's limit or the module's; on a contiguous
+ * node no free run or the module's limit only: alloc_contig_range()
+ * charges no memory cgroup and nothing exported charges its pages
+ * afterwards, so memory.max does not bound those buffers), -EINTR (fatal
  * signal), -EMFILE/-ENFILE (no fd), -EFAULT.
  */
 static long wcpool_heap_alloc(struct file *file,

@@ -10,6 +10,19 @@
  * to a bound, as the TTM page pool does; a shrinker gives them back under
  * memory pressure.
  *
+ * A recycled page stays charged to the memory cgroup that allocated it
+ * (__GFP_ACCOUNT; neither 6.1 nor 6.12 exports a call that uncharges or
+ * moves a kmem charge), so reclaim inside that cgroup must be able to free
+ * it: memcg reclaim calls only memcg-aware shrinkers, for the cgroups that
+ * have objects on their list_lru.  Each recycled page is therefore kept on
+ * a memcg-aware list_lru through a small tracking object that is charged
+ * to the page's cgroup (kmem_cache_alloc_lru() under set_active_memcg(),
+ * which also allocates that cgroup's list): list_lru_add() files it under
+ * that cgroup, sets the cgroup's shrinker bit, and moves it to the parent
+ * when the cgroup is removed, as for dentries and inodes (neither
+ * memcg_list_lru_alloc() nor set_shrinker_bit() is exported: this path
+ * reaches both).
+ *
  * Each page is converted as one 2 MiB range (set_memory_wc/uc/wb), which
  * keeps the linear map's 2 MiB entry: the page-array variants would split
  * it into 4 KiB entries.  A physically contiguous run (wcpool_contig.c) is
@@ -18,7 +31,10 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
+#include <linux/list_lru.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/shrinker.h>
 #include <linux/sizes.h>
@@ -34,10 +50,30 @@
 static unsigned long wcpool_limit;
 static unsigned int wcpool_recycle_max;
 
-/* Recycle and deferred lists; innermost wcpool lock (see wcpool.h). */
+/* The deferred list; innermost wcpool lock (see wcpool.h). */
 static DEFINE_SPINLOCK(wcpool_page_lock);
-static struct list_head wcpool_recycle[WCPOOL_POLICY_COUNT];
 static LIST_HEAD(wcpool_deferred);
+
+/*
+ * A recycled page, on the list of the memory cgroup it is charged to;
+ * the object is charged to that cgroup too (NULL cgroup: the root list).
+ */
+struct wcpool_recycled {
+	struct list_head lru;
+	struct page *head;
+};
+
+static struct kmem_cache *wcpool_recycled_cache;
+/* Recycle pools, one memcg-aware list_lru per policy (own node locks). */
+static struct list_lru wcpool_recycle[WCPOOL_POLICY_COUNT];
+/* The shrinker may run before the lists exist on 6.1 (see below). */
+static bool wcpool_recycle_ready;
+
+#ifdef WCPOOL_HAVE_LIST_LRU_ADD_OBJ
+#define wcpool_lru_add(lru, item)	list_lru_add_obj(lru, item)
+#else
+#define wcpool_lru_add(lru, item)	list_lru_add(lru, item)
+#endif
 
 static void wcpool_page_reap(struct work_struct *work);
 static DECLARE_DELAYED_WORK(wcpool_reap_work, wcpool_page_reap);
@@ -156,33 +192,114 @@ static struct page *wcpool_page_new(u64 limit)
 }
 
 /**
+ * wcpool_task_memcg - the memory cgroup charged for the caller's pages
+ *
+ * The one the page allocator charges with __GFP_ACCOUNT: the task's own,
+ * which is not that of its mm's owner in a task that shares another's mm
+ * (clone(CLONE_VM)).
+ *
+ * Return: the cgroup with a reference (mem_cgroup_put()), or NULL without
+ * the memory controller.
+ */
+struct mem_cgroup *wcpool_task_memcg(void)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+
+	if (mem_cgroup_disabled())
+		return NULL;
+	/* As get_mem_cgroup_from_mm(), for the task: it may be moving. */
+	rcu_read_lock();
+	do {
+		memcg = mem_cgroup_from_task(current);
+	} while (!css_tryget(&memcg->css));
+	rcu_read_unlock();
+	return memcg;
+#else
+	return NULL;
+#endif
+}
+
+struct wcpool_take {
+	u64 limit;
+	unsigned long *nr_to_walk;
+	struct wcpool_recycled *found;
+};
+
+/* list_lru walk: take the first page below the limit, then stop. */
+static enum lru_status wcpool_recycle_take(struct list_head *item,
+					   struct list_lru_one *list,
+					   spinlock_t *lock, void *arg)
+{
+	struct wcpool_recycled *r = container_of(item, struct wcpool_recycled,
+						 lru);
+	struct wcpool_take *take = arg;
+
+	if (take->found || !wcpool_page_below(r->head, take->limit))
+		return LRU_SKIP;
+	list_lru_isolate(list, item);
+	take->found = r;
+	/* 6.1 has no LRU_STOP: the walkers stop when nothing is left. */
+	*take->nr_to_walk = 0;
+	return LRU_REMOVED;
+}
+
+/*
+ * A recycled page of @policy below @limit; NULL if none.  One charged to
+ * the caller's cgroup first, which then pays for what it uses, else one
+ * of any cgroup (which keeps paying for it) or of none.
+ */
+static struct page *wcpool_recycle_get(u32 policy, u64 limit)
+{
+	struct list_lru *lru = &wcpool_recycle[policy];
+	unsigned long nr;
+	struct wcpool_take take = { .limit = limit, .nr_to_walk = &nr };
+	struct mem_cgroup *memcg;
+	struct page *head;
+	int nid;
+
+	if (!atomic_long_read(&wcpool_stats.recycle[policy]))
+		return NULL;
+	memcg = wcpool_task_memcg();
+	for_each_node_state(nid, N_NORMAL_MEMORY) {
+		nr = ULONG_MAX;
+		list_lru_walk_one(lru, nid, memcg, wcpool_recycle_take, &take,
+				  &nr);
+		if (take.found)
+			break;
+	}
+	mem_cgroup_put(memcg);
+	for_each_node_state(nid, N_NORMAL_MEMORY) {
+		if (take.found)
+			break;
+		nr = ULONG_MAX;
+		list_lru_walk_node(lru, nid, wcpool_recycle_take, &take, &nr);
+	}
+	if (!take.found)
+		return NULL;
+	head = take.found->head;
+	kmem_cache_free(wcpool_recycled_cache, take.found);
+	atomic_long_dec(&wcpool_stats.recycle[policy]);
+	return head;
+}
+
+/**
  * wcpool_page_alloc - get a zeroed huge page with the linear map in @policy
  * @policy: WCPOOL_POLICY_*
  * @limit: only a page below this physical address will do; 0: any
  *
  * Takes a page from the recycle pool of @policy if there is one (below
- * @limit), else allocates one (see wcpool_page_new()) and converts it.
+ * @limit; see wcpool_recycle_get()), else allocates one (see
+ * wcpool_page_new()) and converts it.
  * The caller has reserved it with wcpool_page_reserve().
  *
  * Return: the head page, or NULL.
  */
 struct page *wcpool_page_alloc(u32 policy, u64 limit)
 {
-	struct page *head = NULL, *p;
+	struct page *head;
 
-	spin_lock(&wcpool_page_lock);
-	list_for_each_entry(p, &wcpool_recycle[policy], lru) {
-		if (wcpool_page_below(p, limit)) {
-			head = p;
-			break;
-		}
-	}
-	if (head) {
-		list_del(&head->lru);
-		atomic_long_dec(&wcpool_stats.recycle[policy]);
-	}
-	spin_unlock(&wcpool_page_lock);
-
+	head = wcpool_recycle_get(policy, limit);
 	if (!head) {
 		head = wcpool_page_new(limit);
 		if (!head)
@@ -228,32 +345,77 @@ int wcpool_page_alloc_run(u32 policy, unsigned long nr, u64 limit,
 	return 0;
 }
 
+/* Take a place in the recycle pool of @policy; false if it is full. */
+static bool wcpool_recycle_slot(u32 policy)
+{
+	atomic_long_t *n = &wcpool_stats.recycle[policy];
+	long old = atomic_long_read(n);
+
+	do {
+		if (old >= (long)wcpool_recycle_max)
+			return false;
+	} while (!atomic_long_try_cmpxchg(n, &old, old + 1));
+	return true;
+}
+
+/*
+ * The tracking object of @head on the list of @policy, charged to the
+ * cgroup that @head is charged to, which also gets its list on the
+ * list_lru here if it had none.  Not allowed to reclaim: the pool is a
+ * cache, a cgroup at its limit rather loses the page.
+ */
+static struct wcpool_recycled *wcpool_recycled_new(struct page *head,
+						   u32 policy)
+{
+	struct mem_cgroup *memcg = NULL, *old;
+	struct wcpool_recycled *r;
+	gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
+
+#ifdef CONFIG_MEMCG
+	/* A kmem folio's cgroup is protected by RCU (it may be reparented). */
+	rcu_read_lock();
+	memcg = folio_memcg(page_folio(head));
+	if (memcg && !css_tryget(&memcg->css))
+		memcg = NULL;
+	rcu_read_unlock();
+#endif
+	if (!memcg)
+		return kmem_cache_alloc_lru(wcpool_recycled_cache,
+					    &wcpool_recycle[policy], gfp);
+	old = set_active_memcg(memcg);
+	r = kmem_cache_alloc_lru(wcpool_recycled_cache,
+				 &wcpool_recycle[policy], gfp | __GFP_ACCOUNT);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return r;
+}
+
 /*
  * Free a page nobody else references: zero it and keep it for reuse if the
  * recycle pool of its policy has room, else destroy it.
  */
 static void wcpool_page_recycle(struct page *head, u32 policy)
 {
+	struct wcpool_recycled *r;
 	unsigned long i;
 
-	if (atomic_long_read(&wcpool_stats.recycle[policy]) <
-	    wcpool_recycle_max) {
-		/* Written through the linear map, which has the same policy. */
-		for (i = 0; i < WCPOOL_HPAGE_PAGES; i++)
-			clear_highpage(head + i);
-		atomic_long_inc(&wcpool_stats.cleared);
-		ClearPageDirty(head);
-		spin_lock(&wcpool_page_lock);
-		if (atomic_long_read(&wcpool_stats.recycle[policy]) <
-		    wcpool_recycle_max) {
-			list_add(&head->lru, &wcpool_recycle[policy]);
-			atomic_long_inc(&wcpool_stats.recycle[policy]);
-			head = NULL;
-		}
-		spin_unlock(&wcpool_page_lock);
-		if (!head)
-			return;
+	if (!wcpool_recycle_slot(policy))
+		goto destroy;
+	r = wcpool_recycled_new(head, policy);
+	if (!r) {
+		atomic_long_dec(&wcpool_stats.recycle[policy]);
+		goto destroy;
 	}
+	/* Written through the linear map, which has the same policy. */
+	for (i = 0; i < WCPOOL_HPAGE_PAGES; i++)
+		clear_highpage(head + i);
+	atomic_long_inc(&wcpool_stats.cleared);
+	ClearPageDirty(head);
+	INIT_LIST_HEAD(&r->lru);
+	r->head = head;
+	wcpool_lru_add(&wcpool_recycle[policy], &r->lru);
+	return;
+destroy:
 	wcpool_page_destroy(head, policy);
 }
 
@@ -375,55 +537,108 @@ const char *wcpool_page_memtype(struct page *head, unsigned int *level)
 	return names[idx];
 }
 
-/* Recycled pages, in base pages as the shrinker core counts objects. */
+/*
+ * Recycled pages of the cgroup and node that reclaim asks for, in base
+ * pages as the shrinker core counts objects.
+ */
 static unsigned long wcpool_shrink_count(struct shrinker *shrinker,
 					 struct shrink_control *sc)
 {
 	unsigned long n = 0;
 	int i;
 
+	/* Pairs with wcpool_recycle_init(): the lists are set up. */
+	if (!smp_load_acquire(&wcpool_recycle_ready))
+		return 0;
 	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
-		n += atomic_long_read(&wcpool_stats.recycle[i]);
+		n += list_lru_shrink_count(&wcpool_recycle[i], sc);
 	return n ? n * WCPOOL_HPAGE_PAGES : SHRINK_EMPTY;
+}
+
+/* list_lru walk: move every page to the list to free. */
+static enum lru_status wcpool_recycle_isolate(struct list_head *item,
+					      struct list_lru_one *list,
+					      spinlock_t *lock, void *arg)
+{
+	list_lru_isolate_move(list, item, arg);
+	return LRU_REMOVED;
+}
+
+/* Destroy the pages of @policy on @dispose. Return: how many. */
+static unsigned long wcpool_recycle_dispose(struct list_head *dispose,
+					    u32 policy)
+{
+	struct wcpool_recycled *r, *tmp;
+	unsigned long n = 0;
+
+	list_for_each_entry_safe(r, tmp, dispose, lru) {
+		list_del(&r->lru);
+		atomic_long_dec(&wcpool_stats.recycle[policy]);
+		wcpool_page_destroy(r->head, policy);
+		kmem_cache_free(wcpool_recycled_cache, r);
+		n++;
+	}
+	return n;
 }
 
 static unsigned long wcpool_shrink_scan(struct shrinker *shrinker,
 					struct shrink_control *sc)
 {
+	unsigned long nr = DIV_ROUND_UP(sc->nr_to_scan, WCPOOL_HPAGE_PAGES);
 	unsigned long freed = 0;
-	struct page *head;
-	int i = 0;
+	LIST_HEAD(dispose);
+	int i;
 
-	while (freed < sc->nr_to_scan && i < WCPOOL_POLICY_COUNT) {
-		spin_lock(&wcpool_page_lock);
-		head = list_first_entry_or_null(&wcpool_recycle[i],
-						struct page, lru);
-		if (head) {
-			list_del(&head->lru);
-			atomic_long_dec(&wcpool_stats.recycle[i]);
-		}
-		spin_unlock(&wcpool_page_lock);
-		if (!head) {
-			i++;
-			continue;
-		}
-		wcpool_page_destroy(head, i);
-		freed += WCPOOL_HPAGE_PAGES;
+	/* Pairs with wcpool_recycle_init(): the lists are set up. */
+	if (!smp_load_acquire(&wcpool_recycle_ready))
+		return SHRINK_STOP;
+	for (i = 0; i < WCPOOL_POLICY_COUNT && nr; i++) {
+		list_lru_walk_one(&wcpool_recycle[i], sc->nid, sc->memcg,
+				  wcpool_recycle_isolate, &dispose, &nr);
+		freed += wcpool_recycle_dispose(&dispose, i);
 	}
-	return freed ? freed : SHRINK_STOP;
+	return freed ? freed * WCPOOL_HPAGE_PAGES : SHRINK_STOP;
 }
+
+/* The recycle lists, filed under @shrinker's id; 0 or -ENOMEM. */
+static int wcpool_recycle_init(struct shrinker *shrinker)
+{
+	int i, ret;
+
+	for (i = 0; i < WCPOOL_POLICY_COUNT; i++) {
+		ret = list_lru_init_memcg(&wcpool_recycle[i], shrinker);
+		if (ret) {
+			while (i--)
+				list_lru_destroy(&wcpool_recycle[i]);
+			return ret;
+		}
+	}
+	/* Publish the lists to a shrinker already registered (6.1). */
+	smp_store_release(&wcpool_recycle_ready, true);
+	return 0;
+}
+
+#define WCPOOL_SHRINKER_FLAGS	(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE)
 
 #ifdef WCPOOL_HAVE_SHRINKER_ALLOC
 static struct shrinker *wcpool_shrinker;
 
+/* 6.7+: the shrinker has its id before it is registered. */
 static int wcpool_shrinker_register(void)
 {
-	wcpool_shrinker = shrinker_alloc(0, "wcpool");
+	int ret;
+
+	wcpool_shrinker = shrinker_alloc(WCPOOL_SHRINKER_FLAGS, "wcpool");
 	if (!wcpool_shrinker)
 		return -ENOMEM;
 	wcpool_shrinker->count_objects = wcpool_shrink_count;
 	wcpool_shrinker->scan_objects = wcpool_shrink_scan;
 	wcpool_shrinker->seeks = 1;
+	ret = wcpool_recycle_init(wcpool_shrinker);
+	if (ret) {
+		shrinker_free(wcpool_shrinker);
+		return ret;
+	}
 	shrinker_register(wcpool_shrinker);
 	return 0;
 }
@@ -437,11 +652,25 @@ static struct shrinker wcpool_shrinker = {
 	.count_objects = wcpool_shrink_count,
 	.scan_objects = wcpool_shrink_scan,
 	.seeks = 1,
+	.flags = WCPOOL_SHRINKER_FLAGS,
 };
 
+/*
+ * 6.1 exports neither prealloc_shrinker() nor register_shrinker_prepared():
+ * the id comes with registration, the lists after it, and the shrinker
+ * finds nothing until wcpool_recycle_ready.
+ */
 static int wcpool_shrinker_register(void)
 {
-	return register_shrinker(&wcpool_shrinker, "wcpool");
+	int ret;
+
+	ret = register_shrinker(&wcpool_shrinker, "wcpool");
+	if (ret)
+		return ret;
+	ret = wcpool_recycle_init(&wcpool_shrinker);
+	if (ret)
+		unregister_shrinker(&wcpool_shrinker);
+	return ret;
 }
 
 static void wcpool_shrinker_unregister(void)
@@ -452,18 +681,23 @@ static void wcpool_shrinker_unregister(void)
 
 int wcpool_page_init(unsigned long limit_pages, unsigned int recycle_pages)
 {
-	int i;
+	int ret;
 
 	wcpool_limit = limit_pages;
 	wcpool_recycle_max = recycle_pages;
-	for (i = 0; i < WCPOOL_POLICY_COUNT; i++)
-		INIT_LIST_HEAD(&wcpool_recycle[i]);
-	return wcpool_shrinker_register();
+	wcpool_recycled_cache = KMEM_CACHE(wcpool_recycled, 0);
+	if (!wcpool_recycled_cache)
+		return -ENOMEM;
+	ret = wcpool_shrinker_register();
+	if (ret)
+		kmem_cache_destroy(wcpool_recycled_cache);
+	return ret;
 }
 
 void wcpool_page_exit(void)
 {
 	struct page *head, *tmp;
+	LIST_HEAD(dispose);
 	int i;
 
 	wcpool_shrinker_unregister();
@@ -477,10 +711,10 @@ void wcpool_page_exit(void)
 		list_del(&head->lru);
 	}
 	for (i = 0; i < WCPOOL_POLICY_COUNT; i++) {
-		list_for_each_entry_safe(head, tmp, &wcpool_recycle[i], lru) {
-			list_del(&head->lru);
-			atomic_long_dec(&wcpool_stats.recycle[i]);
-			wcpool_page_destroy(head, i);
-		}
+		list_lru_walk(&wcpool_recycle[i], wcpool_recycle_isolate,
+			      &dispose, ULONG_MAX);
+		wcpool_recycle_dispose(&dispose, i);
+		list_lru_destroy(&wcpool_recycle[i]);
 	}
+	kmem_cache_destroy(wcpool_recycled_cache);
 }

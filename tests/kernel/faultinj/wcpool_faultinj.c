@@ -11,7 +11,9 @@
  * (in wcpool's map_dma_buf, called when an importer such as vgem maps the
  * dma-buf), get_unused_fd_flags, alloc_contig_range
  * (alloc_contig_range_noprof on 6.12; wcpool.ko calls it only on kernels
- * where it makes compound pages, for contiguous runs and address limits).
+ * where it makes compound pages, for contiguous runs and address limits),
+ * kmem_cache_alloc_lru (kmem_cache_alloc_lru_noprof on 6.12: a recycled
+ * page's entry on its cgroup's list; without it the page is freed).
  *
  * Only calls from wcpool.ko count (the return address on the stack lies
  * in it), and every Nth of those fails.  How each fails, so that the
@@ -21,7 +23,8 @@
  * alloc_pages (NULL), dma_buf_export (ERR_PTR(-ENOMEM)), sg_alloc_table
  * (-ENOMEM, the table left zeroed as its own failure leaves it),
  * get_unused_fd_flags (-EMFILE), alloc_contig_range (-EBUSY, as when a
- * page of the range cannot be migrated): a kprobe on the function's entry puts the
+ * page of the range cannot be migrated), kmem_cache_alloc_lru (NULL): a
+ * kprobe on the function's entry puts the
  * failure in the return register and resumes at a bare return, so the
  * function never runs, as the kernel's fail_function and
  * bpf_override_return do.  Nothing was made, so nothing can leak.
@@ -98,6 +101,9 @@ static struct faultinj_call faultinj_calls[] = {
 	{ "get_unused_fd_flags", { "get_unused_fd_flags" }, -EMFILE },
 	{ "alloc_contig_range", { "alloc_contig_range_noprof",
 				  "alloc_contig_range" }, -EBUSY },
+	/* a recycled page's list_lru entry (NULL) */
+	{ "kmem_cache_alloc_lru", { "kmem_cache_alloc_lru_noprof",
+				    "kmem_cache_alloc_lru" }, 0 },
 };
 
 static struct kprobe faultinj_free_kp;

@@ -327,7 +327,7 @@ int heap_alloc(int heap, uint64_t len, uint32_t fd_flags)
 static const struct test *const suites[] = {
 	pool_tests, long_tests, mmap_tests, pages_tests, reg_tests,
 	importer_tests, heap_tests, heap_size_tests, fit_tests, counter_tests,
-	move_tests,
+	move_tests, memcg_tests,
 	NULL,
 };
 
