@@ -1165,6 +1165,38 @@ static uint64_t grow_above(int fd, uint8_t *p, uint64_t max, uint64_t limit)
 #define MM_BUF		(64 * KB)
 #define MM_LEN		MB
 #define MM_WORDS	(MM_LEN / 4096)	/* one written word per 4 KiB page */
+#define MM_POOL		(256 * MB)
+
+/*
+ * A map test's buffer: MM_LEN bytes at MM_BUF of a 2 MiB page above 2^28
+ * (grow_above()) of a fresh pool of MM_POOL bytes, the page filled with
+ * pattern @seed, registered.
+ */
+struct mm_buf {
+	int fd, dfd;
+	uint8_t *p;	/* the pool's mapping */
+	uint64_t off;	/* pool offset of the 2 MiB page */
+	uint64_t pa;	/* its physical address before any move */
+};
+
+static struct mm_buf mm_buf(uint32_t policy, unsigned int seed)
+{
+	struct mm_buf b = { .fd = pool(policy, MM_POOL) };
+
+	b.p = map(b.fd, MM_POOL);
+	b.off = grow_above(b.fd, b.p, MM_POOL, 1ULL << 28);
+	b.pa = phys_addr(b.p + b.off);
+	fill(b.p + b.off, HP, seed);
+	b.dfd = reg(b.fd, b.p + b.off + MM_BUF, MM_LEN);
+	return b;
+}
+
+static void mm_buf_close(struct mm_buf *b)
+{
+	close(b->dfd);
+	munmap(b->p, MM_POOL);
+	close(b->fd);
+}
 
 /*
  * Writes a new value into one word of each 4 KiB page of the buffer,
@@ -1239,31 +1271,25 @@ static uint64_t page_bad(const uint8_t *q, struct scribe *s, unsigned int seed)
 static void test_map_move(void)
 {
 	unsigned int d28 = edu_with_bits(28), n, n2, i;
-	const uint64_t max = 256 * MB;
 	struct wcpool_edu_seg *cpu, *cpu2;
 	struct t_drm_prime_handle h = { 0 };
 	struct scribe *sc;
 	long moves, pages;
-	uint64_t off, pa;
+	struct mm_buf b;
 	double took;
 	struct edu e, w;
-	int fd, dfd, drm;
-	uint8_t *p, *d;
+	uint8_t *d;
 	pthread_t t;
+	int drm;
 
 	ASSERT(d28 < nedu);
-	fd = pool(WCPOOL_POLICY_WC, max);
-	p = map(fd, max);
-	off = grow_above(fd, p, max, 1ULL << 28);
-	pa = phys_addr(p + off);
-	fill(p + off, HP, 51);
-	dfd = reg(fd, p + off + MM_BUF, MM_LEN);
-	d = mmap(NULL, MM_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	b = mm_buf(WCPOOL_POLICY_WC, 51);
+	d = mmap(NULL, MM_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, b.dfd, 0);
 	ASSERT(d != MAP_FAILED);
-	ASSERT(phys_addr(d) == pa + MM_BUF);
+	ASSERT(phys_addr(d) == b.pa + MM_BUF);
 	sc = calloc(1, sizeof(*sc));
 	ASSERT(sc);
-	sc->pool = (volatile uint32_t *)(p + off + MM_BUF);
+	sc->pool = (volatile uint32_t *)(b.p + b.off + MM_BUF);
 	sc->dmabuf = (volatile uint32_t *)d;
 	ASSERT(pthread_create(&t, NULL, scribe_run, sc) == 0);
 	scribe_wait(sc);
@@ -1273,7 +1299,7 @@ static void test_map_move(void)
 	/* 64 KiB entries for both edus: an earlier test may have set more. */
 	e = edu_open(d28, 64 * KB);
 	took = now_s();
-	ASSERT(edu_attach(&e, dfd) == 0);
+	ASSERT(edu_attach(&e, b.dfd) == 0);
 	took = now_s() - took;
 	scribe_wait(sc);
 	sc->stop = true;
@@ -1281,13 +1307,13 @@ static void test_map_move(void)
 	EXPECT(stat_get("map_moves") == moves + !e.translated);
 	EXPECT(stat_get("pages_moved") == pages + !e.translated);
 	if (e.translated)
-		EXPECT(phys_addr(p + off) == pa);
+		EXPECT(phys_addr(b.p + b.off) == b.pa);
 	else
-		EXPECT(phys_addr(p + off) + HP <= 1ULL << 28);
-	EXPECT(phys_addr(d) == phys_addr(p + off + MM_BUF));
+		EXPECT(phys_addr(b.p + b.off) + HP <= 1ULL << 28);
+	EXPECT(phys_addr(d) == phys_addr(b.p + b.off + MM_BUF));
 	EXPECT(phys_addr(d + MM_LEN - 4 * KB) ==
-	       phys_addr(p + off + MM_BUF + MM_LEN - 4 * KB));
-	EXPECT(page_bad(p + off, sc, 51) == 0);
+	       phys_addr(b.p + b.off + MM_BUF + MM_LEN - 4 * KB));
+	EXPECT(page_bad(b.p + b.off, sc, 51) == 0);
 	n = edu_segs(&e, WCPOOL_EDU_SEGS_CPU, &cpu);
 	for (i = 0; i < n; i++)
 		EXPECT(e.translated || cpu[i].addr + cpu[i].len <= 1ULL << 28);
@@ -1295,31 +1321,29 @@ static void test_map_move(void)
 
 	/* Importers after the move: the same pages. */
 	w = edu_open(widest(), 64 * KB);
-	ASSERT(edu_attach(&w, dfd) == 0);
+	ASSERT(edu_attach(&w, b.dfd) == 0);
 	n2 = edu_segs(&w, WCPOOL_EDU_SEGS_CPU, &cpu2);
 	EXPECT(n2 == n);
 	for (i = 0; i < n && i < n2; i++)
 		EXPECT(cpu2[i].addr == cpu[i].addr && cpu2[i].len == cpu[i].len);
 	drm = vgem_open();
 	ASSERT(drm >= 0);
-	h.fd = dfd;
+	h.fd = b.dfd;
 	ASSERT(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
 	EXPECT(stat_get("dma_mapped") == 3);
 	EXPECT(stat_get("map_moves") == moves + !e.translated);
 	printf("  map_move: edu %s mask 28 iommu %s: 2 MiB page at %#llx %s (map %.1f ms), %lu writer passes, %u entries, edu and vgem after it: %llu bytes compared\n",
-	       e.name, iommu, (unsigned long long)pa,
+	       e.name, iommu, (unsigned long long)b.pa,
 	       e.translated ? "not moved" : "moved below 2^28 at map",
 	       took * 1e3, sc->passes, n,
-	       (unsigned long long)dma_check(&e, dfd, p + off + MM_BUF, off + MM_BUF, MM_LEN, 53));
+	       (unsigned long long)dma_check(&e, b.dfd, b.p + b.off + MM_BUF, b.off + MM_BUF, MM_LEN, 53));
 	free(cpu);
 	free(cpu2);
 	close(drm);
 	close(w.fd);
 	close(e.fd);
 	munmap(d, MM_LEN);
-	close(dfd);
-	munmap(p, max);
-	close(fd);
+	mm_buf_close(&b);
 	free(sc);
 }
 
@@ -1333,42 +1357,35 @@ static void test_map_move(void)
 static void test_map_held(void)
 {
 	unsigned int d28 = edu_with_bits(28), kind;
-	const uint64_t max = 256 * MB;
 
 	ASSERT(d28 < nedu);
 	for (kind = 0; kind < 2; kind++) {
 		struct t_drm_prime_handle h = { 0 };
 		struct t_drm_gem_close gc = { 0 };
-		int fd = pool(WCPOOL_POLICY_WC, max), dfd, other = -1;
-		int drm = -1, kfd = kmsg_at_end();
+		int drm = -1, other = -1, kfd = kmsg_at_end();
 		struct edu e = edu_open(d28, 0);
 		long moves = stat_get("map_moves");
-		uint64_t off, pa, j, bad = 0;
-		uint8_t *p = map(fd, max);
-
-		off = grow_above(fd, p, max, 1ULL << 28);
-		pa = phys_addr(p + off);
-		fill(p + off, HP, 61);
-		dfd = reg(fd, p + off + MM_BUF, MM_LEN);
+		struct mm_buf b = mm_buf(WCPOOL_POLICY_WC, 61);
+		uint64_t j, bad = 0;
 		if (kind == 0) {
 			drm = vgem_open();
 			ASSERT(drm >= 0);
-			h.fd = dfd;
+			h.fd = b.dfd;
 			ASSERT(ioctl(drm, T_DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0);
 		} else {
-			other = reg(fd, p + off + HP - 64 * KB, 64 * KB);
+			other = reg(b.fd, b.p + b.off + HP - 64 * KB, 64 * KB);
 		}
 		if (e.translated) {
-			ASSERT(edu_attach(&e, dfd) == 0);
+			ASSERT(edu_attach(&e, b.dfd) == 0);
 			EXPECT(stat_get("map_moves") == moves);
 			close(e.fd);
 		} else {
-			EXPECT_ERR(edu_attach(&e, dfd), ERANGE);
+			EXPECT_ERR(edu_attach(&e, b.dfd), ERANGE);
 			EXPECT(kmsg_has(kfd, e.name, "not moved"));
 			EXPECT(stat_get("map_moves") == moves);
-			EXPECT(phys_addr(p + off) == pa);
+			EXPECT(phys_addr(b.p + b.off) == b.pa);
 			for (j = 0; j < HP; j++)
-				bad += p[off + j] != pat(61, j);
+				bad += b.p[b.off + j] != pat(61, j);
 			EXPECT(bad == 0);
 			printf("  map_held: %s: ERANGE, nothing moved\n",
 			       kind ? "another registration in the page" :
@@ -1380,18 +1397,16 @@ static void test_map_held(void)
 				close(other);
 				other = -1;
 			}
-			ASSERT(edu_attach(&e, dfd) == 0);
+			ASSERT(edu_attach(&e, b.dfd) == 0);
 			EXPECT(stat_get("map_moves") == moves + 1);
-			EXPECT(phys_addr(p + off) + HP <= 1ULL << 28);
+			EXPECT(phys_addr(b.p + b.off) + HP <= 1ULL << 28);
 			close(e.fd);
 		}
 		if (drm >= 0)
 			close(drm);
 		if (other >= 0)
 			close(other);
-		close(dfd);
-		munmap(p, max);
-		close(fd);
+		mm_buf_close(&b);
 		close(kfd);
 	}
 }
@@ -1407,12 +1422,11 @@ static void test_map_held(void)
 static void test_map_faults(void)
 {
 	unsigned int d28 = edu_with_bits(28);
-	const uint64_t max = 256 * MB;
 	long moves = stat_get("map_moves");
-	uint64_t off, pa, j, bad = 0;
+	uint64_t j, bad = 0;
+	struct mm_buf b;
 	struct edu e;
-	int fd, dfd, dc;
-	uint8_t *p;
+	int dc;
 
 	ASSERT(d28 < nedu);
 	if (strcmp(iommu, "none")) {
@@ -1424,12 +1438,7 @@ static void test_map_faults(void)
 		printf("  map_faults: no alloc_pages() function in this kernel to fail\n");
 		return;
 	}
-	fd = pool(WCPOOL_POLICY_UC, max);
-	p = map(fd, max);
-	off = grow_above(fd, p, max, 1ULL << 28);
-	pa = phys_addr(p + off);
-	fill(p + off, HP, 91);
-	dfd = reg(fd, p + off + MM_BUF, MM_LEN);
+	b = mm_buf(WCPOOL_POLICY_UC, 91);
 	e = edu_open(d28, 64 * KB);
 	/* No recycled page below the limit to take instead. */
 	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
@@ -1439,30 +1448,27 @@ static void test_map_faults(void)
 	ASSERT(system(kernel_has("alloc_contig_range") ?
 		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages,alloc_contig_range every=1" :
 		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages every=1") == 0);
-	EXPECT_ERR(edu_attach(&e, dfd), ENOMEM);
+	EXPECT_ERR(edu_attach(&e, b.dfd), ENOMEM);
 	ASSERT(system("rmmod wcpool_faultinj") == 0);
 	EXPECT(stat_get("map_moves") == moves);
 	EXPECT(stat_get("dma_mapped") == 0);
-	EXPECT(phys_addr(p + off) == pa);
+	EXPECT(phys_addr(b.p + b.off) == b.pa);
 	for (j = 0; j < HP; j++)
-		bad += p[off + j] != pat(91, j);
+		bad += b.p[b.off + j] != pat(91, j);
 	EXPECT(bad == 0);
-	ASSERT(edu_attach(&e, dfd) == 0);
+	ASSERT(edu_attach(&e, b.dfd) == 0);
 	EXPECT(stat_get("map_moves") == moves + 1);
-	EXPECT(phys_addr(p + off) + HP <= 1ULL << 28);
+	EXPECT(phys_addr(b.p + b.off) + HP <= 1ULL << 28);
 	printf("  map_faults: the move's allocation failed: ENOMEM, nothing moved; the next map moved the page: %llu bytes compared\n",
-	       (unsigned long long)dma_check(&e, dfd, p + off + MM_BUF, off + MM_BUF, MM_LEN, 93));
+	       (unsigned long long)dma_check(&e, b.dfd, b.p + b.off + MM_BUF, b.off + MM_BUF, MM_LEN, 93));
 	close(e.fd);
-	close(dfd);
-	munmap(p, max);
-	close(fd);
+	mm_buf_close(&b);
 }
 
 /* What map_race's second thread does to the buffer meanwhile. */
 struct mrace {
-	int fd, dfd;
-	uint8_t *p, *d;		/* the pool's mapping, the dma-buf's */
-	uint64_t off, max;
+	struct mm_buf b;
+	uint8_t *d;		/* the dma-buf's mapping */
 	volatile bool done, close_all;
 	volatile unsigned long forks;
 };
@@ -1480,10 +1486,8 @@ static void *mrace_run(void *arg)
 	pid_t pid;
 
 	if (r->close_all) {
-		close(r->dfd);
 		munmap(r->d, MM_LEN);
-		munmap(r->p, r->max);
-		close(r->fd);
+		mm_buf_close(&r->b);
 		r->forks++;
 		return NULL;
 	}
@@ -1492,7 +1496,7 @@ static void *mrace_run(void *arg)
 		ASSERT(pid >= 0);
 		if (!pid) {
 			/* The same bytes back: the parent checks them all. */
-			volatile uint8_t *a = r->p + r->off + HP - 4096;
+			volatile uint8_t *a = r->b.p + r->b.off + HP - 4096;
 			volatile uint8_t *b = r->d + 8192 + 100;
 			uint8_t va = *a, vb = *b;
 
@@ -1502,13 +1506,13 @@ static void *mrace_run(void *arg)
 		}
 		ASSERT(waitpid(pid, &status, 0) == pid);
 		ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		q = mmap(NULL, MM_LEN, PROT_READ, MAP_SHARED, r->dfd, 0);
+		q = mmap(NULL, MM_LEN, PROT_READ, MAP_SHARED, r->b.dfd, 0);
 		ASSERT(q != MAP_FAILED);
 		(void)q[4096];
 		munmap(q, MM_LEN);
-		q = map(r->fd, r->off + HP);
-		(void)q[r->off];
-		munmap(q, r->off + HP);
+		q = map(r->b.fd, r->b.off + HP);
+		(void)q[r->b.off];
+		munmap(q, r->b.off + HP);
 		r->forks++;
 	}
 	return NULL;
@@ -1530,7 +1534,6 @@ static void *mrace_run(void *arg)
 static void test_map_race(void)
 {
 	unsigned int d28 = edu_with_bits(28), round, moved = 0, busy = 0;
-	const uint64_t max = 256 * MB;
 	long moves = stat_get("map_moves");
 	struct scribe *sc;
 	pthread_t t, f;
@@ -1539,20 +1542,15 @@ static void test_map_race(void)
 
 	ASSERT(d28 < nedu);
 	for (round = 0; round < MAP_RACE_ROUNDS; round++) {
-		struct mrace mr = { .max = max };
+		struct mrace mr = { .b = mm_buf(WCPOOL_POLICY_WC, 71 + round) };
 		bool last = round == MAP_RACE_ROUNDS - 1;
 
-		mr.fd = pool(WCPOOL_POLICY_WC, max);
-		mr.p = map(mr.fd, max);
-		mr.off = grow_above(mr.fd, mr.p, max, 1ULL << 28);
-		fill(mr.p + mr.off, HP, 71 + round);
-		mr.dfd = reg(mr.fd, mr.p + mr.off + MM_BUF, MM_LEN);
 		mr.d = mmap(NULL, MM_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    mr.dfd, 0);
+			    mr.b.dfd, 0);
 		ASSERT(mr.d != MAP_FAILED);
 		sc = calloc(1, sizeof(*sc));
 		ASSERT(sc);
-		sc->pool = (volatile uint32_t *)(mr.p + mr.off + MM_BUF);
+		sc->pool = (volatile uint32_t *)(mr.b.p + mr.b.off + MM_BUF);
 		sc->dmabuf = (volatile uint32_t *)mr.d;
 		e = edu_open(d28, 64 * KB);
 		if (!last) {
@@ -1564,7 +1562,7 @@ static void test_map_race(void)
 		/* Forking (or closing) when the map starts (no timing). */
 		while (!last && mr.forks < 1)
 			sched_yield();
-		r = edu_attach(&e, mr.dfd);
+		r = edu_attach(&e, mr.b.dfd);
 		if (!last) {
 			scribe_wait(sc);
 			sc->stop = true;
@@ -1585,14 +1583,12 @@ static void test_map_race(void)
 			moved += !e.translated;
 		}
 		if (!last) {
-			EXPECT(page_bad(mr.p + mr.off, sc, 71 + round) == 0);
+			EXPECT(page_bad(mr.b.p + mr.b.off, sc, 71 + round) == 0);
 			if (!r)
-				EXPECT(dma_check(&e, mr.dfd, mr.p + mr.off + MM_BUF,
-						 mr.off + MM_BUF, MM_LEN, 81) > 0);
-			close(mr.dfd);
+				EXPECT(dma_check(&e, mr.b.dfd, mr.b.p + mr.b.off + MM_BUF,
+						 mr.b.off + MM_BUF, MM_LEN, 81) > 0);
 			munmap(mr.d, MM_LEN);
-			munmap(mr.p, max);
-			close(mr.fd);
+			mm_buf_close(&mr.b);
 		}
 		close(e.fd);
 		free(sc);
