@@ -1136,6 +1136,16 @@ static void test_move(void)
 
 /* ---- moves at map ---- */
 
+/* The module's recycled pages go back to the system (its shrinker). */
+static void drop_recycled(void)
+{
+	int dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	ASSERT(dc >= 0);
+	ASSERT(write(dc, "2", 1) == 1);
+	close(dc);
+}
+
 /*
  * A 2 MiB page of pool @fd (mapped at @p) above @limit, grown at the
  * first such offset; returns the offset.  The module's recycled pages
@@ -1146,12 +1156,9 @@ static void test_move(void)
  */
 static uint64_t grow_above(int fd, uint8_t *p, uint64_t max, uint64_t limit)
 {
-	int dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
 	uint64_t off;
 
-	ASSERT(dc >= 0);
-	ASSERT(write(dc, "2", 1) == 1);
-	close(dc);
+	drop_recycled();
 	for (off = 0; off < max; off += HP) {
 		ASSERT(range_ioctl(fd, WCPOOL_IOC_GROW, off, HP) == 0);
 		if (phys_addr(p + off) >= limit)
@@ -1426,7 +1433,6 @@ static void test_map_faults(void)
 	uint64_t j, bad = 0;
 	struct mm_buf b;
 	struct edu e;
-	int dc;
 
 	ASSERT(d28 < nedu);
 	if (strcmp(iommu, "none")) {
@@ -1441,9 +1447,7 @@ static void test_map_faults(void)
 	b = mm_buf(WCPOOL_POLICY_UC, 91);
 	e = edu_open(d28, 64 * KB);
 	/* No recycled page below the limit to take instead. */
-	dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	ASSERT(dc >= 0 && write(dc, "2", 1) == 1);
-	close(dc);
+	drop_recycled();
 	/* 6.12 takes 25-31-bit pages with alloc_contig_range() too. */
 	ASSERT(system(kernel_has("alloc_contig_range") ?
 		      "insmod /wcpool/wcpool_faultinj.ko call=alloc_pages,alloc_contig_range every=1" :
