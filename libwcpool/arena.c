@@ -3,11 +3,14 @@
  * The pool's jemalloc arena and its extent hooks.
  *
  * Address space: extents are taken from the pool reservation (see
- * wcpi_pool_take_space()) and never given back (dalloc opts out), so jemalloc
- * keeps them as
- * "retained" virtual memory and reuses them; memory behind them comes and
- * goes through commit (backend commit) and decommit/purge (backend release,
- * i.e. hole punching), so freed memory returns to the system.
+ * wcpi_pool_take_space()); memory behind them comes and goes through commit
+ * (backend commit) and decommit/purge (backend release, i.e. hole
+ * punching), so freed memory returns to the system.  An extent jemalloc
+ * deallocates (when it purges: its decay, wcp_pool_trim(), a full pool)
+ * goes back to the pool's address space, released, for another arena or
+ * huge.c's frames to take: kept as jemalloc's "retained" space it would
+ * serve this arena only, and a thread on another arena could find a small
+ * pool full for good.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -51,19 +54,32 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 	(void)arena_ind;
 	if (wcpi_pool_take_space(pool, size, alignment, new_addr, &off))
 		return NULL;
-	/* The cursor never goes back: these file bytes were never used. */
+	/*
+	 * Never used, or released when given back: zero once committed, as
+	 * after any decommit (the stale pages of commit.c aside).
+	 */
 	*zero = true;
 	if (*commit && wcpi_commit(pool, off, size))
 		return NULL; /* the address space stays unused; harmless */
 	return pool->base + off;
 }
 
-/* Opt out: the range stays with jemalloc as retained address space. */
+/*
+ * Release the range and give it back to the pool's address space.  Where
+ * the release fails (a 4 KiB page a device or a ring holds) opt out: the
+ * range stays with this arena as retained address space.
+ */
 static bool hook_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
 			bool committed, unsigned arena_ind)
 {
-	(void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
-	return true;
+	struct wcp_pool *pool = pool_of(hooks);
+	uint64_t off = offset_of(pool, addr);
+
+	(void)arena_ind;
+	if (committed && wcpi_decommit(pool, off, size))
+		return true;
+	wcpi_pool_give_space(pool, off, size);
+	return false;
 }
 
 /* Called on arena destruction; the pool unmaps everything right after. */
