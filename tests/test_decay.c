@@ -11,13 +11,42 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
 static struct wcp_pool *pool;
+static int memory_lock = -1;
+
+/*
+ * Criterion runs these tests in parallel workers, and one of them takes
+ * every huge page of the system: the others hold this lock shared, that
+ * one exclusive, so that it runs alone (beside it, a test's first frame
+ * failed with ENOMEM in the QEMU suite).
+ */
+static void lock(int how)
+{
+	int err;
+
+	while ((err = flock(memory_lock, how)) && errno == EINTR)
+		;
+	cr_assert_eq(err, 0, "flock: %s", strerror(errno));
+}
+
+static void share_memory(void)
+{
+	memory_lock = open("/dev/shm/wcpool-test_decay.lock",
+			   O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(memory_lock, 0, "lock file: %s", strerror(errno));
+	lock(LOCK_SH);
+}
+
+TestSuite(decay, .init = share_memory);
 
 static void need_pages(long n)
 {
@@ -217,6 +246,7 @@ Test(decay, kept_pages_give_way_to_a_fresh_commit)
 	if (!getenv("WCPOOL_TEST_EXCLUSIVE"))
 		cr_skip_test("takes every huge page: the QEMU suites run it "
 			     "(WCPOOL_TEST_EXCLUSIVE=1)");
+	lock(LOCK_EX);
 	cr_assert_not_null(p);
 	make("3600000", "64G");
 	while (n < MAX && (p[n] = wcp_malloc(pool, 2 * MiB)))
