@@ -52,7 +52,17 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 	uint64_t off;
 
 	(void)arena_ind;
-	if (wcpi_pool_take_space(pool, size, alignment, new_addr, &off))
+	/*
+	 * Uncommitted, without an address: jemalloc growing its retained
+	 * space by a step (2 MiB), more than it needs.  While address space
+	 * given back is there, that is refused: jemalloc then asks for the
+	 * exact size, committed, which a range given back may hold, and
+	 * otherwise the cursor moves only by that (a step would move it on
+	 * past those ranges, every time, and leave the rest of the step
+	 * stranded in this arena).
+	 */
+	if (wcpi_pool_take_space(pool, size, alignment, new_addr,
+				 !*commit && !new_addr, &off))
 		return NULL;
 	/*
 	 * Never used, or released when given back: zero once committed, as

@@ -287,7 +287,7 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 		pool->huge.cached_bytes -= *dirty * pool->huge.unit;
 		return 0;
 	}
-	err = wcpi_pool_take_space(pool, len, align, NULL, &w->off);
+	err = wcpi_pool_take_space(pool, len, align, NULL, false, &w->off);
 	if (err)
 		return err;
 	w->len = len;

@@ -207,7 +207,7 @@ void wcpi_pool_free_object(struct wcp_pool *pool);
 /* space.c */
 int wcpi_pool_refresh(struct wcp_pool *pool);
 int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
-			 void *want, uint64_t *off);
+			 void *want, bool given_only, uint64_t *off);
 void wcpi_pool_give_space(struct wcp_pool *pool, uint64_t off, uint64_t size);
 void wcpi_pool_space_fini(struct wcp_pool *pool);
 uint64_t wcpi_pool_mapped(const struct wcp_pool *pool);

@@ -91,13 +91,14 @@ static size_t given_fit(const struct wcp_pool *pool, uint64_t size,
 /*
  * Take @size bytes at an address aligned to @align, mapped: the lowest
  * range given back that fits, else the never-used end of the pool (a bump
- * cursor); at @want only, if it is not NULL.  Return: 0 with the offset in
- * @off, or -ENOMEM when nothing fits or mapping fails.  Space given back
+ * cursor), but not with @given_only while ranges given back are there; at
+ * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
+ * -ENOMEM when nothing fits or mapping fails.  Space given back
  * was released (wcpi_pool_give_space()), so it reads as zero when
  * committed again as far as commit.c promises that of any decommit.
  */
 int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
-			 void *want, uint64_t *off)
+			 void *want, bool given_only, uint64_t *off)
 {
 	struct wcpi_range_set *given = &pool->space.given;
 	uint64_t start, end;
@@ -112,6 +113,8 @@ int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 		err = 0;
 		goto out;
 	}
+	if (given_only && given->n)
+		goto out;
 	/* Addresses are aligned, not offsets: base is only page aligned. */
 	start = wcpi_align_up((uintptr_t)pool->base + pool->space.cursor,
 			      align) - (uintptr_t)pool->base;

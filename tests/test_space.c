@@ -5,7 +5,9 @@
  * blocks freed on one thread's arena serve a thread on another arena while
  * the first lives on.  Memory taken again reads as zero through
  * wcp_calloc().  (Not the other way round in full: an arena keeps the
- * unused rest of each 2 MiB it grows by, which frames cannot use.)
+ * unused rest of each 2 MiB it grows by, which frames cannot use.)  Space
+ * given back is taken again before new space: rounds of blocks freed and
+ * purged do not move on through the pool.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -88,6 +90,44 @@ Test(space, frames_then_blocks_4k)
 Test(space, frames_then_blocks_2m)
 {
 	frames_then_blocks(WCP_PAGE_2M);
+}
+
+static uint64_t mapped(struct wcp_pool *pool)
+{
+	struct wcp_pool_stats st;
+
+	cr_assert_eq(wcp_pool_stats(pool, &st), 0);
+	return st.mapped;
+}
+
+/*
+ * Blocks of a size whose extents jemalloc would grow by a larger step
+ * (100000 bytes: 116 KiB extents, 128 KiB steps), all freed and purged
+ * (given back) each round: the pool maps no more after 20 rounds than
+ * after the first.  Taking a step past ranges that hold the exact size
+ * moved on by a step every round.
+ */
+Test(space, rounds_of_blocks_reuse_the_space_given_back)
+{
+	struct wcp_pool *pool = make_pool(WCP_PAGE_4K, 0);
+	void *bufs[MAX_BUFS];
+	uint64_t first = 0;
+
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < MAX_BUFS; i++) {
+			bufs[i] = wcp_malloc(pool, 100000);
+			cr_assert_not_null(bufs[i]);
+		}
+		for (int i = 0; i < MAX_BUFS; i++)
+			wcp_free(pool, bufs[i]);
+		cr_assert_eq(wcp_pool_trim(pool), 0);
+		if (!round)
+			first = mapped(pool);
+	}
+	cr_expect_eq(mapped(pool), first, "mapped %llu after 20 rounds, %llu after one",
+		     (unsigned long long)mapped(pool),
+		     (unsigned long long)first);
+	wcp_pool_destroy(pool);
 }
 
 static struct wcp_pool *shared_pool;
