@@ -214,15 +214,10 @@ static void *pool_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	 * Full: the free blocks may sit in caches, of exited threads or of
 	 * this one, or on their way home from other threads (tcache.c); and
 	 * jemalloc merges freed extents into larger ones only when it purges.
-	 * Purged, an arena's free extents go back to the pool's address
-	 * space, where any arena or frame can take them; for an arena, so do
-	 * the free pages kept for frames (a frame has looked at those).
 	 */
 	if (!p) {
 		wcpi_tcache_flush(pool);
 		wcpi_arena_purge(pool);
-		if (!wcpi_huge_wants(pool, size))
-			wcpi_huge_give_back(pool);
 		p = try_alloc(pool, size, align, zero);
 	}
 	/* Out of huge pages, not of max_size: ordinary ones (spill.c). */

@@ -3,14 +3,11 @@
  * The pool's jemalloc arena and its extent hooks.
  *
  * Address space: extents are taken from the pool reservation (see
- * wcpi_pool_take_space()); memory behind them comes and goes through commit
- * (backend commit) and decommit/purge (backend release, i.e. hole
- * punching), so freed memory returns to the system.  An extent jemalloc
- * deallocates (when it purges: its decay, wcp_pool_trim(), a full pool)
- * goes back to the pool's address space, released, for another arena or
- * huge.c's frames to take: kept as jemalloc's "retained" space it would
- * serve this arena only, and a thread on another arena could find a small
- * pool full for good.
+ * wcpi_pool_take_space()) and never given back (dalloc opts out), so jemalloc
+ * keeps them as
+ * "retained" virtual memory and reuses them; memory behind them comes and
+ * goes through commit (backend commit) and decommit/purge (backend release,
+ * i.e. hole punching), so freed memory returns to the system.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -52,44 +49,21 @@ static void *hook_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 	uint64_t off;
 
 	(void)arena_ind;
-	/*
-	 * Uncommitted, without an address: jemalloc growing its retained
-	 * space by a step (2 MiB), more than it needs.  While address space
-	 * given back is there, that is refused: jemalloc then asks for the
-	 * exact size, committed, which a range given back may hold, and
-	 * otherwise the cursor moves only by that (a step would move it on
-	 * past those ranges, every time, and leave the rest of the step
-	 * stranded in this arena).
-	 */
-	if (wcpi_pool_take_space(pool, size, alignment, new_addr,
-				 !*commit && !new_addr, &off))
+	if (wcpi_pool_take_space(pool, size, alignment, new_addr, &off))
 		return NULL;
-	/*
-	 * Never used, or released when given back: zero once committed, as
-	 * after any decommit (the stale pages of commit.c aside).
-	 */
+	/* The cursor never goes back: these file bytes were never used. */
 	*zero = true;
 	if (*commit && wcpi_commit(pool, off, size))
 		return NULL; /* the address space stays unused; harmless */
 	return pool->base + off;
 }
 
-/*
- * Release the range and give it back to the pool's address space.  Where
- * the release fails (a 4 KiB page a device or a ring holds) opt out: the
- * range stays with this arena as retained address space.
- */
+/* Opt out: the range stays with jemalloc as retained address space. */
 static bool hook_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
 			bool committed, unsigned arena_ind)
 {
-	struct wcp_pool *pool = pool_of(hooks);
-	uint64_t off = offset_of(pool, addr);
-
-	(void)arena_ind;
-	if (committed && wcpi_decommit(pool, off, size))
-		return true;
-	wcpi_pool_give_space(pool, off, size);
-	return false;
+	(void)hooks, (void)addr, (void)size, (void)committed, (void)arena_ind;
+	return true;
 }
 
 /* Called on arena destruction; the pool unmaps everything right after. */

@@ -40,6 +40,68 @@
 /* Smallest frame that takes whole pages on a 4 KiB pool. */
 #define WCP_FRAME_MIN ((uint64_t)1 << 20)
 
+/* Index of the first range whose offset is >= @off. */
+static size_t set_find(const struct wcpi_range_set *s, uint64_t off)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->v[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int set_insert_at(struct wcpi_range_set *s, size_t i, struct wcpi_range r)
+{
+	/* Sorted and disjoint: between its neighbours, touching neither. */
+	WCPI_ASSERT(r.len && i <= s->n);
+	WCPI_ASSERT(i == 0 || s->v[i - 1].off + s->v[i - 1].len <= r.off);
+	WCPI_ASSERT(i == s->n || r.off + r.len <= s->v[i].off);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		struct wcpi_range *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	s->v[i] = r;
+	s->n++;
+	return 0;
+}
+
+static void set_remove_at(struct wcpi_range_set *s, size_t i)
+{
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+}
+
+/* Put a range into @s, merged with its neighbours. */
+static void set_put(struct wcpi_range_set *s, struct wcpi_range r)
+{
+	size_t i = set_find(s, r.off);
+
+	if (i > 0 && s->v[i - 1].off + s->v[i - 1].len == r.off) {
+		i--;
+		r.off = s->v[i].off;
+		r.len += s->v[i].len;
+		set_remove_at(s, i);
+	}
+	if (i < s->n && r.off + r.len == s->v[i].off) {
+		r.len += s->v[i].len;
+		set_remove_at(s, i);
+	}
+	/* Out of memory here loses this address range for reuse, nothing more. */
+	(void)set_insert_at(s, i, r);
+}
+
 static bool is_dirty(const struct wcp_pool *pool, uint64_t off)
 {
 	uint64_t bit = off / pool->huge.unit;
@@ -112,6 +174,20 @@ static int free_pick(const struct wcp_pool *pool, uint64_t len,
 		}
 	}
 	return found ? 0 : -ENOSPC;
+}
+
+/* Take @w, which lies in free range @i, out of the free set. */
+static void free_take(struct wcpi_range_set *s, size_t i, struct wcpi_range w)
+{
+	struct wcpi_range r = s->v[i];
+
+	WCPI_ASSERT(w.off >= r.off && w.off + w.len <= r.off + r.len);
+	set_remove_at(s, i);
+	if (w.off > r.off)
+		set_put(s, (struct wcpi_range){ r.off, w.off - r.off });
+	if (w.off + w.len < r.off + r.len)
+		set_put(s, (struct wcpi_range){ w.off + w.len,
+					       r.off + r.len - w.off - w.len });
 }
 
 /* Apply @fn to each run of pages in @r whose dirty bit is @dirty. */
@@ -239,8 +315,8 @@ int wcpi_huge_init(struct wcp_pool *pool)
 void wcpi_huge_fini(struct wcp_pool *pool)
 {
 	free_maps(pool);
-	wcpi_set_fini(&pool->huge.live);
-	wcpi_set_fini(&pool->huge.free);
+	free(pool->huge.live.v);
+	free(pool->huge.free.v);
 	wcpi_lock_fini(&pool->huge.lock);
 }
 
@@ -280,14 +356,14 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 			*pressure = true;
 			return err;
 		}
-		wcpi_set_take(&pool->huge.free, i, *w);
+		free_take(&pool->huge.free, i, *w);
 		*dirty = count_dirty(pool, w->off, w->len);
 		WCPI_ASSERT(pool->huge.cached_bytes >= *dirty * pool->huge.unit);
 		set_dirty(pool, *w, false);
 		pool->huge.cached_bytes -= *dirty * pool->huge.unit;
 		return 0;
 	}
-	err = wcpi_pool_take_space(pool, len, align, NULL, false, &w->off);
+	err = wcpi_pool_take_space(pool, len, align, NULL, &w->off);
 	if (err)
 		return err;
 	w->len = len;
@@ -295,7 +371,7 @@ static int take_window_once(struct wcp_pool *pool, uint64_t len,
 	err = wcpi_commit(pool, w->off, len);
 	if (err) {
 		wcpi_decommit(pool, w->off, len);
-		wcpi_set_put(&pool->huge.free, *w);
+		set_put(&pool->huge.free, *w);
 		*pressure = true;
 	}
 	return err;
@@ -371,8 +447,8 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 	wcpi_lock(&pool->huge.lock);
 	err = take_window(pool, wcpi_align_up(size, ps), align, &w, &dirty);
 	if (!err) {
-		err = wcpi_set_insert_at(&pool->huge.live,
-				    wcpi_set_find(&pool->huge.live, w.off), w);
+		err = set_insert_at(&pool->huge.live,
+				    set_find(&pool->huge.live, w.off), w);
 		if (err)
 			huge_put_back(pool, w);
 	}
@@ -394,7 +470,7 @@ size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off)
 	size_t i, len = 0;
 
 	wcpi_lock(&pool->huge.lock);
-	i = wcpi_set_find(&pool->huge.live, off);
+	i = set_find(&pool->huge.live, off);
 	if (i < pool->huge.live.n && pool->huge.live.v[i].off == off)
 		len = pool->huge.live.v[i].len;
 	wcpi_unlock(&pool->huge.lock);
@@ -463,7 +539,7 @@ static void huge_put_back(struct wcp_pool *pool, struct wcpi_range r)
 	for (uint64_t o = r.off; o < r.off + r.len; o += h->unit)
 		h->freed_at[o / h->unit] = now;
 	h->cached_bytes += r.len;
-	wcpi_set_put(&h->free, r);
+	set_put(&h->free, r);
 	trim_cache_to(pool, h->decay_ns ? h->cache_max : 0);
 	decay(pool, now);
 }
@@ -475,12 +551,12 @@ void wcpi_huge_free(struct wcp_pool *pool, uint64_t off)
 	size_t i;
 
 	wcpi_lock(&pool->huge.lock);
-	i = wcpi_set_find(&pool->huge.live, off);
+	i = set_find(&pool->huge.live, off);
 	/* The block map said huge: a live buffer starts at @off. */
 	WCPI_ASSERT(i < pool->huge.live.n && pool->huge.live.v[i].off == off);
 	r = pool->huge.live.v[i];
 	WCPI_ASSERT(pool->huge.bytes >= r.len);
-	wcpi_set_remove_at(&pool->huge.live, i);
+	set_remove_at(&pool->huge.live, i);
 	pool->huge.bytes -= r.len;
 	huge_put_back(pool, r);
 	wcpi_unlock(&pool->huge.lock);
@@ -496,39 +572,6 @@ void wcpi_huge_trim(struct wcp_pool *pool)
 	for (size_t i = 0; i < s->n; i++)
 		for_each_run(pool, s->v[i], true, release_cached);
 	wcpi_unlock(&pool->huge.lock);
-}
-
-static int keep_free(struct wcp_pool *pool, uint64_t off, uint64_t len)
-{
-	wcpi_set_put(&pool->huge.free, (struct wcpi_range){ off, len });
-	return 0;
-}
-
-static int give_free(struct wcp_pool *pool, uint64_t off, uint64_t len)
-{
-	wcpi_pool_give_space(pool, off, len);
-	return 0;
-}
-
-/*
- * For an arena that found the pool full: release every free page and give
- * its address space to the pool (space.c), where the arenas take space.
- * Pages that stay (4 KiB pages a device holds) stay free here.
- */
-void wcpi_huge_give_back(struct wcp_pool *pool)
-{
-	struct wcpi_range_set old;
-
-	wcpi_lock(&pool->huge.lock);
-	old = pool->huge.free;
-	pool->huge.free = (struct wcpi_range_set){ 0 };
-	for (size_t i = 0; i < old.n; i++) {
-		for_each_run(pool, old.v[i], true, release_cached);
-		for_each_run(pool, old.v[i], true, keep_free);
-		for_each_run(pool, old.v[i], false, give_free);
-	}
-	wcpi_unlock(&pool->huge.lock);
-	wcpi_set_fini(&old);
 }
 
 void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st)

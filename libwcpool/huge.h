@@ -20,7 +20,6 @@ void *wcpi_huge_alloc(struct wcp_pool *pool, size_t size, size_t align,
 size_t wcpi_huge_size(struct wcp_pool *pool, uint64_t off);
 void wcpi_huge_free(struct wcp_pool *pool, uint64_t off);
 void wcpi_huge_trim(struct wcp_pool *pool);
-void wcpi_huge_give_back(struct wcp_pool *pool);
 void wcpi_huge_stats(struct wcp_pool *pool, struct wcp_pool_stats *st);
 
 #endif

@@ -29,7 +29,7 @@ enum wcpi_lock_rank {
 	WCPI_LOCK_ARENAS,
 	/* huge.c: free and live whole-page ranges (takes space, commit) */
 	WCPI_LOCK_HUGE,
-	/* space.c: the cursor, space given back, mapping (extent hooks) */
+	/* space.c: the cursor and mapping (an extent hook) */
 	WCPI_LOCK_SPACE,
 	/* commit.c: commit bitmaps (an extent hook; asks registrations) */
 	WCPI_LOCK_COMMIT,

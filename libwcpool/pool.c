@@ -168,7 +168,7 @@ void wcpi_pool_free_object(struct wcp_pool *pool)
 	wcpi_huge_fini(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
-	wcpi_pool_space_fini(pool);
+	wcpi_lock_fini(&pool->space.lock);
 	free(pool);
 }
 

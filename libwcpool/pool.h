@@ -14,7 +14,7 @@
  * --layers checks the objects' calls against this list (make graph, and
  * tests/test-layers in make check); a new file must be placed here.
  *
- *   layer 0 leaves: check livemap rangeset sizeclass remote tune version dmabuf cxx_order
+ *   layer 0 leaves: check livemap sizeclass remote tune version dmabuf cxx_order
  *   layer 1 backend: backend_memfd backend_module space
  *   layer 2 stores: fill
  *   layer 3 pages: commit
@@ -65,9 +65,8 @@ struct wcpi_tcache;
 
 /* The pool's address space (space.c). */
 struct wcpi_space {
-	struct wcpi_lock lock;		/* cursor, given, mapping; WCPI_LOCK_SPACE */
+	struct wcpi_lock lock;		/* cursor, mapping; WCPI_LOCK_SPACE */
 	uint64_t cursor;		/* never-used space starts here */
-	struct wcpi_range_set given;	/* below it, given back: released */
 	_Atomic uint64_t mapped;	/* bytes in use from base */
 };
 
@@ -207,9 +206,7 @@ void wcpi_pool_free_object(struct wcp_pool *pool);
 /* space.c */
 int wcpi_pool_refresh(struct wcp_pool *pool);
 int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
-			 void *want, bool given_only, uint64_t *off);
-void wcpi_pool_give_space(struct wcp_pool *pool, uint64_t off, uint64_t size);
-void wcpi_pool_space_fini(struct wcp_pool *pool);
+			 void *want, uint64_t *off);
 uint64_t wcpi_pool_mapped(const struct wcp_pool *pool);
 
 /*

@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * Ranges of pool offsets: sets of them (rangeset.c; huge.c's buffers,
- * space.c's address space given back), uring.c's table.
- */
+/* Ranges of pool offsets (huge.c keeps sets of them, uring.c a table). */
 #ifndef WCPOOL_INTERNAL_RANGE_H
 #define WCPOOL_INTERNAL_RANGE_H
 
@@ -20,17 +17,6 @@ struct wcpi_range_set {
 	size_t n;
 	size_t cap;
 };
-
-/* Index of the first range of @s whose offset is >= @off. */
-size_t wcpi_set_find(const struct wcpi_range_set *s, uint64_t off);
-/* Insert @r at index @i (where it sorts); -ENOMEM if the array cannot grow. */
-int wcpi_set_insert_at(struct wcpi_range_set *s, size_t i, struct wcpi_range r);
-void wcpi_set_remove_at(struct wcpi_range_set *s, size_t i);
-/* Put @r into @s, merged with the ranges it touches. */
-void wcpi_set_put(struct wcpi_range_set *s, struct wcpi_range r);
-/* Take @w, which lies within range @i, out of @s. */
-void wcpi_set_take(struct wcpi_range_set *s, size_t i, struct wcpi_range w);
-void wcpi_set_fini(struct wcpi_range_set *s);
 
 static inline uint64_t wcpi_align_up(uint64_t x, uint64_t a)
 {

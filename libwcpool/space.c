@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The pool object's own state, below every part: its address space (a
- * bump cursor over the reservation, and the ranges below it given back)
- * and how far the pool file is mapped,
+ * bump cursor over the reservation) and how far the pool file is mapped,
  * its caching policy, and the fork() generation it belongs to.  Calls only
  * the backend (through pool->ops).
  */
@@ -63,58 +62,19 @@ static int map_to(struct wcp_pool *pool, uint64_t size)
 }
 
 /*
- * The first range given back that holds @size bytes at an address aligned
- * to @align (at @want only, if not NULL): its index, with the offset in
- * *@off; the set's size if none does.
- */
-static size_t given_fit(const struct wcp_pool *pool, uint64_t size,
-			uint64_t align, void *want, uint64_t *off)
-{
-	const struct wcpi_range_set *s = &pool->space.given;
-	uintptr_t base = (uintptr_t)pool->base;
-	size_t i;
-
-	for (i = 0; i < s->n; i++) {
-		uint64_t start = wcpi_align_up(base + s->v[i].off, align) - base;
-
-		if (want)
-			start = (uint64_t)((char *)want - pool->base);
-		if ((base + start) % align == 0 && start >= s->v[i].off && start + size >= start &&
-		    start + size <= s->v[i].off + s->v[i].len) {
-			*off = start;
-			break;
-		}
-	}
-	return i;
-}
-
-/*
- * Take @size bytes at an address aligned to @align, mapped: the lowest
- * range given back that fits, else the never-used end of the pool (a bump
- * cursor), but not with @given_only while ranges given back are there; at
+ * Take @size bytes at an address aligned to @align from the never-used end
+ * of the pool
+ * (a bump cursor: address space is never handed out twice), mapped; at
  * @want only, if it is not NULL.  Return: 0 with the offset in @off, or
- * -ENOMEM when nothing fits or mapping fails.  Space given back
- * was released (wcpi_pool_give_space()), so it reads as zero when
- * committed again as far as commit.c promises that of any decommit.
+ * -ENOMEM when the reservation is exhausted or mapping fails.
  */
 int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
-			 void *want, bool given_only, uint64_t *off)
+			void *want, uint64_t *off)
 {
-	struct wcpi_range_set *given = &pool->space.given;
 	uint64_t start, end;
-	size_t i;
 	int err = -ENOMEM;
 
 	wcpi_lock(&pool->space.lock);
-	i = given_fit(pool, size, align, want, &start);
-	if (i < given->n) {
-		wcpi_set_take(given, i, (struct wcpi_range){ start, size });
-		*off = start;
-		err = 0;
-		goto out;
-	}
-	if (given_only && given->n)
-		goto out;
 	/* Addresses are aligned, not offsets: base is only page aligned. */
 	start = wcpi_align_up((uintptr_t)pool->base + pool->space.cursor,
 			      align) - (uintptr_t)pool->base;
@@ -132,25 +92,6 @@ int wcpi_pool_take_space(struct wcp_pool *pool, uint64_t size, uint64_t align,
 out:
 	wcpi_unlock(&pool->space.lock);
 	return err;
-}
-
-/*
- * Give [@off, @off + @size), taken with wcpi_pool_take_space() and
- * released since, back for any part of the pool to take: an arena other
- * than the one that had it, huge.c's frames.
- */
-void wcpi_pool_give_space(struct wcp_pool *pool, uint64_t off, uint64_t size)
-{
-	wcpi_lock(&pool->space.lock);
-	WCPI_ASSERT(size && off + size <= pool->space.cursor);
-	wcpi_set_put(&pool->space.given, (struct wcpi_range){ off, size });
-	wcpi_unlock(&pool->space.lock);
-}
-
-void wcpi_pool_space_fini(struct wcp_pool *pool)
-{
-	wcpi_set_fini(&pool->space.given);
-	wcpi_lock_fini(&pool->space.lock);
 }
 
 /* An imported view: map what the owner has added to the file since. */
