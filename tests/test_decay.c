@@ -27,7 +27,8 @@ static int memory_lock = -1;
  * Criterion runs these tests in parallel workers, and one of them takes
  * every huge page of the system: the others hold this lock shared, that
  * one exclusive, so that it runs alone (beside it, a test's first frame
- * failed with ENOMEM in the QEMU suite).
+ * failed with ENOMEM in the QEMU suite).  Read-only and 0644: another
+ * user's make check can open it too (flock needs no write access).
  */
 static void lock(int how)
 {
@@ -41,7 +42,7 @@ static void lock(int how)
 static void share_memory(void)
 {
 	memory_lock = open("/dev/shm/wcpool-test_decay.lock",
-			   O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+			   O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	cr_assert_geq(memory_lock, 0, "lock file: %s", strerror(errno));
 	lock(LOCK_SH);
 }
